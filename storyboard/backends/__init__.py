@@ -1,0 +1,40 @@
+"""Backends turn a plan's shots into frames. They know nothing of YAML or encoding.
+
+A backend has a ``name``, a ``version`` (part of every cache key) and
+``render_shot(plan, shot)``, which yields the shot's ``shot.length`` frames in
+order as ``H x W x 3`` uint8 arrays (handle frames included).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Protocol
+
+import numpy as np
+
+from storyboard.plan import Plan, ShotPlan
+
+PREVIEW = "preview"
+
+
+class Backend(Protocol):
+    name: str
+    version: str
+
+    def render_shot(self, plan: Plan, shot: ShotPlan) -> Iterator[np.ndarray]: ...
+
+    def close(self) -> None: ...
+
+
+def open_backend(model_id: str, plan: Plan) -> Backend:
+    """The backend for ``model_id``: ``preview``, or a diffusers model (hub id, folder, ``tiny-random``).
+
+    Diffusion backends load their weights here, before any frame is rendered, so a
+    missing model fails fast.
+    """
+    if model_id == PREVIEW:
+        from storyboard.backends.preview import PreviewBackend
+
+        return PreviewBackend()
+    from storyboard.backends.diffusion import DiffusionBackend
+
+    return DiffusionBackend.open(model_id, plan)

@@ -1,0 +1,135 @@
+"""The preview backend: an animatic that shows timing before any GPU time is spent.
+
+Each frame is a colour field derived from its prompts (similar prompts, similar
+colours: a prompt's colour is the mean of its words' colours, with colour words
+taking their own colour), blended by the interpolation weight, with the prompt
+text, scene id, timecode and beat pulse drawn over it. A drifting disc moves
+continuously within a shot and restarts at a cut, so continuity is visible.
+No torch; numpy and Pillow only.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import re
+from typing import Iterator
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from storyboard.drawing import font, paste_text
+from storyboard.plan import FrameCond, Plan, ShotPlan
+
+# Colour words take their own colour (sRGB 0..1); other words hash to a muted colour.
+_WORD_COLOURS: dict[str, tuple[float, float, float]] = {
+    "red": (0.85, 0.15, 0.15), "crimson": (0.7, 0.05, 0.2), "orange": (0.95, 0.55, 0.1),
+    "amber": (1.0, 0.7, 0.2), "yellow": (0.95, 0.85, 0.2), "golden": (0.95, 0.75, 0.3),
+    "gold": (0.95, 0.75, 0.3), "green": (0.2, 0.7, 0.3), "forest": (0.1, 0.4, 0.15),
+    "teal": (0.1, 0.55, 0.55), "cyan": (0.2, 0.8, 0.9), "blue": (0.15, 0.35, 0.85),
+    "ocean": (0.05, 0.35, 0.6), "sea": (0.1, 0.4, 0.6), "sky": (0.45, 0.7, 0.95),
+    "purple": (0.5, 0.2, 0.7), "violet": (0.55, 0.3, 0.85), "pink": (0.95, 0.5, 0.7),
+    "magenta": (0.85, 0.2, 0.7), "neon": (0.9, 0.2, 0.8), "white": (0.95, 0.95, 0.95),
+    "snow": (0.9, 0.93, 0.97), "black": (0.05, 0.05, 0.05), "grey": (0.5, 0.5, 0.5),
+    "gray": (0.5, 0.5, 0.5), "silver": (0.75, 0.77, 0.8), "brown": (0.45, 0.3, 0.15),
+    "night": (0.05, 0.07, 0.2), "dark": (0.08, 0.08, 0.12), "dusk": (0.45, 0.25, 0.45),
+    "sunset": (0.95, 0.45, 0.25), "sunrise": (0.98, 0.65, 0.4), "dawn": (0.9, 0.6, 0.55),
+    "fire": (0.95, 0.35, 0.05), "rain": (0.3, 0.38, 0.48), "fog": (0.7, 0.72, 0.75),
+    "desert": (0.85, 0.7, 0.45), "sand": (0.88, 0.78, 0.55), "grass": (0.35, 0.65, 0.2),
+    "ice": (0.7, 0.9, 0.98), "light": (0.9, 0.88, 0.8), "space": (0.03, 0.03, 0.1),
+}
+_COLOUR_WEIGHT = 4.0
+_STOP = {"a", "an", "the", "of", "in", "on", "at", "and", "with", "over", "to", "by", "from", "for", "is", "its"}
+
+
+def _word_colour(word: str) -> tuple[float, float, float]:
+    digest = hashlib.blake2b(word.encode(), digest_size=3).digest()
+    return tuple(0.25 + 0.5 * d / 255 for d in digest)  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=1024)
+def prompt_colours(prompt: str) -> tuple[np.ndarray, np.ndarray]:
+    """Top and bottom colours (linear RGB, 0..1) of a prompt's gradient.
+
+    The top is the weighted mean colour of the prompt's words; the bottom is the
+    mean of its second half, darkened. Sharing words means sharing colour.
+    """
+    words = [w for w in re.findall(r"[a-z]+", prompt.lower()) if w not in _STOP] or ["empty"]
+
+    def mean(ws: list[str]) -> np.ndarray:
+        total, weight = np.zeros(3), 0.0
+        for w in ws:
+            k = _COLOUR_WEIGHT if w in _WORD_COLOURS else 1.0
+            total += k * np.asarray(_WORD_COLOURS.get(w) or _word_colour(w))
+            weight += k
+        return (total / weight) ** 2.2  # sRGB-ish -> linear
+
+    top = mean(words)
+    bottom = mean(words[len(words) // 2:]) * 0.45
+    return top, bottom
+
+
+class PreviewBackend:
+    """Renders animatic frames from the plan alone."""
+
+    name = "preview"
+    version = "1"
+
+    def render_shot(self, plan: Plan, shot: ShotPlan) -> Iterator[np.ndarray]:
+        for offset, cond in enumerate(shot.frames):
+            yield self.frame(plan, shot, shot.start + offset, cond)
+
+    def close(self) -> None:
+        pass
+
+    def frame(self, plan: Plan, shot: ShotPlan, frame: int, cond: FrameCond) -> np.ndarray:
+        """One animatic frame (H x W x 3, uint8)."""
+        w, h = plan.width, plan.height
+        top_a, bottom_a = prompt_colours(plan.prompts[cond.a])
+        top_b, bottom_b = prompt_colours(plan.prompts[cond.b])
+        top = top_a + (top_b - top_a) * cond.w
+        bottom = bottom_a + (bottom_b - bottom_a) * cond.w
+        ramp = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None]
+        column = top[None, :] * (1 - ramp) + bottom[None, :] * ramp  # (h, 3), linear light
+        column = column * (1.0 + 0.6 * cond.pulse)
+        srgb = np.clip(column, 0, 1) ** (1 / 2.2)
+        column8 = np.ascontiguousarray((srgb * 255).astype(np.uint8)[:, None, :])
+        image = Image.fromarray(column8).resize((w, h), Image.Resampling.NEAREST)
+        draw = ImageDraw.Draw(image, "RGBA")
+
+        # A disc drifting through the shot: continuous within a shot, restarts at a cut.
+        t = (frame - shot.start) / plan.fps
+        phase = (shot.index * 1.7) % (2 * math.pi)
+        cx = w * (0.5 + 0.3 * math.sin(0.9 * t + phase))
+        cy = h * (0.45 + 0.2 * math.sin(1.3 * t + 2 * phase))
+        r = min(w, h) * (0.08 + 0.05 * cond.pulse)
+        disc = tuple(int(255 * min(1.0, c ** (1 / 2.2) * 1.4 + 0.15)) for c in top)
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=(*disc, 200))
+
+        scene = plan.scenes[cond.scene]
+        small, big = max(10, h // 32), max(12, h // 20)
+        gliding = cond.a != cond.b and 0 < cond.w < 1
+        header = f"{scene.id}  shot {shot.index}  {plan.timecode(frame)}  frame {frame}"
+        if gliding:
+            header += f"  glide {cond.w:.0%}"
+        # The header changes every frame: one plain text draw, no wrapping or caching.
+        draw.rectangle((0, 0, int(len(header) * small * 0.62) + 2 * small, 2 * small), fill=(0, 0, 0, 150))
+        draw.text((small, small // 2), header, font=font(small), fill=(255, 255, 255))
+        if gliding:
+            text = f"{plan.prompts[cond.a]}  >>  {plan.prompts[cond.b]}"
+        else:
+            text = plan.prompts[cond.a] if cond.w < 0.5 else plan.prompts[cond.b]
+        paste_text(image, text, (w // 2, h // 2), big, max_width=int(w * 0.8), anchor="mm", max_lines=5)
+
+        # Scene progress and glide weight bars, beat lamp.
+        bar_h = max(3, h // 120)
+        progress = (frame - scene.start + 1) / scene.frames
+        draw.rectangle((0, h - bar_h, int(w * progress), h), fill=(255, 255, 255, 180))
+        if cond.a != cond.b:
+            draw.rectangle((0, h - 3 * bar_h, int(w * cond.w), h - 2 * bar_h), fill=(255, 210, 80, 220))
+        if cond.pulse > 0.01:
+            lamp = int(small * (1 + cond.pulse))
+            cx, cy = w - 2 * small - lamp, small + lamp
+            draw.ellipse((cx - lamp, cy - lamp, cx + lamp, cy + lamp), fill=(255, 255, 255, int(255 * cond.pulse)))
+        return np.asarray(image)

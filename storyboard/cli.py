@@ -1,0 +1,193 @@
+"""The ``storyboard`` command line.
+
+Exit codes: 0 success, 1 a failure while rendering, 2 a problem with the script
+or the arguments (nothing written), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+EXAMPLES = """\
+examples:
+  storyboard validate examples/story.yaml      check a script (no GPU, under a second)
+  storyboard plan examples/story.yaml          print its timeline
+  storyboard plan examples/story.yaml --json   print the plan as JSON
+  storyboard render examples/story.yaml        render with the model the script names
+  storyboard render examples/story.yaml --model preview -o out/story-preview.mp4
+  storyboard synth examples/media/pulse-120.wav --bpm 120 --bars 24
+  storyboard schema -o schemas/storyboard.schema.json
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from storyboard import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="storyboard",
+        description="Turn a storyboard script (YAML or JSON) of timed scenes and prompts into a video.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"storyboard {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("validate", help="check scripts and report every problem with file:line:column",
+                       description="Check one or more scripts: syntax, fields, types, timing. "
+                                   "Prints every problem with file, line, column and field path. "
+                                   "Exit code 0 when all are valid, 2 otherwise. Loads no model.")
+    p.add_argument("files", nargs="+", metavar="FILE", help="script (.yaml, .yml or .json)")
+
+    p = sub.add_parser("plan", help="print the frame-exact timeline of a script",
+                       description="Compile a script into its plan (scenes as frame ranges, shots, windows, "
+                                   "per-frame conditioning) and print it as a table, or as JSON with --json.")
+    p.add_argument("file", metavar="FILE", help="script (.yaml, .yml or .json)")
+    p.add_argument("--json", action="store_true", help="print the whole plan as JSON (fields: fps, total_frames, duration_s, scenes, shots, ...)")
+    p.add_argument("--model", metavar="ID", help="plan for this model instead of the script's")
+
+    p = sub.add_parser("render", help="render a script to MP4",
+                       description="Render a script to an H.264/AAC MP4 with its music and captions. "
+                                   "The built-in 'preview' model draws an animatic in seconds with no GPU; "
+                                   "'tiny-random' runs the whole diffusion path offline on random weights "
+                                   "(its output is noise); any other id is a diffusers text-to-video model "
+                                   "(hub id or local folder).",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file", metavar="FILE", help="script (.yaml, .yml or .json)")
+    p.add_argument("-o", "--output", metavar="OUT", help="MP4 to write (default: the script's output.path)")
+    p.add_argument("--model", metavar="ID", help="override model.id: preview, tiny-random, a hub id or a folder")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("synth", help="synthesise a drum-and-bass loop of known tempo (example music)",
+                       description="Write a WAV of a synthesised loop (kick, snare, hi-hats, bass) at a known tempo. "
+                                   "The examples use it for their music; it is also handy for timing a storyboard "
+                                   "before the real track is ready.")
+    p.add_argument("output", metavar="OUT.wav", help="WAV file to write")
+    p.add_argument("--bpm", type=float, default=120.0, help="tempo in beats per minute (default 120)")
+    p.add_argument("--bpm-end", type=float, help="ramp the tempo linearly to this BPM by the end")
+    p.add_argument("--bars", type=float, default=16, help="length in bars of 4 beats (default 16)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise in the drums")
+
+    p = sub.add_parser("schema", help="print the script format's JSON Schema",
+                       description="Print the JSON Schema of the script format, generated from the models. "
+                                   "Editors use it for completion and checking (see the $schema comment in the examples).")
+    p.add_argument("-o", "--output", metavar="PATH", help="write it to PATH instead of printing")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from storyboard.errors import ScriptErrors, UsageError
+
+    try:
+        return COMMANDS[args.command](args)
+    except ScriptErrors as exc:
+        print(exc.format(), file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(f"storyboard: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nstoryboard: interrupted; no output was written", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a failure while rendering: say what, not a traceback
+        if os.environ.get("STORYBOARD_DEBUG"):
+            raise
+        print(f"storyboard: failed: {type(exc).__name__}: {exc}\n(set STORYBOARD_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 1
+
+
+def _load(path: str, model: str | None = None, output: str | None = None):
+    """Load and validate a script, applying command-line overrides, and compile its plan."""
+    from storyboard.errors import PlanError
+    from storyboard.plan import compile_plan
+    from storyboard.script import load_script, with_overrides
+
+    script = with_overrides(load_script(path), model=model, output=output)
+    try:
+        return script, compile_plan(script)
+    except PlanError as exc:
+        raise script.plan_errors(exc) from None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from storyboard.errors import ScriptErrors
+
+    failed = 0
+    for path in args.files:
+        try:
+            script, plan = _load(path)
+        except ScriptErrors as exc:
+            print(exc.format(), file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{path}: ok: {len(plan.scenes)} scenes, {len(plan.shots)} shots, {plan.total_frames} frames, "
+              f"{plan.duration_s:.3f} s at {plan.fps} fps")
+    return 2 if failed else 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    script, plan = _load(args.file, model=args.model)
+    if args.json:
+        json.dump(plan.to_json(), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        from storyboard.timeline import timeline_table
+
+        print(timeline_table(plan, script.storyboard.style))
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from storyboard.render import render_plan
+
+    script, plan = _load(args.file, model=args.model, output=args.output)
+    result = render_plan(plan, quiet=args.quiet)
+    extra = f" and {result.subtitles}" if result.subtitles else ""
+    print(f"wrote {result.path}{extra}: {result.duration_s:.3f} s, {result.frames} frames, "
+          f"{plan.width}x{plan.height} at {plan.fps} fps, in {result.seconds:.1f} s")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from storyboard.schema import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if args.output:
+        from storyboard.encode import commit, temporary_sibling
+
+        target = Path(args.output)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temporary_sibling(target, ".json")
+        tmp.write_text(text, encoding="utf-8")
+        commit(tmp, target)
+        print(f"wrote {target}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from storyboard.errors import UsageError
+    from storyboard.synth import bars_to_seconds, synth_track, write_wav
+
+    for name in ("bpm", "bpm_end"):
+        value = getattr(args, name)
+        if value is not None and not 20 <= value <= 400:
+            raise UsageError(f"--{name.replace('_', '-')} {value:g}: expected a tempo from 20 to 400 BPM")
+    if not 0 < args.bars <= 2000:
+        raise UsageError(f"--bars {args.bars:g}: expected a number of bars from 0 to 2000")
+    duration = bars_to_seconds(args.bars, args.bpm if args.bpm_end is None else (args.bpm + args.bpm_end) / 2)
+    track = synth_track(args.bpm, duration, bpm_end=args.bpm_end, seed=args.seed)
+    path = write_wav(track, args.output)
+    print(f"wrote {path}: {track.duration_s:.3f} s, {len(track.beats)} beats at {args.bpm:g}"
+          + (f" to {args.bpm_end:g}" if args.bpm_end else "") + " BPM")
+    return 0
+
+
+COMMANDS = {"validate": cmd_validate, "plan": cmd_plan, "render": cmd_render, "synth": cmd_synth, "schema": cmd_schema}

@@ -1,0 +1,129 @@
+"""Streaming H.264/AAC encoding through the ffmpeg binary that imageio-ffmpeg ships.
+
+Frames go to ffmpeg's stdin one at a time, so memory does not grow with the
+video. The file appears under its final name only when ffmpeg has finished
+successfully (written to a temporary name beside it, then renamed).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary (imageio-ffmpeg's; ``IMAGEIO_FFMPEG_EXE`` overrides)."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def temporary_sibling(path: Path, suffix: str) -> Path:
+    """A unique temporary path in ``path``'s folder (same file system, so rename is atomic)."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part" + suffix, dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def commit(partial: Path, final: Path) -> None:
+    """Give ``partial`` the usual file mode (mkstemp makes it private) and rename it to ``final``."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(partial, 0o666 & ~umask)
+    os.replace(partial, final)
+
+
+class EncodeError(RuntimeError):
+    """ffmpeg failed; the message holds the end of its log."""
+
+
+class VideoEncoder:
+    """Write RGB frames to an MP4 (H.264, yuv420p), with an optional audio file muxed as AAC.
+
+    Use as a context manager: on normal exit the MP4 is committed atomically; on
+    an exception (Ctrl-C included) ffmpeg is stopped and nothing is left behind.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        width: int,
+        height: int,
+        fps: int,
+        *,
+        quality: int = 18,
+        preset: str = "medium",
+        audio: str | Path | None = None,
+        duration_s: float | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.width, self.height, self.fps = width, height, fps
+        self.frames = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.partial = temporary_sibling(self.path, ".mp4")
+        self._log = tempfile.TemporaryFile()
+        cmd = [
+            ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(fps), "-i", "pipe:0",
+        ]
+        if audio is not None:
+            cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "192k"]
+        cmd += ["-c:v", "libx264", "-preset", preset, "-crf", str(quality), "-pix_fmt", "yuv420p", "-movflags", "+faststart"]
+        if duration_s is not None:
+            cmd += ["-t", f"{duration_s:.6f}"]
+        cmd += ["-f", "mp4", str(self.partial)]
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one frame (``height x width x 3`` uint8)."""
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise ValueError(f"frame {self.frames}: expected {self.height}x{self.width}x3 uint8, got {frame.shape} {frame.dtype}")
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(frame).data)
+        except BrokenPipeError:
+            self._proc.wait()
+            raise EncodeError(f"ffmpeg stopped after {self.frames} frames: {self._tail()}") from None
+        self.frames += 1
+
+    def close(self) -> Path:
+        """Finish encoding and move the file into place; returns its path."""
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        code = self._proc.wait()
+        if code != 0:
+            self.abort()
+            raise EncodeError(f"ffmpeg exited with code {code}: {self._tail()}")
+        commit(self.partial, self.path)
+        self._log.close()
+        return self.path
+
+    def abort(self) -> None:
+        """Stop ffmpeg and delete the partial file."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self.partial.unlink(missing_ok=True)
+        if not self._log.closed:
+            self._log.close()
+
+    def _tail(self) -> str:
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace").strip()[-2000:] or "(no message)"
+
+    def __enter__(self) -> "VideoEncoder":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()

@@ -1,0 +1,311 @@
+"""The storyboard script: pydantic models, one place for every default.
+
+A script is YAML or JSON. Unknown fields are errors. Shorthands are normalised
+before validation so that error paths stay simple (``scenes[2].prompts[1].at``):
+
+* ``model: preview``            -> ``model: {id: preview}``
+* ``music: {...}``              -> ``music: [{...}]``
+* ``prompts: "text"``           -> ``prompts: [{at: 0, text: "text"}]``
+* ``prompts: ["a", "b", "c"]``  -> keys spread evenly over the scene
+* ``transition: morph``         -> ``transition: {type: morph}``
+* ``hold: true``                -> ``hold: {}``
+* ``caption: "text"``           -> ``caption: {text: "text"}``
+
+Times accept seconds, frames, beats and bars (see :mod:`storyboard.timecode`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from storyboard.timecode import TIME_HELP, TimeValue, parse_time
+
+_TIME_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {
+            "type": "string",
+            "pattern": r"^\s*([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*(ms|s|sec|secs|seconds?|f|frames?|b|beats?|bars?)?\s*$"
+            r"|^\s*[0-9]+:[0-9]+(\.[0-9]*)?\s*$",
+        },
+    ],
+    "description": TIME_HELP.capitalize() + ". Numbers are seconds.",
+}
+
+Time = Annotated[
+    TimeValue,
+    PlainValidator(parse_time),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(_TIME_SCHEMA),
+]
+
+Curve = Literal["linear", "ease-in", "ease-out", "ease-in-out", "smooth", "step", "beats"]
+
+SCENE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Output(_Strict):
+    """Where and how the video is written."""
+
+    path: str | None = Field(None, description="MP4 to write, relative to the script's folder. Default: the script's name with .mp4, beside it.")
+    width: int = Field(1024, ge=64, le=8192, multiple_of=8, description="Frame width in pixels (a multiple of 8).")
+    height: int = Field(576, ge=64, le=8192, multiple_of=8, description="Frame height in pixels (a multiple of 8).")
+    fps: int = Field(24, ge=1, le=120, description="Frames per second.")
+    quality: int = Field(18, ge=0, le=51, description="H.264 constant rate factor: 0 is lossless, 18 visually lossless, 28 small.")
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = Field(
+        "medium", description="x264 speed/size trade-off."
+    )
+    captions: Literal["none", "burn", "srt", "both"] = Field(
+        "srt", description="Scene captions: burn into the picture, write an .srt beside the MP4, both, or none."
+    )
+
+
+class Window(_Strict):
+    """The model's native clip length, slid over each shot with overlap."""
+
+    frames: int = Field(16, ge=2, le=256, description="Frames the denoiser sees at once.")
+    overlap: int = Field(4, ge=0, description="Frames shared by neighbouring windows.")
+
+    @model_validator(mode="after")
+    def _overlap_below_frames(self) -> "Window":
+        if self.overlap >= self.frames:
+            raise ValueError(f"overlap ({self.overlap}) must be smaller than frames ({self.frames})")
+        return self
+
+
+class Model(_Strict):
+    """Which backend renders the frames, and its sampling settings."""
+
+    id: str = Field(
+        "preview",
+        min_length=1,
+        description='"preview" (built-in animatic, no GPU), "tiny-random" (offline smoke-test model), '
+        "a Hugging Face hub id (damo-vilab/text-to-video-ms-1.7b) or a local folder.",
+    )
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit) of the model.")
+    steps: int = Field(25, ge=1, le=1000, description="Denoising steps.")
+    guidance: float = Field(9.0, ge=0, le=50, description="Classifier-free guidance scale (1 disables it).")
+    negative: str = Field("", description="Negative prompt.")
+    seed: int = Field(0, ge=0, lt=2**31, description="Base seed; each scene's seed derives from it and the scene id unless set.")
+    window: Window = Field(default_factory=Window)
+    scheduler: Literal["ddim", "dpm++"] = Field("ddim", description="Sampler: DDIM or DPM-Solver++ (2M).")
+    noise: Literal["independent", "freenoise"] = Field(
+        "freenoise", description="Initial noise: independent per frame, or FreeNoise (shuffled repeats of a window's noise)."
+    )
+    device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
+    dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field("auto", description="auto: bf16 on CUDA, fp16 on MPS, fp32 on CPU.")
+    offload: bool = Field(False, description="Move each component to the GPU only while it runs (saves memory, slower).")
+    vae_slicing: bool = True
+    vae_tiling: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"id": data} if isinstance(data, str) else data
+
+
+class MusicTrack(_Strict):
+    """An audio track mixed under the video. The first track is the beat grid's source."""
+
+    path: str = Field(description="Audio file (wav, ogg, flac, mp3), relative to the script's folder.")
+    offset: Time = Field("0s", validate_default=True, description="When the track starts playing, in video time.")
+    start: Time = Field("0s", validate_default=True, description="Where in the file playback begins (skips its head).")
+    volume: float = Field(1.0, ge=0, le=4, description="Gain: 1 leaves the level as recorded.")
+    fade_in: Time = Field("0s", validate_default=True, description="Fade-in length from the track's start.")
+    fade_out: Time = Field("0s", validate_default=True, description="Fade-out length before the video ends.")
+    sync: Literal["none", "beats", "bars", "onsets"] = Field(
+        "none", description="Snap scene boundaries written in seconds to the nearest beat, downbeat or onset."
+    )
+
+
+class PromptKey(_Strict):
+    """A prompt keyed at a time within its scene; the prompt interpolates from the previous key."""
+
+    at: Time = Field("0s", validate_default=True, description="Time from the scene's start.")
+    text: str = Field(min_length=1)
+    curve: Curve | None = Field(None, description="Easing of the glide from the previous key (default: the scene's curve).")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("prompt text is blank")
+        return v.strip()
+
+
+class Transition(_Strict):
+    """How the previous scene becomes this one."""
+
+    type: Literal["cut", "crossfade", "morph"] = Field(
+        "cut",
+        description="cut: a new shot; crossfade: a new shot blended in by the compositor; "
+        "morph: the same latent video continues and the prompt glides.",
+    )
+    duration: Time | None = Field(
+        None,
+        description="crossfade default 1s; morph default: until the scene's second prompt key (or the whole scene).",
+    )
+    curve: Curve = Field("linear", description="Easing of the blend or glide.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"type": data} if isinstance(data, str) else data
+
+
+class Hold(_Strict):
+    """A span where the prompt stays put, optionally pulsing on beats for emphasis."""
+
+    at: Time = Field("0s", validate_default=True, description="Start, from the scene's start.")
+    duration: Time | None = Field(None, description="Length; default: to the scene's end.")
+    pulse: Literal["none", "beats", "bars"] = Field("none", description="Pulse on every beat or every bar.")
+    strength: float = Field(0.5, ge=0, le=1, description="Pulse height, 0 to 1.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {} if data is True else data
+
+
+class Caption(_Strict):
+    """Caption text shown during the scene."""
+
+    text: str = Field(min_length=1)
+    at: Time = Field("0s", validate_default=True, description="Start, from the scene's start.")
+    duration: Time | None = Field(None, description="Length; default: to the scene's end.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"text": data} if isinstance(data, str) else data
+
+
+class Scene(_Strict):
+    """A span of time with a prompt sequence."""
+
+    id: str | None = Field(None, description="Unique name (letters, digits, _ . -). Default: scene1, scene2, ...")
+    duration: Time = Field(description="Length of the scene.")
+    prompts: list[PromptKey] = Field(min_length=1, description="One prompt, or prompts keyed by time (interpolated between).")
+    transition: Transition = Field(default_factory=Transition, description="How the previous scene becomes this one.")
+    curve: Curve = Field("linear", description="Default easing between this scene's prompt keys.")
+    hold: Hold | None = None
+    seed: int | None = Field(None, ge=0, lt=2**31, description="Noise seed for this scene.")
+    caption: Caption | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id_form(cls, v: str | None) -> str | None:
+        if v is not None and not SCENE_ID.match(v):
+            raise ValueError(f"'{v}' is not a valid scene id; use letters, digits, '_', '.' and '-'")
+        return v
+
+    @field_validator("duration")
+    @classmethod
+    def _positive(cls, v: TimeValue) -> TimeValue:
+        if v.is_zero:
+            raise ValueError("a scene's duration must be greater than zero")
+        return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prompt_shorthand(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "prompts" not in data:
+            return data
+        prompts = data["prompts"]
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        if isinstance(prompts, list) and all(isinstance(p, str) for p in prompts) and len(prompts) > 1:
+            # Plain strings spread evenly: first at 0, last at the scene's end.
+            n = len(prompts) - 1
+            duration = data.get("duration")
+            try:
+                total = parse_time(duration)
+            except ValueError:
+                return {**data, "prompts": [{"text": p} for p in prompts]}  # duration's own error reports
+            prompts = [{"at": TimeValue(total.amount * i / n, total.unit), "text": p} for i, p in enumerate(prompts)]
+        elif isinstance(prompts, list):
+            prompts = [{"text": p} if isinstance(p, str) else p for p in prompts]
+        return {**data, "prompts": prompts}
+
+    @staticmethod
+    def _schema_extra(schema: dict[str, Any]) -> None:
+        keyed = schema["properties"]["prompts"]
+        schema["properties"]["prompts"] = {
+            "description": keyed.get("description"),
+            "anyOf": [
+                {"type": "string", "minLength": 1},
+                {"type": "array", "minItems": 1, "items": {"anyOf": [{"type": "string", "minLength": 1}, keyed["items"]]}},
+            ],
+        }
+        for name in ("transition", "hold", "caption"):
+            prop = schema["properties"][name]
+            shorthand = {
+                "transition": {"enum": ["cut", "crossfade", "morph"]},
+                "hold": {"const": True},
+                "caption": {"type": "string", "minLength": 1},
+            }[name]
+            schema["properties"][name] = {"anyOf": [shorthand, *prop.get("anyOf", [prop])], **({"description": prop["description"]} if "description" in prop else {})}
+            schema["properties"][name].get("anyOf")[1].pop("description", None)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_schema_extra)
+
+
+class Storyboard(_Strict):
+    """A storyboard script: timed scenes with prompt sequences, music and output settings."""
+
+    version: Literal[1] = Field(1, description="Script format version.")
+    title: str = ""
+    output: Output = Field(default_factory=Output)
+    model: Model = Field(default_factory=Model)
+    style: str = Field("", description="Appended to every prompt, after a comma.")
+    bpm: float | None = Field(None, gt=0, le=400, description="Tempo for beats and bars when no music track gives one.")
+    meter: str = Field("4/4", pattern=r"^[1-9][0-9]?/(1|2|4|8|16)$", description="Time signature; its numerator is beats per bar.")
+    downbeat: Time = Field("0s", validate_default=True, description="Video time of the first downbeat (beat 0) for an explicit bpm.")
+    music: list[MusicTrack] = Field(default_factory=list, description="One track or a list; the first gives the beat grid.")
+    scenes: list[Scene] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _music_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("music"), (dict, str)):
+            music = data["music"]
+            return {**data, "music": [{"path": music} if isinstance(music, str) else music]}
+        return data
+
+    @property
+    def beats_per_bar(self) -> int:
+        return int(self.meter.split("/")[0])
+
+    @staticmethod
+    def _schema_extra(schema: dict[str, Any]) -> None:
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["$id"] = "https://github.com/storyboard-video/storyboard/schemas/storyboard.schema.json"
+        music = schema["properties"]["music"]
+        schema["properties"]["music"] = {
+            "description": music["description"],
+            "anyOf": [{"type": "string"}, music["items"], music],
+        }
+        schema["properties"]["model"] = {"anyOf": [{"type": "string", "minLength": 1}, schema["properties"]["model"]]}
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_schema_extra)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the script format (what ``storyboard schema`` prints)."""
+    return Storyboard.model_json_schema(mode="validation")

@@ -1,0 +1,193 @@
+"""Load and validate a storyboard script: file -> :class:`Script` or :class:`ScriptErrors`.
+
+Validation has three layers, all reported with file, line, column and field path:
+syntax (:mod:`storyboard.source`), shape and types (pydantic, :mod:`storyboard.schema`),
+and meaning (unique scene ids, audio files that exist; timing is checked by the plan).
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from storyboard.errors import Loc, PlanError, ScriptError, ScriptErrors
+from storyboard.schema import Storyboard
+from storyboard.source import Document, load_document, parse_text
+
+
+@dataclass(frozen=True)
+class Script:
+    """A validated storyboard and where it came from."""
+
+    storyboard: Storyboard
+    document: Document
+    path: Path
+
+    @property
+    def folder(self) -> Path:
+        """Relative paths in the script resolve against this folder."""
+        return self.path.resolve().parent
+
+    def resolve(self, relative: str) -> Path:
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else self.folder / p
+
+    def output_path(self) -> Path:
+        """The MP4 to write: ``output.path``, or the script's name with ``.mp4`` beside it."""
+        out = self.storyboard.output.path
+        return self.resolve(out) if out else self.folder / (self.path.stem + ".mp4")
+
+    def plan_errors(self, error: PlanError) -> ScriptErrors:
+        """Locate a :class:`PlanError`'s problems in the source."""
+        return ScriptErrors(self.document.error(msg, self.document.resolve(loc)) for loc, msg in error.problems)
+
+
+def load_script(path: str | Path) -> Script:
+    """Read, parse and validate a script file. Raises :class:`ScriptErrors`."""
+    doc = load_document(path)
+    return _validate(doc, Path(path))
+
+
+def load_script_text(text: str, name: str = "<script>.yaml") -> Script:
+    """Validate script text (for tests and tools); relative paths resolve against the CWD."""
+    doc = parse_text(text, name, json_syntax=name.endswith(".json"))
+    return _validate(doc, Path(name))
+
+
+def _validate(doc: Document, path: Path) -> Script:
+    try:
+        board = Storyboard.model_validate(doc.data)
+    except ValidationError as exc:
+        raise ScriptErrors(_translate(doc, e) for e in exc.errors(include_url=False)) from None
+    script = Script(board, doc, path)
+    errors = _check_meaning(script)
+    if errors:
+        raise ScriptErrors(errors)
+    return script
+
+
+def _check_meaning(script: Script) -> list[ScriptError]:
+    doc, board, errors = script.document, script.storyboard, []
+    seen: dict[str, int] = {}
+    for i, scene in enumerate(board.scenes):
+        sid = scene_id(board, i)
+        if sid in seen:
+            errors.append(doc.error(f"duplicate scene id '{sid}' (also scenes[{seen[sid]}])", ("scenes", i, "id") if scene.id else ("scenes", i)))
+        seen.setdefault(sid, i)
+    for i, track in enumerate(board.music):
+        f = script.resolve(track.path)
+        if not f.is_file():
+            loc = doc.resolve(("music", i, "path"))
+            what = "is a folder" if f.is_dir() else "does not exist"
+            errors.append(doc.error(f"audio file '{track.path}' {what} (looked for {f})", loc))
+        if i > 0 and track.sync != "none":
+            errors.append(doc.error("only the first music track can set sync (it gives the beat grid)", doc.resolve(("music", i, "sync"))))
+    return errors
+
+
+def scene_id(board: Storyboard, index: int) -> str:
+    """A scene's id, or its default ``scene<N>`` (1-based)."""
+    return board.scenes[index].id or f"scene{index + 1}"
+
+
+# --- pydantic error translation -------------------------------------------------
+
+
+def _translate(doc: Document, err: dict[str, Any]) -> ScriptError:
+    loc: Loc = tuple(err["loc"])
+    kind, msg, value = err["type"], err["msg"], err.get("input")
+    hint = None
+    if kind == "extra_forbidden":
+        parent = loc[:-1]
+        allowed = _fields_at(parent)
+        field = str(loc[-1])
+        close = difflib.get_close_matches(field, allowed, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'?" if close else None
+        key_pos = doc.keys.get(doc.resolve(loc))
+        line = doc.line(key_pos[0]) if key_pos else None
+        if value is None and line is not None and "{" in line and not close:
+            hint = "a comma inside {...} ends a value in YAML: put text with commas in quotes, e.g. text: \"a, b\""
+        listing = ", ".join(allowed)
+        return doc.error(f"unknown field '{field}'; expected one of: {listing}", doc.resolve(loc), at_key=True, hint=hint)
+    if kind == "missing":
+        return doc.error(f"missing required field '{loc[-1]}'", doc.resolve(loc))
+    if kind == "literal_error":
+        options = _literal_options(loc)
+        close = difflib.get_close_matches(str(value), options, n=1, cutoff=0.5) if isinstance(value, str) else []
+        hint = f"did you mean '{close[0]}'?" if close else None
+        return doc.error(f"unknown value {value!r}; expected one of: {', '.join(options)}", doc.resolve(loc), hint=hint)
+    if kind == "value_error":
+        msg = msg.removeprefix("Value error, ")
+    elif msg.startswith("Input should be "):
+        rest = msg.removeprefix("Input should be ")
+        if rest.startswith(("greater", "less", "a multiple")):
+            rest = "a number " + rest
+        msg = "expected " + rest + f", got {_show(value)}"
+    elif msg.startswith("String should"):
+        msg = "expected a string that should" + msg.removeprefix("String should") + f", got {_show(value)}"
+    elif msg.startswith("List should"):
+        msg = "expected a list that should" + msg.removeprefix("List should") + f", got {_show(value)}"
+    return doc.error(msg, doc.resolve(loc))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    text = repr(value)
+    return text if len(text) < 60 else text[:57] + "..."
+
+
+def _annotation_at(loc: Loc) -> Any:
+    """The type annotation found by walking ``loc`` down from :class:`Storyboard`."""
+    ann: Any = Storyboard
+    for step in loc:
+        ann = _unwrap(ann)
+        if isinstance(step, int):
+            args = typing.get_args(ann)
+            ann = args[0] if args else None
+        elif isinstance(ann, type) and issubclass(ann, BaseModel) and step in ann.model_fields:
+            ann = ann.model_fields[step].annotation
+        else:
+            return None
+    return _unwrap(ann)
+
+
+def _unwrap(ann: Any) -> Any:
+    origin = typing.get_origin(ann)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(ann)[0])
+    if origin in (typing.Union, types.UnionType):
+        non_none = [a for a in typing.get_args(ann) if a is not type(None)]
+        return _unwrap(non_none[0]) if len(non_none) == 1 else ann
+    return ann
+
+
+def _fields_at(loc: Loc) -> list[str]:
+    ann = _annotation_at(loc)
+    return list(ann.model_fields) if isinstance(ann, type) and issubclass(ann, BaseModel) else []
+
+
+def _literal_options(loc: Loc) -> list[str]:
+    ann = _annotation_at(loc)
+    return [str(a) for a in typing.get_args(ann)] if typing.get_origin(ann) is typing.Literal else []
+
+
+def with_overrides(script: Script, *, model: str | None = None, output: str | None = None) -> Script:
+    """The script with ``model.id`` and ``output.path`` replaced (command-line options).
+
+    An ``output`` given on the command line is relative to the current folder, not the script's.
+    """
+    board = script.storyboard
+    if model:
+        board = board.model_copy(update={"model": board.model.model_copy(update={"id": model})})
+    if output:
+        board = board.model_copy(update={"output": board.output.model_copy(update={"path": str(Path(output).resolve())})})
+    return Script(board, script.document, script.path)

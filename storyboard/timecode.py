@@ -1,0 +1,95 @@
+"""Time values as users write them: seconds, frames, beats and bars.
+
+Parsing happens here; conversion to frames happens only in :mod:`storyboard.plan`,
+which knows the frame rate and the beat grid.
+
+Accepted forms::
+
+    1.5        6s      250ms     1:30      (seconds; ``m:ss`` too)
+    48f        48 frames                   (frames at the output fps)
+    8 beats    1 beat    2 bars   0.5 bar  (against the tempo or the analysed beat grid)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Unit = Literal["s", "f", "beats", "bars"]
+
+_UNIT_ALIASES: dict[str, Unit] = {
+    "": "s", "s": "s", "sec": "s", "secs": "s", "second": "s", "seconds": "s",
+    "f": "f", "frame": "f", "frames": "f",
+    "b": "beats", "beat": "beats", "beats": "beats",
+    "bar": "bars", "bars": "bars",
+}
+_NUMBER = r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+"
+_PATTERN = re.compile(rf"^\s*({_NUMBER})\s*(ms|[a-z]*)\s*$", re.IGNORECASE)
+_CLOCK = re.compile(rf"^\s*([0-9]+):({_NUMBER})\s*$")
+
+TIME_HELP = "a time such as 6s, 1.5, 250ms, 1:30, 48f, 8 beats or 2 bars"
+
+
+@dataclass(frozen=True)
+class TimeValue:
+    """A non-negative amount of time in one unit: seconds, frames, beats or bars."""
+
+    amount: float
+    unit: Unit = "s"
+
+    def __str__(self) -> str:
+        amount = f"{self.amount:g}"
+        return {"s": f"{amount}s", "f": f"{amount}f", "beats": f"{amount} beats", "bars": f"{amount} bars"}[self.unit]
+
+    @property
+    def musical(self) -> bool:
+        """True when the value needs a tempo or a beat grid (beats, bars)."""
+        return self.unit in ("beats", "bars")
+
+    @property
+    def is_zero(self) -> bool:
+        return self.amount == 0
+
+
+def parse_time(value: object) -> TimeValue:
+    """Parse a user's time value; raise ``ValueError`` with what was expected.
+
+    Numbers are seconds. Negative, infinite and NaN values are rejected here;
+    whether zero is allowed is the caller's business.
+    """
+    if isinstance(value, TimeValue):
+        return value
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"expected {TIME_HELP}, got {value!r}")
+    if isinstance(value, (int, float)):
+        return _checked(float(value), "s", value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected {TIME_HELP}, got {type(value).__name__}")
+    clock = _CLOCK.match(value)
+    if clock:
+        minutes, seconds = int(clock.group(1)), float(clock.group(2))
+        if seconds >= 60:
+            raise ValueError(f"'{value}': seconds in m:ss must be below 60")
+        return _checked(minutes * 60 + seconds, "s", value)
+    match = _PATTERN.match(value)
+    if not match:
+        if value.strip().startswith("-"):
+            raise ValueError(f"'{value}' is negative; expected {TIME_HELP}")
+        raise ValueError(f"'{value}' is not a time; expected {TIME_HELP}")
+    amount, unit_text = float(match.group(1)), match.group(2).lower()
+    if unit_text == "ms":
+        return _checked(amount / 1000.0, "s", value)
+    unit = _UNIT_ALIASES.get(unit_text)
+    if unit is None:
+        raise ValueError(f"'{value}': unknown unit '{match.group(2)}'; expected s, ms, f, beats or bars")
+    return _checked(amount, unit, value)
+
+
+def _checked(amount: float, unit: Unit, original: object) -> TimeValue:
+    if not math.isfinite(amount):
+        raise ValueError(f"{original!r} is not a finite time")
+    if amount < 0:
+        raise ValueError(f"{original!r} is negative; expected {TIME_HELP}")
+    return TimeValue(amount, unit)

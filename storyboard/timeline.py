@@ -1,0 +1,48 @@
+"""A plan as a readable timeline table (what ``storyboard plan`` prints)."""
+
+from __future__ import annotations
+
+from storyboard.plan import Plan
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def timeline_table(plan: Plan, style: str = "") -> str:
+    """One row a scene, then a summary of shots, windows and denoiser cost."""
+    def strip(p: str) -> str:
+        return p[: -len(style) - 2] if style and p.endswith(", " + style) else p
+
+    transitions = {t.into: t for t in plan.transitions}
+    rows = [("#", "scene", "start", "end", "frames", "shot", "transition", "prompts")]
+    for s in plan.scenes:
+        tr = transitions.get(s.index)
+        how = "start" if tr is None else tr.kind if tr.kind == "cut" else f"{tr.kind} {tr.frames}f {tr.curve}"
+        prompts = " \u2192 ".join(_short(strip(plan.prompts[p]), 28) for p in s.prompts)
+        extra = []
+        if s.hold:
+            extra.append(f"hold {plan.timecode(s.hold[0])}-{plan.timecode(s.hold[1])}")
+        if s.caption:
+            extra.append(f'caption "{_short(s.caption, 24)}"')
+        if extra:
+            prompts += "  [" + "; ".join(extra) + "]"
+        rows.append((str(s.index), s.id, plan.timecode(s.start), plan.timecode(s.end), str(s.frames), str(s.shot), how, prompts))
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
+    lines.insert(1, "-" * min(120, max(len(l) for l in lines)))
+    window = plan.model["window"]
+    evals = sum((e - s) for shot in plan.shots for s, e in shot.windows)
+    rendered = sum(shot.length for shot in plan.shots)
+    tempo = f", tempo {plan.tempo['bpm']:g} BPM ({plan.tempo['source']})" if plan.tempo else ""
+    lines.append("")
+    lines.append(
+        f"{plan.title or 'untitled'}: {plan.total_frames} frames, {plan.duration_s:.3f} s at {plan.fps} fps, "
+        f"{plan.width}x{plan.height}{tempo}"
+    )
+    lines.append(
+        f"{len(plan.shots)} shots, {sum(len(s.windows) for s in plan.shots)} windows of {window['frames']} frames "
+        f"(overlap {window['overlap']}): {evals / max(1, rendered):.2f} denoiser frame-evaluations per frame; "
+        f"model {plan.model['id']}"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,18 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def example_media():
+    """The examples' music, made by the project's synthesiser (as the README says)."""
+    from storyboard.synth import synth_track, write_wav
+
+    root = Path(__file__).resolve().parents[1]
+    path = root / "examples" / "media" / "pulse-120.wav"
+    if not path.exists():
+        write_wav(synth_track(120.0, 48.0), path)
+    return path

@@ -1,0 +1,83 @@
+"""Test helpers: write scripts, run the CLI, probe MP4s with the bundled ffmpeg."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_MEDIA = ROOT.parent / "shared" / "media"
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m storyboard ARGS`` in a fresh process (real exit codes, real stderr)."""
+    return subprocess.run([sys.executable, "-m", "storyboard", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@dataclass
+class Probe:
+    width: int
+    height: int
+    fps: float
+    frames: int
+    video_codec: str
+    audio_codec: str | None
+    audio_samples: int
+    audio_rate: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.fps
+
+    @property
+    def audio_s(self) -> float:
+        return self.audio_samples / self.audio_rate
+
+
+def probe(path: Path) -> Probe:
+    """Decode the whole file: count video frames and audio samples exactly."""
+    info = subprocess.run([ffmpeg(), "-hide_banner", "-i", str(path), "-map", "0:v:0", "-f", "null", "-"],
+                          capture_output=True, text=True).stderr
+    video = re.search(r"Video: (\w+).*?, (\d+)x(\d+).*?, ([\d.]+) fps", info)
+    assert video, info
+    frames = int(re.findall(r"frame=\s*(\d+)", info)[-1])
+    audio = re.search(r"Audio: (\w+)", info)
+    samples, rate = 0, 44100
+    if audio:
+        pcm = subprocess.run([ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(path), "-map", "0:a:0",
+                              "-f", "s16le", "-ac", "1", "-ar", str(rate), "-"], capture_output=True).stdout
+        samples = len(pcm) // 2
+    return Probe(int(video.group(2)), int(video.group(3)), float(video.group(4)), frames, video.group(1),
+                 audio.group(1) if audio else None, samples, rate)
+
+
+def read_frames(path: Path, width: int, height: int) -> np.ndarray:
+    """All frames of a (small) video as uint8 ``[n, h, w, 3]``."""
+    raw = subprocess.run([ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(path), "-f", "rawvideo",
+                          "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3)
+
+
+def read_audio(path: Path, rate: int = 44100) -> np.ndarray:
+    """Mono float audio of a file, at ``rate``."""
+    pcm = subprocess.run([ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(path), "-map", "0:a:0",
+                          "-f", "s16le", "-ac", "1", "-ar", str(rate), "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(pcm, "<i2").astype(np.float32) / 32768.0

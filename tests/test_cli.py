@@ -1,0 +1,81 @@
+import subprocess
+import sys
+import time
+
+import pytest
+
+from helpers import ROOT, run_cli, write
+
+HEAVY = ["torch", "diffusers", "transformers", "librosa", "moviepy", "numba", "scipy"]
+
+
+def test_validate_imports_nothing_heavy(example_media):
+    code = (
+        "import sys\n"
+        "from storyboard.cli import main\n"
+        f"assert main(['validate', {str(ROOT / 'examples' / 'night-city.yaml')!r}]) == 0\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_validate_takes_under_a_second_of_wall_time(example_media):
+    best = min(_timed("validate", str(ROOT / "examples" / "story.yaml")) for _ in range(3))
+    assert best < 1.0, f"storyboard validate took {best:.2f} s"
+
+
+def _timed(*args: str) -> float:
+    started = time.perf_counter()
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    return time.perf_counter() - started
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "render", "schema", "synth"])
+def test_every_command_explains_itself(command):
+    result = run_cli(command, "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"usage: storyboard {command}")
+    assert len(result.stdout) > 200
+
+
+def test_top_level_help_lists_commands_and_examples():
+    result = run_cli("--help")
+    for word in ["validate", "plan", "render", "schema", "examples:"]:
+        assert word in result.stdout
+
+
+def test_plan_prints_a_timeline(tmp_path):
+    script = write(tmp_path / "s.yaml", """
+        bpm: 120
+        scenes:
+          - {id: intro, duration: 2 bars, prompts: a street}
+          - {id: rise, duration: 3s, transition: {type: morph, duration: 1s}, prompts: a tower}
+          - {id: end, duration: 48f, transition: {type: crossfade, duration: 0.5s}, prompts: a sea}
+    """)
+    result = run_cli("plan", str(script))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[2].split()[:6] == ["0", "intro", "0:00.00", "0:04.00", "96", "0"]
+    assert lines[3].split()[:8] == ["1", "rise", "0:04.00", "0:07.00", "72", "0", "morph", "24f"]
+    assert lines[4].split()[:8] == ["2", "end", "0:07.00", "0:09.00", "48", "1", "crossfade", "12f"]
+    assert "216 frames, 9.000 s at 24 fps" in result.stdout
+
+
+def test_synth_writes_a_wav_of_the_asked_length(tmp_path):
+    out = tmp_path / "loop.wav"
+    result = run_cli("synth", str(out), "--bpm", "90", "--bars", "2")
+    assert result.returncode == 0, result.stderr
+    import wave
+
+    with wave.open(str(out)) as w:
+        assert w.getnchannels() == 2 and w.getframerate() == 44100
+        assert w.getnframes() == pytest.approx(44100 * 8 * 60 / 90, abs=1)
+
+
+def test_synth_rejects_an_absurd_tempo(tmp_path):
+    result = run_cli("synth", str(tmp_path / "x.wav"), "--bpm", "5000")
+    assert result.returncode == 2 and "expected a tempo from 20 to 400 BPM" in result.stderr
+    assert not (tmp_path / "x.wav").exists()

@@ -1,0 +1,37 @@
+import math
+
+import pytest
+
+from storyboard.timecode import TimeValue, parse_time
+
+
+@pytest.mark.parametrize(
+    "text, amount, unit",
+    [
+        (1.5, 1.5, "s"), (0, 0.0, "s"), ("6s", 6.0, "s"), ("6 s", 6.0, "s"), ("1.5", 1.5, "s"),
+        ("250ms", 0.25, "s"), ("1:30", 90.0, "s"), ("0:07.5", 7.5, "s"), ("48f", 48.0, "f"),
+        ("48 frames", 48.0, "f"), ("8 beats", 8.0, "beats"), ("1 beat", 1.0, "beats"),
+        ("2 bars", 2.0, "bars"), ("0.5 bar", 0.5, "bars"), (".5s", 0.5, "s"), ("3 seconds", 3.0, "s"),
+    ],
+)
+def test_parses_every_written_form(text, amount, unit):
+    value = parse_time(text)
+    assert value == TimeValue(amount, unit)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (-1, "negative"), ("-2s", "negative"), ("3 parsecs", "unknown unit 'parsecs'"), ("soon", "is not a time"),
+        (True, "expected a time"), (None, "expected a time"), ([1], "expected a time"), ("1:75", "below 60"),
+        (math.inf, "not a finite time"), (math.nan, "not a finite time"),
+    ],
+)
+def test_rejects_with_what_was_expected(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_time(text)
+
+
+def test_round_trips_through_str():
+    for text in ["6s", "48f", "8 beats", "2 bars", "0.25s"]:
+        assert parse_time(str(parse_time(text))) == parse_time(text)
