@@ -32,18 +32,18 @@ class Progress:
         self._last_decile = -1
 
     def update(self, done: int) -> None:
-        """Set the number of frames finished."""
-        self.done = done
+        """Set the number of frames finished (never moves backwards)."""
+        self.done = max(self.done, done)
         if self.quiet:
             return
         now = time.monotonic()
         if self._tty:
-            if now - self._last_draw >= 0.1 or done >= self.total:
+            if now - self._last_draw >= 0.1 or self.done >= self.total:
                 self._last_draw = now
                 self.stream.write("\r" + self.line() + "\x1b[K")
                 self.stream.flush()
         else:
-            decile = done * 10 // self.total
+            decile = self.done * 10 // self.total
             if decile != self._last_decile:
                 self._last_decile = decile
                 self.stream.write(self.line() + "\n")

@@ -31,8 +31,19 @@ def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = F
     started = time.monotonic()
     backend = open_backend(plan.model["id"], plan)
     progress = Progress(plan.total_frames, plan.fps, quiet=quiet)
+
+    def shot_progress(shot):
+        # Diffusion backends report the fraction of a shot's sampling done; the bar
+        # moves through the shot's frames as it goes (decoding takes the last tenth).
+        return lambda fraction: progress.update(shot.start + int(0.9 * fraction * (shot.end - shot.start)))
+
+    def frames(shot):
+        if getattr(backend, "name", "") == "preview":
+            return backend.render_shot(plan, shot)
+        return backend.render_shot(plan, shot, progress=shot_progress(shot))
+
     try:
-        shots = ((shot, backend.render_shot(plan, shot)) for shot in plan.shots)
+        shots = ((shot, frames(shot)) for shot in plan.shots)
         result = compose(plan, shots, path, on_frame=progress.update)
     finally:
         progress.finish()

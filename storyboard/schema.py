@@ -64,8 +64,8 @@ class Output(_Strict):
     """Where and how the video is written."""
 
     path: str | None = Field(None, description="MP4 to write, relative to the script's folder. Default: the script's name with .mp4, beside it.")
-    width: int = Field(1024, ge=64, le=8192, multiple_of=8, description="Frame width in pixels (a multiple of 8).")
-    height: int = Field(576, ge=64, le=8192, multiple_of=8, description="Frame height in pixels (a multiple of 8).")
+    width: int = Field(1024, ge=16, le=8192, multiple_of=8, description="Frame width in pixels (a multiple of 8).")
+    height: int = Field(576, ge=16, le=8192, multiple_of=8, description="Frame height in pixels (a multiple of 8).")
     fps: int = Field(24, ge=1, le=120, description="Frames per second.")
     quality: int = Field(18, ge=0, le=51, description="H.264 constant rate factor: 0 is lossless, 18 visually lossless, 28 small.")
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = Field(

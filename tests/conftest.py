@@ -1,5 +1,11 @@
+import os
 import sys
 from pathlib import Path
+
+# No test may touch the network: huggingface_hub reads this when first imported.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -16,3 +22,11 @@ def example_media():
     if not path.exists():
         write_wav(synth_track(120.0, 48.0), path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny():
+    """The tiny random model's components (built once per session)."""
+    from storyboard.models import tiny_components
+
+    return tiny_components()
