@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="script (.yaml, .yml or .json)")
     p.add_argument("-o", "--output", metavar="OUT", help="MP4 to write (default: the script's output.path)")
     p.add_argument("--model", metavar="ID", help="override model.id: preview, tiny-random, a hub id or a folder")
+    p.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"], help="override model.device")
+    p.add_argument("--dtype", choices=["auto", "bf16", "fp16", "fp32"], help="override model.dtype (auto: bf16 on CUDA, fp16 on MPS, fp32 on CPU)")
+    p.add_argument("--offload", action="store_true", default=None, help="keep components on the CPU and move each to the GPU only while it runs")
+    p.add_argument("--scheduler", choices=["ddim", "dpm++"], help="override model.scheduler")
+    p.add_argument("--steps", type=int, help="override model.steps")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("synth", help="synthesise a drum-and-bass loop of known tempo (example music)",
@@ -102,13 +107,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _load(path: str, model: str | None = None, output: str | None = None):
+def _load(path: str, model: str | None = None, output: str | None = None, **model_fields: object):
     """Load and validate a script, applying command-line overrides, and compile its plan."""
     from storyboard.errors import PlanError
     from storyboard.plan import compile_plan
     from storyboard.script import load_script, with_overrides
 
-    script = with_overrides(load_script(path), model=model, output=output)
+    script = with_overrides(load_script(path), model=model, output=output, **model_fields)
     try:
         return script, compile_plan(script)
     except PlanError as exc:
@@ -146,7 +151,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     from storyboard.render import render_plan
 
-    script, plan = _load(args.file, model=args.model, output=args.output)
+    script, plan = _load(args.file, model=args.model, output=args.output, device=args.device, dtype=args.dtype,
+                         offload=args.offload, scheduler=args.scheduler, steps=args.steps)
     result = render_plan(plan, quiet=args.quiet)
     extra = f" and {result.subtitles}" if result.subtitles else ""
     print(f"wrote {result.path}{extra}: {result.duration_s:.3f} s, {result.frames} frames, "

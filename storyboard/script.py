@@ -180,14 +180,28 @@ def _literal_options(loc: Loc) -> list[str]:
     return [str(a) for a in typing.get_args(ann)] if typing.get_origin(ann) is typing.Literal else []
 
 
-def with_overrides(script: Script, *, model: str | None = None, output: str | None = None) -> Script:
-    """The script with ``model.id`` and ``output.path`` replaced (command-line options).
+def with_overrides(script: Script, *, model: str | None = None, output: str | None = None, **model_fields: object) -> Script:
+    """The script with ``model.id``, ``output.path`` and other ``model`` fields replaced (command-line options).
 
     An ``output`` given on the command line is relative to the current folder, not the script's.
+    ``None`` values leave the script's setting as it is.
     """
     board = script.storyboard
+    updates = {k: v for k, v in model_fields.items() if v is not None}
     if model:
-        board = board.model_copy(update={"model": board.model.model_copy(update={"id": model})})
+        updates["id"] = model
+    if updates:
+        from storyboard.schema import Model
+
+        try:
+            merged = Model.model_validate({**board.model.model_dump(), **updates})
+        except ValidationError as exc:
+            from storyboard.errors import UsageError
+
+            problem = exc.errors(include_url=False)[0]
+            option = "--" + str(problem["loc"][0]).replace("_", "-")
+            raise UsageError(f"{option} {problem['input']}: {problem['msg'].replace('Input should be', 'expected')}") from None
+        board = board.model_copy(update={"model": merged})
     if output:
         board = board.model_copy(update={"output": board.output.model_copy(update={"path": str(Path(output).resolve())})})
     return Script(board, script.document, script.path)

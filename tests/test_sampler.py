@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -20,9 +22,12 @@ def frame_field(frames: int) -> torch.Tensor:
 
 
 def test_window_weights_fall_off_towards_the_edges():
-    assert window_weights(6).tolist() == [1, 2, 3, 3, 2, 1]
-    assert window_weights(5).tolist() == [1, 2, 3, 2, 1]
-    assert window_weights(1).tolist() == [1]
+    w = window_weights(16)
+    torch.testing.assert_close(w, w.flip(0), rtol=0, atol=1e-6)  # symmetric
+    assert bool((w[1:8] > w[:7]).all()), "rising to the middle"
+    assert float(w.min()) > 0.09 and float(w.max()) <= 1.0
+    assert window_weights(5).tolist() == pytest.approx([math.sin(math.pi * (k + 0.5) / 5) for k in range(5)])
+    assert window_weights(1).tolist() == [1.0]
 
 
 def test_fusion_is_exact_where_windows_agree():
@@ -61,9 +66,10 @@ def test_overlapping_predictions_are_blended_by_the_weights():
     fused = fused_prediction(by_window, torch.zeros(1, 1, 12, 1, 1), torch.tensor(1), [(0, 8), (4, 12)])
     values = fused.flatten().tolist()
     assert values[:4] == [1, 1, 1, 1] and values[8:] == [2, 2, 2, 2]
-    # frame 4: window 1 weight min(5, 4) = 4, window 2 weight 1 -> (4*1 + 1*2) / 5
-    assert values[4] == pytest.approx(6 / 5)
-    assert values[7] == pytest.approx((1 * 1 + 4 * 2) / 5)
+    w = window_weights(8).tolist()
+    for frame in range(4, 8):  # window 1 at its position frame, window 2 at frame - 4
+        a, b = w[frame], w[frame - 4]
+        assert values[frame] == pytest.approx((a * 1 + b * 2) / (a + b))
 
 
 def test_the_denoiser_never_sees_more_than_one_window():

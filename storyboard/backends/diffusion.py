@@ -12,6 +12,7 @@ layers only, with an embedding per frame.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -76,11 +77,17 @@ def install_per_frame_attention(unet: Any) -> FrameContext:
 
 @dataclass
 class PromptTable:
-    """Text embeddings ``[L, D]`` of the plan's prompts and of the negative prompt."""
+    """Text embeddings ``[L, D]`` of the plan's prompts and of the negative prompt.
+
+    Per-frame embeddings are computed when a window needs them (a slerp is cheap
+    next to a UNet call); a small cache serves holds and repeated weights without
+    letting memory grow with a glide's length.
+    """
 
     prompts: torch.Tensor  # [P, L, D]
     negative: torch.Tensor  # [L, D]
-    _cache: dict[tuple[int, int, float], torch.Tensor] = field(default_factory=dict)
+    cache_size: int = 64
+    _cache: OrderedDict[tuple[int, int, float], torch.Tensor] = field(default_factory=OrderedDict)
 
     def frame(self, cond: FrameCond) -> torch.Tensor:
         """The frame's embedding: slerp between prompts ``a`` and ``b`` at weight ``w``."""
@@ -88,9 +95,11 @@ class PromptTable:
         hit = self._cache.get(key)
         if hit is None:
             hit = slerp(self.prompts[cond.a], self.prompts[cond.b], cond.w)
-            if len(self._cache) > 4096:
-                self._cache.clear()
             self._cache[key] = hit
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
         return hit
 
     def window(self, conds: list[FrameCond]) -> torch.Tensor:
