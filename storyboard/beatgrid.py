@@ -35,17 +35,6 @@ class ConstantTempo:
     def time_at(self, beat: float) -> float:
         return self.first_beat_s + beat * self.beat_s
 
-    def beats_between(self, start_s: float, end_s: float) -> list[float]:
-        """Times (seconds) of whole beats in ``[start_s, end_s)``."""
-        import math
-
-        first = math.ceil(self.beat_at(start_s) - 1e-9)
-        out = []
-        b = first
-        while (t := self.time_at(b)) < end_s - 1e-9:
-            out.append(t)
-            b += 1
-        return out
 
     def describe(self) -> str:
         return f"{self.bpm:g} BPM"
@@ -98,15 +87,6 @@ class BeatGrid:
         i = int(beat)
         return times[i] + (beat - i) * (times[i + 1] - times[i])
 
-    def beats_between(self, start_s: float, end_s: float) -> list[float]:
-        import math
-
-        b = math.ceil(self.beat_at(start_s) - 1e-9)
-        out = []
-        while (t := self.time_at(b)) < end_s - 1e-9:
-            out.append(t)
-            b += 1
-        return out
 
     def describe(self) -> str:
         return f"{len(self.times)} beats, mean {self.bpm:.2f} BPM"

@@ -97,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"storyboard: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `storyboard plan --json | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("\nstoryboard: interrupted; no output was written", file=sys.stderr)
         return 130

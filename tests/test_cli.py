@@ -79,3 +79,22 @@ def test_synth_rejects_an_absurd_tempo(tmp_path):
     result = run_cli("synth", str(tmp_path / "x.wav"), "--bpm", "5000")
     assert result.returncode == 2 and "expected a tempo from 20 to 400 BPM" in result.stderr
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_preview_render_imports_no_torch(tmp_path):
+    script = write(tmp_path / "s.yaml", """
+        output: {width: 64, height: 64, fps: 8, preset: ultrafast}
+        scenes:
+          - {duration: 1s, prompts: a red room}
+          - {duration: 1s, transition: morph, prompts: a blue sea}
+    """)
+    code = (
+        "import sys\n"
+        "from storyboard.cli import main\n"
+        f"assert main(['render', {str(script)!r}, '-o', {str(tmp_path / 'v.mp4')!r}, '-q']) == 0\n"
+        "print(sorted(m for m in ['torch', 'diffusers', 'transformers', 'librosa'] if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "v.mp4").stat().st_size > 0

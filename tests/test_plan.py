@@ -232,3 +232,27 @@ def test_plan_json_has_the_contract_fields():
     assert {"scenes", "shots", "transitions", "prompts", "model", "captions", "audio"} <= set(data)
     assert len(data["shots"][0]["frames"]) == data["shots"][0]["render_end"] - data["shots"][0]["start"]
     assert set(data["shots"][0]["frames"][0]) == {"a", "b", "w", "seed", "pulse", "scene"}
+
+
+def test_measured_beat_grid_follows_drift_and_extrapolates():
+    from storyboard.beatgrid import BeatGrid
+
+    times = (1.0, 1.5, 2.1, 2.8, 3.6)  # slowing down
+    grid = BeatGrid(times, edge=1)
+    assert [grid.time_at(b) for b in range(5)] == list(times)
+    assert grid.beat_at(1.8) == pytest.approx(1.5)
+    assert grid.time_at(2.5) == pytest.approx(2.45)
+    assert grid.time_at(-1) == pytest.approx(0.5), "before the first beat: the first interval continues"
+    assert grid.time_at(6) == pytest.approx(3.6 + 2 * 0.8), "after the last: the last interval continues"
+    assert grid.beat_at(grid.time_at(7.25)) == pytest.approx(7.25)
+    with pytest.raises(ValueError):
+        BeatGrid((1.0, 1.0, 2.0))
+
+
+def test_scenes_in_beats_follow_a_measured_grid():
+    from storyboard.beatgrid import BeatGrid
+
+    script = load_script_text("output: {fps: 10}\nscenes:\n  - {duration: 2 beats, prompts: a}\n  - {duration: 1 beat, prompts: b}\n", "t.yaml")
+    plan = compile_plan(script, grid=BeatGrid((0.0, 0.5, 1.5, 3.0)))
+    assert [(s.start, s.end) for s in plan.scenes] == [(0, 15), (15, 30)]
+    assert plan.tempo["source"] == "music"
