@@ -20,6 +20,7 @@ examples:
   storyboard plan examples/story.yaml --json   print the plan as JSON
   storyboard render examples/story.yaml        render with the model the script names
   storyboard render examples/story.yaml --model preview -o out/story-preview.mp4
+  storyboard beats music.ogg                   tempo, beats and bars of a track
   storyboard synth examples/media/pulse-120.wav --bpm 120 --bars 24
   storyboard schema -o schemas/storyboard.schema.json
 """
@@ -49,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="script (.yaml, .yml or .json)")
     p.add_argument("--json", action="store_true", help="print the whole plan as JSON (fields: fps, total_frames, duration_s, scenes, shots, ...)")
     p.add_argument("--model", metavar="ID", help="plan for this model instead of the script's")
+    p.add_argument("--plot", metavar="PNG", help="also draw the timeline: waveform, onset envelope, beats and bars, "
+                                               "scenes, each prompt's weight over time, the beat pulse")
 
     p = sub.add_parser("render", help="render a script to MP4",
                        description="Render a script to an H.264/AAC MP4 with its music and captions. "
@@ -66,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", choices=["ddim", "dpm++"], help="override model.scheduler")
     p.add_argument("--steps", type=int, help="override model.steps")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("beats", help="analyse a music file: tempo, beats, bars",
+                       description="Find the tempo, the beats (following tempo drift) and the bars of a music file "
+                                   "(wav, ogg, flac, mp3). The analysis is cached by the file's content, so asking "
+                                   "again is instant. Warns when the pulse is unclear (no drums, free time).")
+    p.add_argument("audio", metavar="AUDIO", help="music file")
+    p.add_argument("--json", action="store_true", help="print tempo_bpm, beats, downbeats, onsets (seconds) as JSON")
+    p.add_argument("--meter", default="4/4", help="time signature for bars (default 4/4)")
+    p.add_argument("--first-downbeat", type=int, default=0, metavar="N", help="index of the beat that starts bar 1 (default 0)")
 
     p = sub.add_parser("synth", help="synthesise a drum-and-bass loop of known tempo (example music)",
                        description="Write a WAV of a synthesised loop (kick, snare, hi-hats, bass) at a known tempo. "
@@ -112,15 +124,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _load(path: str, model: str | None = None, output: str | None = None, **model_fields: object):
     """Load and validate a script, applying command-line overrides, and compile its plan."""
-    from storyboard.errors import PlanError
-    from storyboard.plan import compile_plan
+    from storyboard.planning import plan_script
     from storyboard.script import load_script, with_overrides
 
     script = with_overrides(load_script(path), model=model, output=output, **model_fields)
-    try:
-        return script, compile_plan(script)
-    except PlanError as exc:
-        raise script.plan_errors(exc) from None
+    planned = plan_script(script)
+    for warning in planned.warnings:
+        print(f"{path}: warning: {warning}", file=sys.stderr)
+    return script, planned.plan
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -141,6 +152,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     script, plan = _load(args.file, model=args.model)
+    if args.plot:
+        from storyboard.plot import plot_plan
+
+        print(f"wrote {plot_plan(script, plan, args.plot)}", file=sys.stderr)
     if args.json:
         json.dump(plan.to_json(), sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -181,6 +196,42 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_beats(args: argparse.Namespace) -> int:
+    import re
+
+    from storyboard.errors import UsageError
+
+    if not re.fullmatch(r"[1-9][0-9]?/(1|2|4|8|16)", args.meter):
+        raise UsageError(f"--meter {args.meter!r}: expected a time signature such as 4/4, 3/4 or 7/8")
+    path = Path(args.audio)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such audio file")
+    from storyboard.audio import analyse
+
+    try:
+        result = analyse(path)
+    except Exception as exc:  # librosa/soundfile/audioread errors for unreadable files
+        raise UsageError(f"{path}: cannot read audio ({type(exc).__name__}: {exc})") from None
+    per_bar = int(args.meter.split("/")[0])
+    downbeats = result.downbeats(per_bar, args.first_downbeat)
+    if args.json:
+        json.dump({"path": str(path), "duration_s": result.duration_s, "tempo_bpm": result.tempo_bpm,
+                   "beats": list(result.beats), "downbeats": list(downbeats), "onsets": list(result.onsets),
+                   "meter": args.meter, "steadiness": round(result.steadiness, 4), "coverage": round(result.coverage, 4),
+                   "confident": result.confident}, sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    print(f"{path}: {result.duration_s:.2f} s, tempo {result.tempo_bpm:.2f} BPM, {len(result.beats)} beats, "
+          f"{len(downbeats)} bars of {args.meter}, {len(result.onsets)} onsets")
+    print("first beats (s): " + " ".join(f"{t:.3f}" for t in result.beats[:8]))
+    print("first bars (s):  " + " ".join(f"{t:.3f}" for t in downbeats[:8]))
+    print(f"pulse: steadiness {result.steadiness:.3f}, coverage {result.coverage:.0%}")
+    if not result.confident:
+        print("warning: no clear, regular pulse was found (is there percussion? is the tempo free?); "
+              "these beats are a guess: check them, or set bpm: in the script", file=sys.stderr)
+    return 0
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from storyboard.errors import UsageError
     from storyboard.synth import bars_to_seconds, synth_track, write_wav
@@ -199,4 +250,5 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"validate": cmd_validate, "plan": cmd_plan, "render": cmd_render, "synth": cmd_synth, "schema": cmd_schema}
+COMMANDS = {"validate": cmd_validate, "plan": cmd_plan, "render": cmd_render, "beats": cmd_beats,
+            "synth": cmd_synth, "schema": cmd_schema}

@@ -56,8 +56,12 @@ class ScriptErrors(Exception):
         self.errors = list(errors)
         super().__init__(self.format())
 
+    shown = 20  # errors listed in full; the rest are counted
+
     def format(self) -> str:
-        lines = [e.format() for e in self.errors]
+        lines = [e.format() for e in self.errors[: self.shown]]
+        if len(self.errors) > self.shown:
+            lines.append(f"... and {len(self.errors) - self.shown} more")
         if len(self.errors) > 1:
             lines.append(f"{len(self.errors)} errors")
         return "\n".join(lines)

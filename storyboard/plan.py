@@ -103,6 +103,7 @@ class ScenePlan:
     requested_start_s: float
     hold: tuple[int, int] | None = None
     caption: str | None = None
+    snapped_s: float = 0.0  # how far sync moved this scene's start (seconds, + later)
 
     @property
     def frames(self) -> int:
@@ -162,6 +163,8 @@ class Plan:
     output: dict[str, Any]
     tempo: dict[str, Any] | None
     beats: tuple[int, ...] = ()
+    bars: tuple[int, ...] = ()
+    end_snapped_s: float = 0.0
     version: int = PLAN_VERSION
 
     @property
@@ -208,7 +211,19 @@ class Plan:
             "transitions": [{**asdict(t), "weights": [round(w, 6) for w in t.weights]} for t in self.transitions],
             "captions": [asdict(c) for c in self.captions],
             "beats": list(self.beats),
+            "bars": list(self.bars),
+            "end_snapped_s": self.end_snapped_s,
         }
+
+
+def _snap(t: float, after: float, points: Sequence[float], margin: float) -> float:
+    """The point nearest ``t`` that is later than ``after`` (by more than ``margin``); ``t`` if none."""
+    i = bisect.bisect_left(points, t)
+    candidates = [p for p in points[max(0, i - 1): i + 1] if p > after + margin]
+    if not candidates:
+        later = [p for p in points[i: i + 8] if p > after + margin]
+        return later[0] if later else t
+    return min(candidates, key=lambda p: abs(p - t))
 
 
 # --- windows -------------------------------------------------------------------------
@@ -300,12 +315,19 @@ class _Clock:
         return self.grid.time_at(self.grid.beat_at(at_s) + beats) - at_s
 
 
-def compile_plan(script: "Script", grid: Grid | None = None, onset_strength: Callable[[float], float] | None = None) -> Plan:
+def compile_plan(
+    script: "Script",
+    grid: Grid | None = None,
+    onset_strength: Callable[[float], float] | None = None,
+    snap_points: Sequence[float] | None = None,
+) -> Plan:
     """Compile a validated script into a :class:`Plan`.
 
     ``grid`` is the beat grid from the music's analysis; without it an explicit
-    ``bpm:`` gives a constant tempo. ``onset_strength(t)`` (seconds) shapes the
-    steps of ``beats`` curves. Raises :class:`PlanError` listing every problem.
+    ``bpm:`` gives a constant tempo. ``onset_strength(t)`` (video seconds) shapes the
+    steps of ``beats`` curves. ``snap_points`` (video seconds: beats, downbeats or
+    onsets) are where scene boundaries written in seconds or frames move to (``sync``).
+    Raises :class:`PlanError` listing every problem.
     """
     board = script.storyboard
     out, fps = board.output, board.output.fps
@@ -317,12 +339,20 @@ def compile_plan(script: "Script", grid: Grid | None = None, onset_strength: Cal
         grid = ConstantTempo(board.bpm, board.beats_per_bar, first)
     clock = _Clock(fps, grid, board.beats_per_bar, problems)
 
-    # Scene boundaries in exact seconds, each rounded once.
+    # Scene boundaries in exact seconds, each rounded once. With sync, a boundary that
+    # ends a duration written in seconds or frames moves to the nearest snap point
+    # after the previous boundary.
+    points = sorted(snap_points) if snap_points else []
     starts_s: list[float] = []
+    requested: list[float] = []
     t = 0.0
     for i, scene in enumerate(board.scenes):
         starts_s.append(t)
-        t += clock.seconds(scene.duration, t, ("scenes", i, "duration"))
+        end = t + clock.seconds(scene.duration, t, ("scenes", i, "duration"))
+        requested.append(end)
+        if points and not scene.duration.musical:
+            end = _snap(end, t, points, 0.5 / fps)
+        t = end
     bounds = [frame_at(s, fps) for s in starts_s] + [frame_at(t, fps)]
     for i in range(len(board.scenes)):
         if bounds[i + 1] <= bounds[i] and not problems.items:
@@ -376,7 +406,8 @@ def compile_plan(script: "Script", grid: Grid | None = None, onset_strength: Cal
             if at_s < prev_at:
                 problems.add(loc + ("prompts", k, "at"), "prompt keys must be in time order")
             prev_at = at_s
-            keys.append((min(frame_at(start_s + at_s, fps), end), intern(key.text), key.curve or scene.curve))
+            # A key at the scene's end lands on its last frame, so the last prompt is shown in full.
+            keys.append((min(frame_at(start_s + at_s, fps), end - 1), intern(key.text), key.curve or scene.curve))
 
         # Transition into this scene.
         kind = scene.transition.type
@@ -456,10 +487,11 @@ def compile_plan(script: "Script", grid: Grid | None = None, onset_strength: Cal
             shot_count += 1
         shot_of_scene.append(shot_count - 1)
         conds.extend(FrameCond(a[k], b[k], w[k], seed, pulse[k], i) for k in range(len(frames)))
+        asked = requested[i - 1] if i > 0 else 0.0
         scenes.append(ScenePlan(
             i, sid, start, end, shot_count - 1, seed,
-            tuple(p for _, p, _ in keys), tuple(f for f, _, _ in keys), start_s, hold_span,
-            scene.caption.text if scene.caption else None,
+            tuple(p for _, p, _ in keys), tuple(f for f, _, _ in keys), asked, hold_span,
+            scene.caption.text if scene.caption else None, round(start_s - asked, 6),
         ))
         if scene.caption:
             c = scene.caption
@@ -504,8 +536,11 @@ def compile_plan(script: "Script", grid: Grid | None = None, onset_strength: Cal
     tempo = None
     if grid is not None:
         tempo = {"bpm": round(grid.bpm, 3), "beats_per_bar": board.beats_per_bar,
-                 "source": "music" if isinstance(grid, BeatGrid) else "bpm"}
+                 "source": "music" if isinstance(grid, BeatGrid) else "bpm",
+                 "sync": board.music[0].sync if board.music and snap_points else "none"}
+    end_snap = round(t - requested[-1], 6) if requested else 0.0
     return Plan(
+        end_snapped_s=end_snap,
         title=board.title,
         fps=fps,
         width=out.width,
@@ -526,4 +561,5 @@ def compile_plan(script: "Script", grid: Grid | None = None, onset_strength: Cal
         output={"path": str(script.output_path()), "quality": out.quality, "preset": out.preset, "captions": out.captions},
         tempo=tempo,
         beats=tuple(beat_frames),
+        bars=tuple(sorted(downbeat_frames)),
     )

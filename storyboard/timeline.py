@@ -25,6 +25,8 @@ def timeline_table(plan: Plan, style: str = "") -> str:
             extra.append(f"hold {plan.timecode(s.hold[0])}-{plan.timecode(s.hold[1])}")
         if s.caption:
             extra.append(f'caption "{_short(s.caption, 24)}"')
+        if abs(s.snapped_s) > 1e-6:
+            extra.append(f"synced {s.snapped_s * 1000:+.0f} ms")
         if extra:
             prompts += "  [" + "; ".join(extra) + "]"
         rows.append((str(s.index), s.id, plan.timecode(s.start), plan.timecode(s.end), str(s.frames), str(s.shot), how, prompts))

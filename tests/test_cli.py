@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 import time
@@ -9,14 +10,21 @@ from helpers import ROOT, run_cli, write
 HEAVY = ["torch", "diffusers", "transformers", "librosa", "moviepy", "numba", "scipy"]
 
 
-def test_validate_imports_nothing_heavy(example_media):
+@pytest.mark.parametrize("name", ["story", "explainer", "night-city"])
+def test_validate_imports_nothing_heavy(example_media, tmp_path, name):
+    """night-city times scenes to its music: with the analysis cached, no librosa either."""
+    env = {**os.environ, "STORYBOARD_CACHE": str(tmp_path / "cache")}
+    script = str(ROOT / "examples" / f"{name}.yaml")
+    if name == "night-city":
+        warm = subprocess.run([sys.executable, "-m", "storyboard", "validate", script], capture_output=True, text=True, env=env)
+        assert warm.returncode == 0, warm.stderr
     code = (
         "import sys\n"
         "from storyboard.cli import main\n"
-        f"assert main(['validate', {str(ROOT / 'examples' / 'night-city.yaml')!r}]) == 0\n"
+        f"assert main(['validate', {script!r}]) == 0\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
 

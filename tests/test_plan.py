@@ -92,8 +92,10 @@ scenes:
 
 def test_plain_prompt_list_spreads_evenly_and_reaches_the_last_at_the_end():
     plan = plan_of("output: {fps: 10}\nscenes:\n  - duration: 2s\n    prompts: [a, b, c]\n")
-    assert plan.scenes[0].keys == (0, 10, 20)
-    assert plan.shots[0].frames[15].w == pytest.approx(0.5)
+    assert plan.scenes[0].keys == (0, 10, 19), "a key at the scene's end lands on its last frame"
+    assert plan.shots[0].frames[15].w == pytest.approx(5 / 9)
+    last = plan.shots[0].frames[19]
+    assert (last.a, last.b, last.w) == (2, 2, 0.0), "the last prompt is shown in full"
 
 
 @pytest.mark.parametrize("curve", sorted(EASINGS))
@@ -115,7 +117,7 @@ def test_easing_values():
 
 def test_scene_curve_shapes_the_glide():
     plan = plan_of("output: {fps: 10}\nscenes:\n  - duration: 2s\n    curve: ease-in\n    prompts: [a, b]\n")
-    assert plan.shots[0].frames[10].w == pytest.approx(0.125)
+    assert plan.shots[0].frames[10].w == pytest.approx((10 / 19) ** 3)
 
 
 def test_morph_glides_from_previous_prompt_and_reaches_exactly_1():
@@ -138,7 +140,7 @@ scenes:
     assert frames[29].w == 1.0
     # After the morph, the scene's own glide b -> c runs to its key at the end.
     assert (frames[30].a, frames[30].b, frames[30].w) == (b, c, 0.0)
-    assert frames[40].w == pytest.approx(10 / 20)
+    assert frames[40].w == pytest.approx(10 / 19), "b -> c over frames 30..49, c in full on the last frame"
 
 
 def test_cut_and_crossfade_start_new_shots_with_handles():

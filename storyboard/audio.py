@@ -1,0 +1,393 @@
+"""Audio analysis with librosa: tempo, beats (following tempo drift), onsets, bars.
+
+``analyse(path)`` loads any file librosa can read (wav, ogg, flac, mp3), computes an
+onset-strength envelope on the low mel bands (below 2 kHz, where kick, snare and
+bass live: high-band hi-hats otherwise pull the tracker onto off-beats), a first
+tempo estimate, then follows the beats with :mod:`storyboard.beats`. Results are
+cached on disk as JSON, keyed by the file's content hash and the settings, so
+re-planning a script costs a hash, not an analysis.
+
+All times are seconds in the file's own timeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ANALYSIS_VERSION = 3
+SAMPLE_RATE = 22050
+HOP = 256  # samples: 11.6 ms at 22.05 kHz; recovers tempo more precisely than 512
+FMAX = 2000.0  # Hz: top of the onset envelope's mel bands
+
+
+@dataclass(frozen=True)
+class AudioAnalysis:
+    """What a music track's analysis found. Times in seconds from the file's start."""
+
+    path: str
+    sha256: str
+    duration_s: float
+    tempo_bpm: float
+    beats: tuple[float, ...]
+    onsets: tuple[float, ...]
+    envelope: tuple[float, ...] = field(repr=False)  # onset strength, 0..1, one value per hop
+    hop_s: float = HOP / SAMPLE_RATE
+    salience: float = 0.0  # mean envelope at beats over mean envelope: about 1 means no pulse
+    regularity: float = 0.0  # 1 - coefficient of variation of the beat intervals
+    clarity: float = 0.0  # envelope autocorrelation at the beat period over other lags: about 1 means no pulse
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def steadiness(self) -> float:
+        """1 - median change between successive beat intervals / median interval.
+
+        Near 1 for a steady or smoothly drifting pulse (0.98+ on drum tracks, ramps
+        included; 0.95 on the swung jazz of ../shared/media), lower when the beats are
+        guesses (0.93 on a drumless trumpet loop, 0.91 on read speech).
+        """
+        import numpy as np
+
+        if len(self.beats) < 4:
+            return 0.0
+        intervals = np.diff(self.beats)
+        return float(1 - np.median(np.abs(np.diff(intervals))) / np.median(intervals))
+
+    @property
+    def coverage(self) -> float:
+        """Fraction of the track spanned by the beats (a pulse only in part of it is suspect)."""
+        if len(self.beats) < 2 or self.duration_s <= 0:
+            return 0.0
+        period = (self.beats[-1] - self.beats[0]) / (len(self.beats) - 1)
+        return min(1.0, (self.beats[-1] - self.beats[0] + period) / self.duration_s)
+
+    @property
+    def confident(self) -> bool:
+        """Whether the beat grid looks trustworthy: steady beats over most of the track."""
+        return len(self.beats) >= 8 and self.steadiness >= 0.94 and self.coverage >= 0.8
+
+    def downbeats(self, beats_per_bar: int = 4, first: int = 0) -> tuple[float, ...]:
+        """Every ``beats_per_bar``-th beat from beat index ``first``."""
+        return self.beats[first::beats_per_bar]
+
+    def strength_at(self, t: float) -> float:
+        """Onset strength (0..1) at ``t`` seconds, the louder of the two nearest hops."""
+        i = int(t / self.hop_s)
+        if i < 0 or i >= len(self.envelope):
+            return 0.0
+        return max(self.envelope[i], self.envelope[min(i + 1, len(self.envelope) - 1)])
+
+    def to_json(self) -> dict:
+        return {"version": ANALYSIS_VERSION, **asdict(self)}
+
+
+def file_hash(path: str | Path) -> str:
+    """SHA-256 of the file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_folder() -> Path:
+    """``$STORYBOARD_CACHE/audio``, else ``$XDG_CACHE_HOME/storyboard/audio``, else ``~/.cache/storyboard/audio``."""
+    root = os.environ.get("STORYBOARD_CACHE")
+    if root:
+        return Path(root) / "audio"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "storyboard" / "audio"
+
+
+def _settings() -> dict:
+    return {"sample_rate": SAMPLE_RATE, "hop": HOP, "fmax": FMAX, "version": ANALYSIS_VERSION}
+
+
+def _cache_path(sha: str) -> Path:
+    key = hashlib.sha256((sha + json.dumps(_settings(), sort_keys=True)).encode()).hexdigest()[:32]
+    return cache_folder() / f"{key}.json"
+
+
+def cached_analysis(path: str | Path) -> AudioAnalysis | None:
+    """The cached analysis of ``path``'s current content, or None (no librosa needed)."""
+    sha = file_hash(path)
+    target = _cache_path(sha)
+    try:
+        data = json.loads(target.read_text())
+    except (OSError, ValueError):
+        return None
+    if data.pop("version", None) != ANALYSIS_VERSION or data.get("sha256") != sha:
+        return None
+    data["path"] = str(path)
+    for key in ("beats", "onsets", "envelope"):
+        data[key] = tuple(data[key])
+    return AudioAnalysis(**data)
+
+
+def onset_envelope(y, sr: int):
+    """Onset strength on the mel bands below ``FMAX``, one value per ``HOP`` samples."""
+    return onset_envelopes(y, sr)[0]
+
+
+def onset_envelopes(y, sr: int):
+    """(low-band, full-band) onset strength, one value per ``HOP`` samples, from one STFT.
+
+    The same as ``librosa.onset.onset_strength(y=y, fmax=FMAX, n_mels=64)`` and
+    ``librosa.onset.onset_strength(y=y)``, sharing the spectrogram between them.
+    """
+    import librosa
+    import numpy as np
+
+    power = np.abs(librosa.stft(y, n_fft=2048, hop_length=HOP)) ** 2
+    low = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=64, fmax=FMAX)
+    full = librosa.feature.melspectrogram(S=power, sr=sr)
+    return (librosa.onset.onset_strength(S=librosa.power_to_db(low), sr=sr, hop_length=HOP),
+            librosa.onset.onset_strength(S=librosa.power_to_db(full), sr=sr, hop_length=HOP))
+
+
+LEAD_IN_S = 0.5  # silence put before the audio for analysis
+TEMPO_EXCERPT_S = 60.0  # the global tempo is estimated on at most this much, from the middle
+
+
+_DELAY: list[float] = []
+
+
+def detector_delay() -> float:
+    """Seconds by which the onset envelope's peak trails a click (measured once on impulses)."""
+    if not _DELAY:
+        import numpy as np
+
+        clicks = (0.5, 1.25, 2.0, 2.75)
+        y = np.zeros(int(3.5 * SAMPLE_RATE), dtype=np.float32)
+        for t in clicks:
+            y[int(t * SAMPLE_RATE)] = 1.0
+        env = onset_envelope(y, SAMPLE_RATE)
+        from storyboard.beats import _refine
+
+        rate = SAMPLE_RATE / HOP
+        lags = []
+        for t in clicks:
+            lo = int(t * rate) - 4
+            peak = lo + int(np.argmax(env[lo: lo + 12]))
+            lags.append(_refine(env, peak) / rate - t)
+        _DELAY.append(float(np.median(lags)))
+    return _DELAY[0]
+
+
+def find_beats(env, full_band, rate: float):
+    """Beats from the low-band envelope ``env`` (and the full-band one for the tempo), seconds.
+
+    Steady music: librosa's dynamic-programming tracker at the global tempo (doubled
+    when the envelope between its beats is nearly as strong as on them), beats refined
+    to the envelope's sub-frame peaks. Drifting tempo: :func:`storyboard.beats.track`,
+    which follows the drift. The follower is chosen when its beats show the local tempo
+    moving by more than 4 % between the first and last thirds of the track.
+    """
+    import librosa
+    import numpy as np
+
+    from storyboard.beats import _correct_outliers, _refine, describe, track
+
+    excerpt = int(TEMPO_EXCERPT_S * rate)
+    middle = max(0, (len(full_band) - excerpt) // 2)
+    tempo = float(librosa.feature.tempo(onset_envelope=full_band[middle: middle + excerpt], sr=SAMPLE_RATE,
+                                        hop_length=HOP)[0])
+
+    def dp(bpm: float) -> np.ndarray:
+        _, frames = librosa.beat.beat_track(onset_envelope=env, sr=SAMPLE_RATE, hop_length=HOP, bpm=bpm, trim=False)
+        return np.asarray(frames, dtype=int)
+
+    frames = dp(tempo)
+    if len(frames) > 4:
+        mids = (frames[1:] + frames[:-1]) // 2
+        if env[mids].mean() > 0.6 * env[frames].mean():
+            tempo *= 2
+            frames = dp(tempo)
+    delay = detector_delay()
+    peaks = np.asarray([_refine(env, _local_peak(env, f)) for f in frames])
+    steady = describe(env, rate, _correct_outliers(env, peaks) / rate)
+    followed = track(env, rate, tempo)
+    # The follower wins only where it lands on clearly more onset strength: a drifting
+    # tempo leaves the fixed-tempo grid off the hits; on steady music the grid is as
+    # good and more regular.
+    chosen = followed if followed.salience > 1.1 * steady.salience else steady
+    times = chosen.times - delay
+    return describe(env, rate, within_onsets(env, rate, times, 60.0 / tempo))
+
+
+def tempo_drift(env, tempo: float) -> float:
+    """Relative change of the local tempo between the first and last thirds of the track.
+
+    The local tempo is the tempogram's strongest lag within a band of 0.8 to 1.25
+    times the global ``tempo`` (so an octave jump cannot pass for drift).
+    """
+    import librosa
+    import numpy as np
+
+    tg = librosa.feature.tempogram(onset_envelope=env, sr=SAMPLE_RATE, hop_length=HOP, win_length=384)
+    freqs = librosa.tempo_frequencies(tg.shape[0], hop_length=HOP, sr=SAMPLE_RATE)
+    band = (freqs >= 0.8 * tempo) & (freqs <= 1.25 * tempo)
+    if tg.shape[1] < 6 or not band.any():
+        return 0.0
+    local = freqs[band][np.argmax(tg[band], axis=0)]
+    third = tg.shape[1] // 3
+    early, late = float(np.median(local[:third])), float(np.median(local[-third:]))
+    return abs(late - early) / min(early, late)
+
+
+def within_onsets(env, rate: float, times, period_s: float, level: float = 0.3):
+    """Drop beats before the first clear onset or after the last one (no beats in silence)."""
+    import numpy as np
+
+    strong = np.nonzero(env >= level * env.max())[0]
+    if len(strong) == 0:
+        return np.asarray(times)
+    first, last = strong[0] / rate - 0.1, strong[-1] / rate + 0.5 * period_s
+    times = np.asarray(times)
+    return np.maximum(times[(times >= first) & (times <= last)], 0.0)
+
+
+def _local_peak(env, frame: int, radius: int = 2) -> int:
+    import numpy as np
+
+    lo, hi = max(0, frame - radius), min(len(env), frame + radius + 1)
+    return lo + int(np.argmax(env[lo:hi]))
+
+
+def analyse(path: str | Path, *, use_cache: bool = True) -> AudioAnalysis:
+    """Analyse a music file (or return its cached analysis)."""
+    path = Path(path)
+    if use_cache:
+        hit = cached_analysis(path)
+        if hit is not None:
+            return hit
+    import librosa
+    import numpy as np
+
+    from storyboard.beats import track
+
+    sha = file_hash(path)
+    y, sr = librosa.load(str(path), sr=SAMPLE_RATE, mono=True)
+    duration = len(y) / sr
+    # Half a second of silence first: an onset needs audio before it, so a hit on the
+    # file's very first sample would otherwise go unseen. Times are shifted back below.
+    y = np.concatenate([np.zeros(int(LEAD_IN_S * sr), dtype=y.dtype), y])
+    env, full_band = onset_envelopes(y, sr)
+    peak = float(env.max()) if env.size and env.max() > 0 else 1.0
+    env = env / peak
+    if duration < 1.0 or not np.any(env > 0):
+        tempo, times, salience, regularity, clarity = 0.0, np.zeros(0), 0.0, 0.0, 0.0
+    else:
+        found = find_beats(env, full_band / max(float(full_band.max()), 1e-9), sr / HOP)
+        tempo, times, salience, regularity, clarity = (found.tempo_bpm, found.times, found.salience,
+                                                       found.regularity, found.clarity)
+    onsets = librosa.onset.onset_detect(onset_envelope=env, sr=sr, hop_length=HOP, units="time") - LEAD_IN_S
+    times = np.asarray(times) - LEAD_IN_S
+    env = env[int(round(LEAD_IN_S * sr / HOP)):]
+    result = AudioAnalysis(
+        path=str(path), sha256=sha, duration_s=round(duration, 6), tempo_bpm=round(float(tempo), 4),
+        beats=tuple(round(float(t), 5) for t in times if -0.05 <= t <= duration),
+        onsets=tuple(round(float(t), 5) for t in onsets if t >= 0),
+        envelope=tuple(round(float(v), 4) for v in env),
+        hop_s=HOP / SAMPLE_RATE, salience=round(salience, 4), regularity=round(regularity, 4),
+        clarity=round(clarity, 4), settings=_settings(),
+    )
+    if use_cache:
+        _store(result)
+    return result
+
+
+def _store(result: AudioAnalysis) -> None:
+    from storyboard.encode import commit, temporary_sibling
+
+    target = _cache_path(result.sha256)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temporary_sibling(target, ".json")
+        tmp.write_text(json.dumps(result.to_json()))
+        commit(tmp, target)
+    except OSError:
+        pass  # a read-only cache folder only costs the next analysis
+
+
+# --- the music's timing for a plan -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MusicTiming:
+    """What :func:`storyboard.plan.compile_plan` needs from the music, in *video* seconds."""
+
+    grid: object  # storyboard.beatgrid.BeatGrid
+    onset_strength: object  # callable: video seconds -> step height for beats curves
+    snap_points: tuple[float, ...] | None
+    analysis: AudioAnalysis
+
+
+def needs_beat_grid(board) -> bool:
+    """Whether a script uses beats: musical times, ``beats`` curves, pulses or ``sync``."""
+    from storyboard.timecode import TimeValue
+
+    def musical(value) -> bool:
+        return isinstance(value, TimeValue) and value.musical
+
+    for scene in board.scenes:
+        times = [scene.duration, scene.transition.duration]
+        times += [k.at for k in scene.prompts]
+        if scene.hold:
+            times += [scene.hold.at, scene.hold.duration]
+        if scene.caption:
+            times += [scene.caption.at, scene.caption.duration]
+        if any(musical(t) for t in times):
+            return True
+        if "beats" in (scene.curve, scene.transition.curve, *(k.curve for k in scene.prompts)):
+            return True
+        if scene.hold and scene.hold.pulse != "none":
+            return True
+    return any(t.sync != "none" for t in board.music)
+
+
+def music_timing(script, *, analyse_if_needed: bool = True) -> MusicTiming | None:
+    """The first music track's beat grid in video time, or None when the script needs none.
+
+    ``start`` (skipped head of the file) and ``offset`` (where the track begins in the
+    video) shift the grid: a beat at file time ``t`` falls at ``t - start + offset``.
+    Beat 0 is the detected beat nearest to the script's ``downbeat``.
+    """
+    from storyboard.beatgrid import BeatGrid
+
+    board = script.storyboard
+    if not board.music or not needs_beat_grid(board):
+        return None
+    track = board.music[0]
+    path = script.resolve(track.path)
+    analysis = analyse(path) if analyse_if_needed else cached_analysis(path)
+    if analysis is None:
+        return None
+    fps = board.output.fps
+
+    def seconds(value) -> float:
+        return value.amount / fps if value.unit == "f" else value.amount
+
+    shift = seconds(track.offset) - seconds(track.start)
+    beats = [t + shift for t in analysis.beats if t >= seconds(track.start)]
+    if len(beats) < 2:
+        return None
+    downbeat = seconds(board.downbeat)
+    first = min(range(len(beats)), key=lambda i: abs(beats[i] - downbeat))
+    grid_times = tuple(beats[first:]) if len(beats) - first >= 2 else tuple(beats)
+    grid = BeatGrid(grid_times, board.beats_per_bar)
+
+    def strength(video_s: float) -> float:
+        return 0.25 + 0.75 * analysis.strength_at(video_s - shift)
+
+    snap = None
+    if track.sync == "beats":
+        snap = grid_times
+    elif track.sync == "bars":
+        snap = grid_times[:: board.beats_per_bar]
+    elif track.sync == "onsets":
+        snap = tuple(t + shift for t in analysis.onsets if t >= seconds(track.start))
+    return MusicTiming(grid, strength, snap, analysis)

@@ -1,0 +1,169 @@
+"""``storyboard plan --plot``: the timeline as a picture a person can check at a glance.
+
+Lanes, top to bottom: the music's waveform with its onset envelope; beat ticks (bars
+taller); scenes as coloured spans with their ids, boundaries as lines (a dot where
+sync moved one); each prompt's weight over time (0 to 1); the beat pulse. Drawn with
+Pillow, written atomically as PNG.
+"""
+
+from __future__ import annotations
+
+import colorsys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from storyboard.drawing import font
+from storyboard.plan import Plan
+
+WIDTH, MARGIN = 1600, 70
+LANES = {"wave": 130, "beats": 30, "scenes": 60, "weights": 170, "pulse": 50}
+BACKGROUND, INK, GRID = (250, 250, 248), (30, 30, 30), (205, 205, 200)
+
+
+def prompt_colour(index: int) -> tuple[int, int, int]:
+    r, g, b = colorsys.hsv_to_rgb((index * 0.618034) % 1.0, 0.65, 0.85)
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+def draw_timeline(plan: Plan, path: str | Path, *, audio: np.ndarray | None = None, audio_rate: int = 0,
+                  envelope: np.ndarray | None = None, envelope_rate: float = 0.0, bar_frames: tuple[int, ...] = ()) -> Path:
+    """Draw ``plan`` (and the music's samples and onset envelope, in video time) to a PNG."""
+    from storyboard.encode import commit, temporary_sibling
+
+    height = sum(LANES.values()) + 60
+    image = Image.new("RGB", (WIDTH, height), BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    span = WIDTH - 2 * MARGIN
+    total = max(1, plan.total_frames)
+
+    def x_of(frame: float) -> float:
+        return MARGIN + span * frame / total
+
+    small = font(12)
+    y = 30
+    draw.text((MARGIN, 8), f"{plan.title or 'storyboard'}: {plan.duration_s:.2f} s, {plan.total_frames} frames at {plan.fps} fps"
+              + (f", {plan.tempo['bpm']:.2f} BPM ({plan.tempo['source']})" if plan.tempo else ""), font=font(14), fill=INK)
+
+    # Waveform and onset envelope.
+    top, h = y, LANES["wave"]
+    mid = top + h / 2
+    draw.text((6, top), "music", font=small, fill=INK)
+    if audio is not None and len(audio):
+        columns = np.array_split(audio[: int(plan.duration_s * audio_rate)], span) if len(audio) >= span else []
+        for i, column in enumerate(columns):
+            if len(column):
+                lo, hi = float(column.min()), float(column.max())
+                draw.line((MARGIN + i, mid - hi * h / 2.2, MARGIN + i, mid - lo * h / 2.2), fill=(150, 170, 200))
+    if envelope is not None and len(envelope):
+        points = []
+        for i in range(span):
+            t = plan.duration_s * i / span
+            k = int(t * envelope_rate)
+            if 0 <= k < len(envelope):
+                points.append((MARGIN + i, top + h - envelope[k] * (h - 4)))
+        if len(points) > 1:
+            draw.line(points, fill=(220, 90, 40), width=1)
+    y += h
+
+    # Beat ticks.
+    top, h = y, LANES["beats"]
+    draw.text((6, top + 8), "beats", font=small, fill=INK)
+    bars = set(bar_frames)
+    for f in plan.beats:
+        tall = f in bars
+        draw.line((x_of(f), top + (2 if tall else h / 2), x_of(f), top + h - 2), fill=INK if tall else (120, 120, 120))
+    y += h
+
+    # Scenes.
+    top, h = y, LANES["scenes"]
+    draw.text((6, top + 20), "scenes", font=small, fill=INK)
+    for s in plan.scenes:
+        colour = prompt_colour(s.prompts[0])
+        draw.rectangle((x_of(s.start), top + 4, x_of(s.end), top + h - 4), fill=tuple(int(c * 0.35 + 255 * 0.65) for c in colour), outline=GRID)
+        draw.text((x_of(s.start) + 4, top + 8), s.id, font=small, fill=INK)
+        draw.text((x_of(s.start) + 4, top + 26), plan.timecode(s.start), font=font(10), fill=(90, 90, 90))
+        if abs(s.snapped_s) > 1e-6:
+            draw.ellipse((x_of(s.start) - 4, top - 4, x_of(s.start) + 4, top + 4), fill=(200, 40, 40))
+    for t in plan.transitions:
+        if t.frames:
+            draw.rectangle((x_of(t.start), top + h - 12, x_of(t.start + t.frames), top + h - 4), fill=(60, 60, 60))
+    y += h
+
+    # Prompt weights: for each frame, prompt a has 1 - w, prompt b has w.
+    top, h = y, LANES["weights"]
+    draw.text((6, top + 4), "prompt", font=small, fill=INK)
+    draw.text((6, top + 18), "weights", font=small, fill=INK)
+    draw.line((MARGIN, top + h - 4, WIDTH - MARGIN, top + h - 4), fill=GRID)
+    draw.line((MARGIN, top + 4, WIDTH - MARGIN, top + 4), fill=GRID)
+    series: dict[int, list[tuple[float, float]]] = {}
+    step = max(1, total // span)
+    for shot in plan.shots:
+        for f in range(shot.start, shot.end, step):
+            c = shot.cond(f)
+            weights = {c.a: 1.0 - c.w}
+            weights[c.b] = weights.get(c.b, 0.0) + c.w
+            for p, w in weights.items():
+                series.setdefault(p, []).append((x_of(f), top + h - 4 - w * (h - 8)))
+    for p, pts in series.items():
+        colour = prompt_colour(p)
+        for a, b in zip(pts, pts[1:]):
+            if b[0] - a[0] <= 2 * span / total * step + 1:
+                draw.line((a, b), fill=colour, width=2)
+    y += h
+
+    # Pulse.
+    top, h = y, LANES["pulse"]
+    draw.text((6, top + 14), "pulse", font=small, fill=INK)
+    for shot in plan.shots:
+        for f in range(shot.start, shot.end):
+            p = shot.cond(f).pulse
+            if p > 0.01:
+                draw.line((x_of(f), top + h - 4, x_of(f), top + h - 4 - p * (h - 8)), fill=(120, 60, 160))
+    y += h
+
+    # Time axis.
+    seconds = int(plan.duration_s)
+    every = next(s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300) if seconds / s <= 20)
+    for s in range(0, seconds + 1, every):
+        x = x_of(s * plan.fps)
+        draw.line((x, y + 2, x, y + 8), fill=INK)
+        draw.text((x - 8, y + 10), f"{s // 60}:{s % 60:02d}", font=font(10), fill=INK)
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_sibling(path, ".png")
+    image.save(tmp, format="PNG")
+    commit(tmp, path)
+    return path
+
+
+def plot_plan(script, plan: Plan, path: str | Path) -> Path:
+    """Draw the plan with its first music track's waveform and onset envelope, if any."""
+    audio, rate, envelope, env_rate = None, 0, None, 0.0
+    board = script.storyboard
+    if board.music:
+        import librosa
+
+        from storyboard.audio import analyse
+
+        track = board.music[0]
+        fps = board.output.fps
+
+        def seconds(value) -> float:
+            return value.amount / fps if value.unit == "f" else value.amount
+
+        source = script.resolve(track.path)
+        rate = 4000
+        samples, _ = librosa.load(str(source), sr=rate, mono=True)
+        shift = seconds(track.offset) - seconds(track.start)
+        lead = int(round(shift * rate))
+        audio = np.concatenate([np.zeros(max(0, lead)), samples[max(0, -lead):]])
+        analysis = analyse(source)
+        env_rate = 1.0 / analysis.hop_s
+        env = np.asarray(analysis.envelope)
+        lead_env = int(round(shift * env_rate))
+        envelope = np.concatenate([np.zeros(max(0, lead_env)), env[max(0, -lead_env):]])
+    return draw_timeline(plan, path, audio=audio, audio_rate=rate, envelope=envelope, envelope_rate=env_rate,
+                         bar_frames=plan.bars)
