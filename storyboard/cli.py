@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--offload", action="store_true", default=None, help="keep components on the CPU and move each to the GPU only while it runs")
     p.add_argument("--scheduler", choices=["ddim", "dpm++"], help="override model.scheduler")
     p.add_argument("--steps", type=int, help="override model.steps")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--cache", metavar="DIR", help="segment cache folder (default: .storyboard-cache beside the output)")
+    p.add_argument("--dry-run", action="store_true", help="list which segments would be rendered and which reused; render nothing")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or segment lines; only the final summary")
 
     p = sub.add_parser("beats", help="analyse a music file: tempo, beats, bars",
                        description="Find the tempo, the beats (following tempo drift) and the bars of a music file "
@@ -88,6 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bpm-end", type=float, help="ramp the tempo linearly to this BPM by the end")
     p.add_argument("--bars", type=float, default=16, help="length in bars of 4 beats (default 16)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise in the drums")
+
+    p = sub.add_parser("cache", help="show or prune the segment cache",
+                       description="Rendered shots are kept as segments in a cache folder (default: "
+                                   ".storyboard-cache beside a script's output), so renders resume and re-render "
+                                   "only what changed. 'show' lists the segments and their size; 'prune' deletes "
+                                   "the segments that none of the given scripts uses.")
+    p.add_argument("action", choices=["show", "prune"])
+    p.add_argument("scripts", nargs="*", metavar="SCRIPT", help="scripts whose segments to keep (prune) or whose cache to show")
+    p.add_argument("--cache", metavar="DIR", help="the cache folder (default: the first script's)")
 
     p = sub.add_parser("schema", help="print the script format's JSON Schema",
                        description="Print the JSON Schema of the script format, generated from the models. "
@@ -167,14 +178,82 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from storyboard.render import render_plan
+    from storyboard.render import Interrupted, render_plan
 
     script, plan = _load(args.file, model=args.model, output=args.output, device=args.device, dtype=args.dtype,
                          offload=args.offload, scheduler=args.scheduler, steps=args.steps)
-    result = render_plan(plan, quiet=args.quiet)
+    if args.dry_run:
+        return _dry_run(plan, args)
+    try:
+        result = render_plan(plan, quiet=args.quiet, cache_dir=args.cache)
+    except Interrupted as exc:
+        print(f"\nstoryboard: interrupted: {exc.done} of {exc.total} segments to render were finished and are kept "
+              f"in {exc.cache}; no MP4 was written. Run the same command again to resume.", file=sys.stderr)
+        return 130
     extra = f" and {result.subtitles}" if result.subtitles else ""
     print(f"wrote {result.path}{extra}: {result.duration_s:.3f} s, {result.frames} frames, "
-          f"{plan.width}x{plan.height} at {plan.fps} fps, in {result.seconds:.1f} s")
+          f"{plan.width}x{plan.height} at {plan.fps} fps, in {result.seconds:.1f} s "
+          f"({result.rendered} segments rendered, {result.reused} reused)")
+    return 0
+
+
+def _dry_run(plan, args: argparse.Namespace) -> int:
+    from storyboard.render import plan_segments
+    from storyboard.segments import SegmentCache, default_cache
+
+    output = Path(plan.output["path"])
+    cache = SegmentCache(Path(args.cache) if args.cache else default_cache(output))
+    segments = plan_segments(plan, cache)
+    steps = int(plan.model.get("steps", 1)) if plan.model["id"] != "preview" else 0
+    print(f"{'segment':8} {'shot':>4} {'frames':>7}  {'key':12}  {'action':7}  scenes")
+    todo_frames = todo_evals = 0
+    for n, seg in enumerate(segments, 1):
+        action = "reuse" if seg.cached else "render"
+        ids = ", ".join(plan.scenes[i].id for i in seg.shot.scenes)
+        print(f"{n:<8} {seg.shot.index:>4} {seg.shot.length:>7}  {seg.key[:12]}  {action:7}  {ids}")
+        if not seg.cached:
+            todo_frames += seg.shot.length
+            todo_evals += sum(e - s for s, e in seg.shot.windows) * steps * (2 if plan.model.get("guidance", 0) > 1 else 1)
+    todo = sum(1 for s in segments if not s.cached)
+    work = f" ({todo_evals} UNet frame-evaluations at {steps} steps)" if steps else ""
+    print(f"\n{todo} of {len(segments)} segments to render: {todo_frames} frames, "
+          f"{todo_frames / plan.fps:.1f} s of video{work}; {len(segments) - todo} reused from {cache.folder}")
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from storyboard.errors import UsageError
+    from storyboard.planning import plan_script
+    from storyboard.render import plan_segments
+    from storyboard.script import load_script
+    from storyboard.segments import SegmentCache, default_cache, folder_size, remove
+
+    plans = [plan_script(load_script(s)).plan for s in args.scripts]
+    if args.cache:
+        folder = Path(args.cache)
+    elif plans:
+        folder = default_cache(Path(plans[0].output["path"]))
+    else:
+        raise UsageError("say which cache: --cache DIR, or a script whose output it sits beside")
+    cache = SegmentCache(folder)
+    entries = cache.entries()
+    if args.action == "show":
+        print(f"{folder}: {len(entries)} segments, {folder_size(folder) / 2**20:.1f} MB")
+        for path, note in entries:
+            print(f"  {path.stem[:12]}  {path.stat().st_size / 2**20:7.1f} MB  {note.get('frames', '?'):>6} frames  "
+                  f"{note.get('model', '?')}  shot {note.get('shot', '?')} ({', '.join(note.get('scenes', []))})  "
+                  f"{note.get('output', '')}")
+        return 0
+    if not plans:
+        raise UsageError("prune keeps the segments of the scripts given: name at least one script")
+    keep = {seg.key for plan in plans for seg in plan_segments(plan, cache)}
+    freed = removed = 0
+    for path, _ in entries:
+        if path.stem not in keep:
+            freed += path.stat().st_size
+            remove(path)
+            removed += 1
+    print(f"pruned {removed} of {len(entries)} segments ({freed / 2**20:.1f} MB); kept {len(entries) - removed}")
     return 0
 
 
@@ -251,4 +330,4 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"validate": cmd_validate, "plan": cmd_plan, "render": cmd_render, "beats": cmd_beats,
-            "synth": cmd_synth, "schema": cmd_schema}
+            "synth": cmd_synth, "cache": cmd_cache, "schema": cmd_schema}

@@ -60,12 +60,14 @@ class VideoEncoder:
         preset: str = "medium",
         audio: str | Path | None = None,
         duration_s: float | None = None,
+        pixel_format: str = "yuv420p",
+        container: str = "mp4",
     ) -> None:
         self.path = Path(path)
         self.width, self.height, self.fps = width, height, fps
         self.frames = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.partial = temporary_sibling(self.path, ".mp4")
+        self.partial = temporary_sibling(self.path, self.path.suffix or ".mp4")
         self._log = tempfile.TemporaryFile()
         cmd = [
             ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
@@ -73,10 +75,12 @@ class VideoEncoder:
         ]
         if audio is not None:
             cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "192k"]
-        cmd += ["-c:v", "libx264", "-preset", preset, "-crf", str(quality), "-pix_fmt", "yuv420p", "-movflags", "+faststart"]
+        cmd += ["-c:v", "libx264", "-preset", preset, "-crf", str(quality), "-pix_fmt", pixel_format]
+        if container == "mp4":
+            cmd += ["-movflags", "+faststart"]
         if duration_s is not None:
             cmd += ["-t", f"{duration_s:.6f}"]
-        cmd += ["-f", "mp4", str(self.partial)]
+        cmd += ["-f", container, str(self.partial)]
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
 
     def write(self, frame: np.ndarray) -> None:

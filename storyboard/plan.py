@@ -354,9 +354,13 @@ def compile_plan(
             end = _snap(end, t, points, 0.5 / fps)
         t = end
     bounds = [frame_at(s, fps) for s in starts_s] + [frame_at(t, fps)]
+    if problems.items:  # times that could not be resolved: nothing below would make sense
+        raise PlanError(problems.items)
     for i in range(len(board.scenes)):
-        if bounds[i + 1] <= bounds[i] and not problems.items:
+        if bounds[i + 1] <= bounds[i]:
             problems.add(("scenes", i, "duration"), f"'{board.scenes[i].duration}' is shorter than one frame at {fps} fps")
+    if problems.items:
+        raise PlanError(problems.items)
 
     prompts: list[str] = []
     prompt_index: dict[str, int] = {}

@@ -55,9 +55,15 @@ class Progress:
         width = 24
         filled = int(width * frac)
         bar = "#" * filled + "." * (width - filled)
-        eta = clock(elapsed / frac - elapsed) if frac > 0 else "?"
+        eta = clock(elapsed / frac - elapsed) if frac >= 0.02 and elapsed >= 1.0 else "?"
         video = f"{clock(self.done / self.fps)}/{clock(self.total / self.fps)} video"
         return f"{self.label} [{bar}] {frac:4.0%} {self.done}/{self.total} frames  {video}  elapsed {clock(elapsed)}  ETA {eta}"
+
+    def clear(self) -> None:
+        """Blank the bar's line so a message can be printed in its place."""
+        if not self.quiet and self._tty:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
 
     def finish(self) -> None:
         if not self.quiet and self._tty:

@@ -1,13 +1,25 @@
-"""Rendering: plan -> backend -> compositor, shot by shot, with progress."""
+"""Rendering: plan -> segments (cached, resumable) -> compositor -> MP4.
+
+Each shot is rendered by the backend into a segment in the cache (see
+:mod:`storyboard.segments`); shots whose segment exists are reused. Then the
+segments are decoded in order and composited (crossfades, captions, music) into
+the MP4. An interruption keeps every finished segment; running the same command
+again resumes.
+"""
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator, TextIO
+
+import numpy as np
 
 from storyboard.plan import Plan
-from storyboard.progress import Progress
+from storyboard.progress import Progress, clock
+from storyboard.segments import Segment, SegmentCache, default_cache
 
 
 @dataclass(frozen=True)
@@ -17,35 +29,100 @@ class RenderResult:
     duration_s: float
     seconds: float
     subtitles: Path | None
+    rendered: int = 0
+    reused: int = 0
+    cache: Path | None = None
+    assembly_s: float = 0.0
 
 
-def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = False) -> RenderResult:
-    """Render every shot of ``plan`` with the backend its model names and encode the MP4.
+class Interrupted(Exception):
+    """Rendering stopped (Ctrl-C); finished segments are kept."""
 
-    The backend is opened (and its weights loaded) before anything is written.
+    def __init__(self, done: int, total: int, cache: Path):
+        self.done, self.total, self.cache = done, total, cache
+        super().__init__(f"interrupted after {done} of {total} segments")
+
+
+def plan_segments(plan: Plan, cache: SegmentCache) -> list[Segment]:
+    """One segment per shot, keyed by what determines its pixels."""
+    from storyboard.backends import backend_identity
+
+    name, version, positional = backend_identity(plan)
+    return [cache.segment(plan, shot, name, version, positional) for shot in plan.shots]
+
+
+def _counted(frames: Iterator[np.ndarray], on_frame: Callable[[], None]) -> Iterator[np.ndarray]:
+    for frame in frames:
+        yield frame
+        on_frame()
+
+
+def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = False,
+                cache_dir: str | Path | None = None, log: TextIO | None = None) -> RenderResult:
+    """Render the plan's missing segments, then assemble the MP4.
+
+    The backend is opened (and its weights loaded) only if a segment is missing,
+    before anything is written.
     """
-    from storyboard.backends import open_backend
     from storyboard.compose import compose
 
+    log = log or sys.stderr
     path = Path(output or plan.output["path"])
+    cache = SegmentCache(Path(cache_dir) if cache_dir else default_cache(path))
     started = time.monotonic()
-    backend = open_backend(plan.model["id"], plan)
-    progress = Progress(plan.total_frames, plan.fps, quiet=quiet)
+    segments = plan_segments(plan, cache)
+    todo = [s for s in segments if not s.cached]
+    total_frames = sum(s.shot.length for s in segments)
+    progress = Progress(total_frames, plan.fps, label="render", quiet=quiet)
+    progress.update(sum(s.shot.length for s in segments if s.cached))
 
-    def shot_progress(shot):
-        # Diffusion backends report the fraction of a shot's sampling done; the bar
-        # moves through the shot's frames as it goes (decoding takes the last tenth).
-        return lambda fraction: progress.update(shot.start + int(0.9 * fraction * (shot.end - shot.start)))
+    def say(text: str) -> None:
+        if not quiet:
+            progress.clear()
+            print(text, file=log, flush=True)
 
-    def frames(shot):
-        if getattr(backend, "name", "") == "preview":
-            return backend.render_shot(plan, shot)
-        return backend.render_shot(plan, shot, progress=shot_progress(shot))
-
+    say(f"{len(segments)} segments: {len(todo)} to render, {len(segments) - len(todo)} reused from {cache.folder}")
+    backend = None
+    done = 0
     try:
-        shots = ((shot, frames(shot)) for shot in plan.shots)
-        result = compose(plan, shots, path, on_frame=progress.update)
-    finally:
+        if todo:
+            from storyboard.backends import open_backend
+
+            backend = open_backend(plan.model["id"], plan)
+        for n, segment in enumerate(todo, 1):
+            shot = segment.shot
+            ids = ", ".join(plan.scenes[i].id for i in shot.scenes)
+            say(f"segment {n}/{len(todo)}: shot {shot.index} ({ids}), {shot.length} frames "
+                f"({clock(shot.length / plan.fps)} of video)")
+            before = progress.done
+
+            def sampling(fraction: float, before: int = before, shot=shot) -> None:
+                progress.update(before + int(0.9 * fraction * shot.length))
+
+            if getattr(backend, "name", "") == "preview":
+                frames = backend.render_shot(plan, shot)
+            else:
+                frames = backend.render_shot(plan, shot, progress=sampling)
+            counter = iter(range(before + 1, before + shot.length + 1))
+            cache.write(segment, plan, _counted(frames, lambda: progress.update(next(counter))),
+                        {"shot": shot.index, "scenes": [plan.scenes[i].id for i in shot.scenes],
+                         "model": plan.model["id"], "output": str(path)})
+            done += 1
+    except KeyboardInterrupt:
         progress.finish()
-        backend.close()
-    return RenderResult(result.path, result.frames, result.duration_s, time.monotonic() - started, result.subtitles)
+        raise Interrupted(done, len(todo), cache.folder) from None
+    finally:
+        if backend is not None:
+            backend.close()
+    progress.finish()
+
+    assembly = Progress(plan.total_frames, plan.fps, label="assemble", quiet=quiet)
+    assembled_at = time.monotonic()
+    try:
+        result = compose(plan, ((s.shot, cache.read(s, plan)) for s in segments), path, on_frame=assembly.update)
+    finally:
+        assembly.finish()
+    now = time.monotonic()
+    return RenderResult(result.path, result.frames, result.duration_s, now - started, result.subtitles,
+                        rendered=done, reused=len(segments) - len(todo), cache=cache.folder,
+                        assembly_s=now - assembled_at)

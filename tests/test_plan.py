@@ -258,3 +258,19 @@ def test_scenes_in_beats_follow_a_measured_grid():
     plan = compile_plan(script, grid=BeatGrid((0.0, 0.5, 1.5, 3.0)))
     assert [(s.start, s.end) for s in plan.scenes] == [(0, 15), (15, 30)]
     assert plan.tempo["source"] == "music"
+
+
+def test_unresolvable_times_are_reported_not_crashed_on():
+    from storyboard.errors import PlanError
+
+    with pytest.raises(PlanError) as caught:
+        plan_of("scenes:\n  - {duration: 8 beats, prompts: a}\n  - {duration: 2 beats, prompts: b, transition: morph}\n")
+    assert [loc for loc, _ in caught.value.problems] == [("scenes", 0, "duration"), ("scenes", 1, "duration")]
+
+
+def test_every_too_short_scene_is_reported():
+    from storyboard.errors import PlanError
+
+    with pytest.raises(PlanError) as caught:
+        plan_of("output: {fps: 10}\nscenes:\n  - {duration: 0.01s, prompts: a}\n  - {duration: 1s, prompts: b}\n  - {duration: 1f, prompts: c}\n  - {duration: 0.02s, prompts: d}\n")
+    assert [loc[1] for loc, _ in caught.value.problems] == [0, 3]

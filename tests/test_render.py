@@ -44,7 +44,10 @@ def test_render_probes_right(tmp_path, music, capsys):
     assert abs(p.audio_s - expected_frames / 24) <= 1 / 24, "audio as long as the video, within a frame"
     srt = out.with_suffix(".srt").read_text()
     assert srt.startswith("1\n00:00:00,000 --> 00:00:02,500\nHello\n")
-    assert sorted(x.name for x in out.parent.iterdir()) == ["video.mp4", "video.srt"], "no temporary files left"
+    assert sorted(x.name for x in out.parent.iterdir()) == [".storyboard-cache", "video.mp4", "video.srt"]
+    leftovers = [p.name for p in out.parent.rglob("*") if ".part" in p.name]
+    assert leftovers == [], "no temporary files left"
+    assert len(list((out.parent / ".storyboard-cache").glob("*.mkv"))) == 2, "one segment per shot"
 
 
 def test_audio_stays_in_sync_to_the_end(tmp_path, music):
@@ -169,8 +172,9 @@ def test_preview_blends_colours_by_the_morph_weight():
 def test_examples_render_as_is(tmp_path, name, example_media):
     from helpers import ROOT
 
-    script = load_script(ROOT / "examples" / f"{name}.yaml")
-    plan = compile_plan(script)
+    from storyboard.planning import plan_script
+
+    plan = plan_script(load_script(ROOT / "examples" / f"{name}.yaml")).plan
     out = tmp_path / f"{name}.mp4"
     assert main(["render", str(ROOT / "examples" / f"{name}.yaml"), "-o", str(out), "-q"]) == 0
     p = probe(out)

@@ -25,6 +25,20 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+def backend_identity(plan: Plan) -> tuple[str, str, bool]:
+    """(name, version, position_dependent) of the backend the plan's model names, without loading it.
+
+    Part of every segment's key. ``position_dependent``: the backend draws where a
+    frame sits in the video (the preview's timecode), so a moved shot must re-render.
+    """
+    model_id = plan.model["id"]
+    if model_id == PREVIEW:
+        from storyboard.backends.preview import PreviewBackend
+
+        return PreviewBackend.name, PreviewBackend.version, True
+    return "diffusion", f"1:{model_id}:{plan.model.get('revision')}", False
+
+
 def open_backend(model_id: str, plan: Plan) -> Backend:
     """The backend for ``model_id``: ``preview``, or a diffusers model (hub id, folder, ``tiny-random``).
 

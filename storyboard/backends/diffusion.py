@@ -170,7 +170,7 @@ class DiffusionBackend:
             prompts = encode_prompts(components, list(plan.prompts), device)
             negative = encode_prompts(components, [plan.negative], device)[0]
         self.table = PromptTable(prompts.to(dtype), negative.to(dtype))
-        self.version = f"1:{components.model_id}:{model.get('revision')}"
+        self.version = f"1:{model['id']}:{model.get('revision')}"  # as backend_identity() says
 
     @classmethod
     def open(cls, model_id: str, plan: Plan) -> "DiffusionBackend":
