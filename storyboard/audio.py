@@ -357,6 +357,7 @@ def music_timing(script, *, analyse_if_needed: bool = True) -> MusicTiming | Non
     Beat 0 is the detected beat nearest to the script's ``downbeat``.
     """
     from storyboard.beatgrid import BeatGrid
+    from storyboard.timecode import clock_seconds
 
     board = script.storyboard
     if not board.music or not needs_beat_grid(board):
@@ -367,15 +368,12 @@ def music_timing(script, *, analyse_if_needed: bool = True) -> MusicTiming | Non
     if analysis is None:
         return None
     fps = board.output.fps
-
-    def seconds(value) -> float:
-        return value.amount / fps if value.unit == "f" else value.amount
-
-    shift = seconds(track.offset) - seconds(track.start)
-    beats = [t + shift for t in analysis.beats if t >= seconds(track.start)]
+    start = clock_seconds(track.start, fps)
+    shift = clock_seconds(track.offset, fps) - start
+    beats = [t + shift for t in analysis.beats if t >= start]
     if len(beats) < 2:
         return None
-    downbeat = seconds(board.downbeat)
+    downbeat = clock_seconds(board.downbeat, fps)
     first = min(range(len(beats)), key=lambda i: abs(beats[i] - downbeat))
     grid_times = tuple(beats[first:]) if len(beats) - first >= 2 else tuple(beats)
     grid = BeatGrid(grid_times, board.beats_per_bar)
@@ -389,5 +387,5 @@ def music_timing(script, *, analyse_if_needed: bool = True) -> MusicTiming | Non
     elif track.sync == "bars":
         snap = grid_times[:: board.beats_per_bar]
     elif track.sync == "onsets":
-        snap = tuple(t + shift for t in analysis.onsets if t >= seconds(track.start))
+        snap = tuple(t + shift for t in analysis.onsets if t >= start)
     return MusicTiming(grid, strength, snap, analysis)

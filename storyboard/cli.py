@@ -112,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from storyboard.errors import ScriptErrors, UsageError
 
+    _terminate_cleanly()
+
     try:
         return COMMANDS[args.command](args)
     except ScriptErrors as exc:
@@ -131,6 +133,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"storyboard: failed: {type(exc).__name__}: {exc}\n(set STORYBOARD_DEBUG=1 for a traceback)", file=sys.stderr)
         return 1
+
+
+def _terminate_cleanly() -> None:
+    """Make SIGTERM (``kill``) stop like Ctrl-C: partial files removed, finished segments kept."""
+    import signal
+    import threading
+
+    def stop(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
 
 
 def _load(path: str, model: str | None = None, output: str | None = None, **model_fields: object):

@@ -186,8 +186,8 @@ TINY_UNET = dict(
     attention_head_dim=8, down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"),
     up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"), in_channels=4, out_channels=4, sample_size=8,
 )
-TINY_VAE = dict(
-    block_out_channels=(32, 32, 32, 32), layers_per_block=1, norm_num_groups=32, latent_channels=4,
+TINY_VAE = dict(  # few channels at full resolution: decoding is most of a tiny render's time
+    block_out_channels=(8, 16, 32, 32), layers_per_block=1, norm_num_groups=8, latent_channels=4,
     in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
     up_block_types=("UpDecoderBlock2D",) * 4, sample_size=64, scaling_factor=0.18215,
 )

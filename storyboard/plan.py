@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from storyboard.beatgrid import BeatGrid, ConstantTempo, Grid
 from storyboard.easing import ease
 from storyboard.errors import Loc, PlanError
-from storyboard.timecode import TimeValue
+from storyboard.timecode import TimeValue, clock_seconds
 
 if TYPE_CHECKING:
     from storyboard.script import Script
@@ -333,9 +333,11 @@ def compile_plan(
     out, fps = board.output, board.output.fps
     problems = _Problems()
     if grid is None and board.bpm is not None:
-        first = board.downbeat.amount / fps if board.downbeat.unit == "f" else board.downbeat.amount
         if board.downbeat.musical:
             problems.add(("downbeat",), "the first downbeat is written in seconds or frames")
+            first = 0.0
+        else:
+            first = clock_seconds(board.downbeat, fps)
         grid = ConstantTempo(board.bpm, board.beats_per_bar, first)
     clock = _Clock(fps, grid, board.beats_per_bar, problems)
 
@@ -529,7 +531,7 @@ def compile_plan(
         audio.append(AudioTrackPlan(
             str(script.resolve(track.path)),
             clock.seconds(track.offset, 0.0, loc + ("offset",)),
-            track.start.amount / fps if track.start.unit == "f" else track.start.amount,
+            clock.seconds(track.start, 0.0, loc + ("start",)),
             track.volume,
             clock.seconds(track.fade_in, 0.0, loc + ("fade_in",)),
             clock.seconds(track.fade_out, 0.0, loc + ("fade_out",)),

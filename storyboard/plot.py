@@ -148,16 +148,14 @@ def plot_plan(script, plan: Plan, path: str | Path) -> Path:
 
         from storyboard.audio import analyse
 
+        from storyboard.timecode import clock_seconds
+
         track = board.music[0]
         fps = board.output.fps
-
-        def seconds(value) -> float:
-            return value.amount / fps if value.unit == "f" else value.amount
-
         source = script.resolve(track.path)
         rate = 4000
         samples, _ = librosa.load(str(source), sr=rate, mono=True)
-        shift = seconds(track.offset) - seconds(track.start)
+        shift = clock_seconds(track.offset, fps) - clock_seconds(track.start, fps)
         lead = int(round(shift * rate))
         audio = np.concatenate([np.zeros(max(0, lead)), samples[max(0, -lead):]])
         analysis = analyse(source)

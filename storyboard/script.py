@@ -86,8 +86,14 @@ def _check_meaning(script: Script) -> list[ScriptError]:
             loc = doc.resolve(("music", i, "path"))
             what = "is a folder" if f.is_dir() else "does not exist"
             errors.append(doc.error(f"audio file '{track.path}' {what} (looked for {f})", loc))
+        for name in ("offset", "start"):
+            if getattr(track, name).musical:
+                errors.append(doc.error(f"'{getattr(track, name)}': the music's {name} places the beat grid, so it is "
+                                        "written in seconds or frames", doc.resolve(("music", i, name))))
         if i > 0 and track.sync != "none":
             errors.append(doc.error("only the first music track can set sync (it gives the beat grid)", doc.resolve(("music", i, "sync"))))
+    if board.downbeat.musical:
+        errors.append(doc.error(f"'{board.downbeat}': the first downbeat is written in seconds or frames", ("downbeat",)))
     return errors
 
 

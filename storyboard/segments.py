@@ -102,7 +102,7 @@ class SegmentCache:
 
     def entries(self) -> list[tuple[Path, dict]]:
         out = []
-        for path in sorted(self.folder.glob("*.mkv")):
+        for path in sorted(self.folder.glob("[!.]*.mkv")):  # not the .part files of renders in progress
             try:
                 note = json.loads(path.with_suffix(".json").read_text())
             except (OSError, ValueError):

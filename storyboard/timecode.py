@@ -93,3 +93,13 @@ def _checked(amount: float, unit: Unit, original: object) -> TimeValue:
     if amount < 0:
         raise ValueError(f"{original!r} is negative; expected {TIME_HELP}")
     return TimeValue(amount, unit)
+
+
+def clock_seconds(value: TimeValue, fps: int) -> float:
+    """Seconds of a value written in seconds or frames (``fps`` frames a second).
+
+    Beats and bars need a beat grid and a position: :mod:`storyboard.plan` converts those.
+    """
+    if value.musical:
+        raise ValueError(f"'{value}' is in {value.unit}; expected seconds or frames")
+    return value.amount / fps if value.unit == "f" else value.amount

@@ -78,6 +78,10 @@ CASES = {
         "model: {window: {frames: 8, overlap: 8}}\nscenes:\n" + GOOD_SCENE,
         [":1:17", "model.window", "overlap (8) must be smaller than frames (8)"],
     ),
+    "music-start-in-beats": (
+        "music: {path: bad.yaml, start: 4 beats}\nscenes:\n" + GOOD_SCENE,
+        [":1:32", "music.start", "written in seconds or frames"],
+    ),
     "morph-first-scene": (
         "scenes:\n  - duration: 2\n    prompts: x\n    transition: morph\n",
         [":4:17", "scenes[0].transition.type", "nothing to morph from"],

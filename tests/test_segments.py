@@ -151,3 +151,27 @@ def test_interrupt_from_the_cli_says_how_to_resume(tmp_path, recording, capsys):
     assert main(["render", str(script), "-o", str(tmp_path / "v.mp4")]) == 130
     err = capsys.readouterr().err
     assert "2 of" in err and "are kept" in err and "Run the same command again to resume" in err
+
+
+def test_sigterm_stops_cleanly_like_ctrl_c(tmp_path):
+    """`kill` during a render: exit 130, no partial files, finished segments kept."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = write(tmp_path / "long.yaml", "output: {width: 320, height: 192, fps: 24, preset: ultrafast}\nscenes:\n"
+                   + "".join(f"  - {{duration: 4s, prompts: scene {i}}}\n" for i in range(12)))
+    proc = subprocess.Popen([sys.executable, "-m", "storyboard", "render", str(script), "-o", str(tmp_path / "v.mp4")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cache = tmp_path / ".storyboard-cache"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(cache.glob("[!.]*.mkv"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Run the same command again to resume" in err
+    assert not (tmp_path / "v.mp4").exists()
+    assert [p.name for p in tmp_path.rglob("*") if ".part" in p.name] == []
+    assert len(list(cache.glob("[!.]*.mkv"))) >= 2
