@@ -252,7 +252,9 @@ def cmd_cache(args: argparse.Namespace) -> int:
     cache = SegmentCache(folder)
     entries = cache.entries()
     if args.action == "show":
-        print(f"{folder}: {len(entries)} segments, {folder_size(folder) / 2**20:.1f} MB")
+        pieces = folder_size(folder / "pieces")
+        print(f"{folder}: {len(entries)} segments, {folder_size(folder) / 2**20:.1f} MB; "
+              f"{len(list((folder / 'pieces').glob('[!.]*.h264')))} assembled pieces, {pieces / 2**20:.1f} MB")
         for path, note in entries:
             print(f"  {path.stem[:12]}  {path.stat().st_size / 2**20:7.1f} MB  {note.get('frames', '?'):>6} frames  "
                   f"{note.get('model', '?')}  shot {note.get('shot', '?')} ({', '.join(note.get('scenes', []))})  "
@@ -260,14 +262,25 @@ def cmd_cache(args: argparse.Namespace) -> int:
         return 0
     if not plans:
         raise UsageError("prune keeps the segments of the scripts given: name at least one script")
-    keep = {seg.key for plan in plans for seg in plan_segments(plan, cache)}
+    from storyboard.assemble import piece_keys
+
+    keep, keep_pieces = set(), set()
+    for plan in plans:
+        segments = plan_segments(plan, cache)
+        keep |= {seg.key for seg in segments}
+        keep_pieces |= piece_keys(plan, segments)
     freed = removed = 0
     for path, _ in entries:
         if path.stem not in keep:
             freed += path.stat().st_size
             remove(path)
             removed += 1
-    print(f"pruned {removed} of {len(entries)} segments ({freed / 2**20:.1f} MB); kept {len(entries) - removed}")
+    pieces = [p for p in (folder / "pieces").glob("[!.]*.h264") if p.stem not in keep_pieces]
+    for piece in pieces:
+        freed += piece.stat().st_size
+        piece.unlink()
+    print(f"pruned {removed} of {len(entries)} segments and {len(pieces)} unused pieces ({freed / 2**20:.1f} MB); "
+          f"kept {len(entries) - removed} segments")
     return 0
 
 

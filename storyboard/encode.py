@@ -78,6 +78,10 @@ class VideoEncoder:
         cmd += ["-c:v", "libx264", "-preset", preset, "-crf", str(quality), "-pix_fmt", pixel_format]
         if container == "mp4":
             cmd += ["-movflags", "+faststart"]
+        if container == "h264":
+            # A raw stream that others are appended to: no B-frames (a raw stream carries no
+            # presentation times, so reordered frames would be lost at the mux).
+            cmd += ["-bf", "0", "-bsf:v", "h264_mp4toannexb"]
         if duration_s is not None:
             cmd += ["-t", f"{duration_s:.6f}"]
         cmd += ["-f", container, str(self.partial)]

@@ -64,7 +64,7 @@ def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = F
     The backend is opened (and its weights loaded) only if a segment is missing,
     before anything is written.
     """
-    from storyboard.compose import compose
+    from storyboard.assemble import assemble
 
     log = log or sys.stderr
     path = Path(output or plan.output["path"])
@@ -119,9 +119,13 @@ def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = F
     assembly = Progress(plan.total_frames, plan.fps, label="assemble", quiet=quiet)
     assembled_at = time.monotonic()
     try:
-        result = compose(plan, ((s.shot, cache.read(s, plan)) for s in segments), path, on_frame=assembly.update)
+        result, encoded, copied = assemble(plan, segments, path, cache.folder / "pieces", on_frame=assembly.update)
+    except KeyboardInterrupt:
+        assembly.finish()
+        raise Interrupted(done, len(todo), cache.folder) from None
     finally:
         assembly.finish()
+    say(f"assembled from {encoded + copied} pieces: {encoded} encoded, {copied} copied")
     now = time.monotonic()
     return RenderResult(result.path, result.frames, result.duration_s, now - started, result.subtitles,
                         rendered=done, reused=len(segments) - len(todo), cache=cache.folder,

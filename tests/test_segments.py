@@ -175,3 +175,22 @@ def test_sigterm_stops_cleanly_like_ctrl_c(tmp_path):
     assert not (tmp_path / "v.mp4").exists()
     assert [p.name for p in tmp_path.rglob("*") if ".part" in p.name] == []
     assert len(list(cache.glob("[!.]*.mkv"))) >= 2
+
+
+def test_reassembly_after_an_edit_copies_unchanged_pieces_and_equals_a_fresh_render(tmp_path, recording):
+    log, _ = recording
+    out = tmp_path / "v.mp4"
+    render_plan(plan_of(ten_scenes(tmp_path)), out, quiet=True)
+    pieces = tmp_path / ".storyboard-cache" / "pieces"
+    before = set(pieces.glob("*.h264"))
+    edited = plan_of(ten_scenes(tmp_path, prompt3="a lighthouse in a storm", name="edited.yaml"))
+    render_plan(edited, out, quiet=True)
+    new = set(pieces.glob("*.h264")) - before
+    from storyboard.assemble import runs_for
+
+    shot = edited.scenes[3].shot
+    affected = [r for r in runs_for(edited) if r.shot == shot or (r.composite and r.shot == shot + 1)]
+    assert 1 <= len(new) <= len(affected), "only runs made from the edited shot are encoded again"
+    fresh = tmp_path / "fresh" / "v.mp4"
+    render_plan(edited, fresh, quiet=True)
+    assert np.array_equal(read_frames(out, 64, 64), read_frames(fresh, 64, 64)), "copied pieces, same frames"

@@ -1,0 +1,178 @@
+"""Final assembly: segments -> pieces of final-quality H.264 -> one MP4, joined without re-encoding.
+
+The timeline is cut into runs: *plain* runs (a shot's own frames, nothing to blend)
+and *composite* runs (crossfade frames, burnt-in captions). Each run is encoded once
+at the output's quality into a piece (raw H.264, starting with a keyframe), cached
+beside the segments under a hash of what it is made of. Assembly then concatenates
+the pieces' bytes, which is a valid H.264 stream, and muxes it with the music mix:
+the video is not encoded again. After an edit, only the runs whose inputs changed
+are encoded; the rest is copied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from storyboard.compose import Composed, blend, mix_audio, write_srt
+from storyboard.encode import EncodeError, VideoEncoder, commit, ffmpeg_exe, temporary_sibling
+from storyboard.plan import Plan
+from storyboard.segments import Segment, decode_frames
+
+PIECE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Run:
+    """Frames ``[start, end)`` of the video, all from shot ``shot``; ``composite`` if any need blending or a caption."""
+
+    start: int
+    end: int
+    shot: int
+    composite: bool
+
+
+def runs_for(plan: Plan) -> list[Run]:
+    """The timeline cut where compositing starts and stops, and at every shot boundary."""
+    special: set[int] = set()
+    for t in plan.transitions:
+        if t.kind == "crossfade":
+            special.update(range(t.start, t.start + t.frames))
+    if plan.output.get("captions") in ("burn", "both"):
+        for c in plan.captions:
+            special.update(range(c.start, c.end))
+    runs: list[Run] = []
+    for shot in plan.shots:
+        start = shot.start
+        for f in range(shot.start + 1, shot.end + 1):
+            if f == shot.end or ((f in special) != (start in special)):
+                runs.append(Run(start, f, shot.index, start in special))
+                start = f
+    return runs
+
+
+def piece_key(plan: Plan, run: Run, segments: list[Segment]) -> str:
+    shot = plan.shots[run.shot]
+    payload: dict = {
+        "format": PIECE_FORMAT,
+        "segment": segments[run.shot].key,
+        "range": [run.start - shot.start, run.end - shot.start],
+        "encode": [plan.width, plan.height, plan.fps, plan.output.get("quality"), plan.output.get("preset")],
+    }
+    if run.composite:
+        fades = [t for t in plan.transitions if t.kind == "crossfade" and t.start < run.end and run.start < t.start + t.frames]
+        if fades:
+            payload["handle"] = segments[run.shot - 1].key
+            payload["fade"] = [[f - t.start, round(t.weights[f - t.start], 6)] for t in fades for f in range(run.start, run.end)
+                               if t.start <= f < t.start + t.frames]
+        if plan.output.get("captions") in ("burn", "both"):
+            payload["captions"] = [[f - run.start, c.text] for c in plan.captions for f in range(run.start, run.end)
+                                   if c.start <= f < c.end]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:40]
+
+
+def _run_frames(plan: Plan, run: Run, segments: list[Segment]) -> Iterator[np.ndarray]:
+    """The run's finished frames: the shot's segment, blended with the previous handle and captioned as planned."""
+    shot = plan.shots[run.shot]
+    own = islice(decode_frames(segments[run.shot].path, plan.width, plan.height), run.start - shot.start, run.end - shot.start)
+    if not run.composite:
+        yield from own
+        return
+    fade = next((t for t in plan.transitions if t.kind == "crossfade" and t.start == shot.start), None)
+    handle: list[np.ndarray] = []
+    if fade is not None and run.start < fade.start + fade.frames:
+        prev = plan.shots[run.shot - 1]
+        first = run.start - fade.start
+        count = min(run.end, fade.start + fade.frames) - run.start
+        handle = list(islice(decode_frames(segments[run.shot - 1].path, plan.width, plan.height),
+                             prev.end - prev.start + first, prev.end - prev.start + first + count))
+    burn = plan.output.get("captions") in ("burn", "both")
+    if burn:
+        from storyboard.drawing import burn_caption
+    for k, frame in enumerate(own):
+        f = run.start + k
+        if handle and k < len(handle):
+            frame = blend(handle[k], frame, fade.weights[f - fade.start])
+        if burn:
+            texts = [c.text for c in plan.captions if c.start <= f < c.end]
+            if texts:
+                frame = burn_caption(frame, texts[-1])
+        yield frame
+
+
+def assemble(plan: Plan, segments: list[Segment], path: str | Path, pieces: Path,
+             on_frame: Callable[[int], None] | None = None) -> tuple[Composed, int, int]:
+    """Write the MP4 from the segments. Returns (what was written, pieces encoded, pieces reused)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pieces.mkdir(parents=True, exist_ok=True)
+    encoded = reused = done = 0
+    files: list[Path] = []
+    for run in runs_for(plan):
+        piece = pieces / f"{piece_key(plan, run, segments)}.h264"
+        files.append(piece)
+        if piece.is_file():
+            reused += 1
+        else:
+            with VideoEncoder(piece, plan.width, plan.height, plan.fps, quality=plan.output.get("quality", 18),
+                              preset=plan.output.get("preset", "medium"), container="h264") as encoder:
+                for frame in _run_frames(plan, run, segments):
+                    encoder.write(frame)
+            if encoder.frames != run.end - run.start:
+                piece.unlink(missing_ok=True)
+                raise EncodeError(f"piece {run.start}-{run.end}: {encoder.frames} frames from the segments")
+            encoded += 1
+        done += run.end - run.start
+        if on_frame:
+            on_frame(done)
+
+    stream = temporary_sibling(path, ".h264")
+    audio = temporary_sibling(path, ".wav") if plan.audio else None
+    try:
+        with open(stream, "wb") as out:
+            for piece in files:
+                with open(piece, "rb") as f:
+                    while block := f.read(1 << 20):
+                        out.write(block)
+        if audio is not None:
+            mix_audio(plan.audio, plan.duration_s, audio)
+        _mux(stream, audio, path, plan)
+    finally:
+        stream.unlink(missing_ok=True)
+        if audio is not None:
+            audio.unlink(missing_ok=True)
+    subtitles = None
+    if plan.captions and plan.output.get("captions", "srt") in ("srt", "both"):
+        subtitles = write_srt(plan, path.with_suffix(".srt"))
+    return Composed(path, plan.total_frames, plan.duration_s, subtitles), encoded, reused
+
+
+def _mux(stream: Path, audio: Path | None, path: Path, plan: Plan) -> None:
+    """The H.264 stream (copied, frame rate from the plan) and the audio (AAC) into an MP4, atomically."""
+    partial = temporary_sibling(path, ".mp4")
+    cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "h264", "-framerate", str(plan.fps),
+           "-i", str(stream)]
+    if audio is not None:
+        cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "192k"]
+    # No -t: the stream has exactly the plan's frames and the mix exactly its length; a trim
+    # measured against the raw stream's reordered timestamps would drop the last frames.
+    cmd += ["-c:v", "copy", "-movflags", "+faststart", "-f", "mp4", str(partial)]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise EncodeError(f"ffmpeg could not mux the MP4: {result.stderr.strip()[-2000:]}")
+    commit(partial, path)
+
+
+def piece_keys(plan: Plan, segments: list[Segment]) -> set[str]:
+    return {piece_key(plan, run, segments) for run in runs_for(plan)}
+
+
+__all__ = ["Run", "assemble", "piece_keys", "runs_for"]
