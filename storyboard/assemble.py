@@ -78,6 +78,53 @@ def piece_key(plan: Plan, run: Run, segments: list[Segment]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:40]
 
 
+class PieceWriter:
+    """Encodes a shot's plain runs into their pieces while the shot renders (no decode later).
+
+    ``tee(shot, frames)`` passes the frames through, feeding each plain run's encoder;
+    ``commit(shot)`` finishes them; ``abort()`` removes what is unfinished.
+    """
+
+    def __init__(self, plan: Plan, segments: list[Segment], folder: Path):
+        self.plan, self.segments, self.folder = plan, segments, folder
+        self.open: dict[int, VideoEncoder] = {}
+        self.runs = runs_for(plan)
+
+    def tee(self, shot, frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        wanted = []
+        for run in self.runs:
+            if run.shot == shot.index and not run.composite:
+                piece = self.folder / f"{piece_key(self.plan, run, self.segments)}.h264"
+                if not piece.is_file():
+                    wanted.append((run, piece))
+        if wanted:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        plan = self.plan
+        for offset, frame in enumerate(frames):
+            f = shot.start + offset
+            for run, piece in wanted:
+                if run.start <= f < run.end:
+                    encoder = self.open.get(run.start)
+                    if encoder is None:
+                        encoder = VideoEncoder(piece, plan.width, plan.height, plan.fps,
+                                               quality=plan.output.get("quality", 18),
+                                               preset=plan.output.get("preset", "medium"), container="h264")
+                        self.open[run.start] = encoder
+                    encoder.write(frame)
+                    if f == run.end - 1:
+                        self.open.pop(run.start).close()
+            yield frame
+
+    def commit(self, shot) -> None:
+        for key in [k for k in self.open]:
+            self.open.pop(key).close()
+
+    def abort(self) -> None:
+        for encoder in self.open.values():
+            encoder.abort()
+        self.open.clear()
+
+
 def _run_frames(plan: Plan, run: Run, segments: list[Segment]) -> Iterator[np.ndarray]:
     """The run's finished frames: the shot's segment, blended with the previous handle and captioned as planned."""
     shot = plan.shots[run.shot]
@@ -175,4 +222,4 @@ def piece_keys(plan: Plan, segments: list[Segment]) -> set[str]:
     return {piece_key(plan, run, segments) for run in runs_for(plan)}
 
 
-__all__ = ["Run", "assemble", "piece_keys", "runs_for"]
+__all__ = ["PieceWriter", "Run", "assemble", "piece_keys", "runs_for"]

@@ -82,6 +82,9 @@ def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = F
             print(text, file=log, flush=True)
 
     say(f"{len(segments)} segments: {len(todo)} to render, {len(segments) - len(todo)} reused from {cache.folder}")
+    from storyboard.assemble import PieceWriter
+
+    pieces = PieceWriter(plan, segments, cache.folder / "pieces")
     backend = None
     done = 0
     try:
@@ -104,13 +107,21 @@ def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = F
             else:
                 frames = backend.render_shot(plan, shot, progress=sampling)
             counter = iter(range(before + 1, before + shot.length + 1))
-            cache.write(segment, plan, _counted(frames, lambda: progress.update(next(counter))),
+            frames = _counted(frames, lambda: progress.update(next(counter)))
+            # The shot's plain runs go straight into their final pieces as the frames stream by.
+            frames = pieces.tee(shot, frames)
+            cache.write(segment, plan, frames,
                         {"shot": shot.index, "scenes": [plan.scenes[i].id for i in shot.scenes],
                          "model": plan.model["id"], "output": str(path)})
+            pieces.commit(shot)
             done += 1
     except KeyboardInterrupt:
+        pieces.abort()
         progress.finish()
         raise Interrupted(done, len(todo), cache.folder) from None
+    except BaseException:
+        pieces.abort()
+        raise
     finally:
         if backend is not None:
             backend.close()
