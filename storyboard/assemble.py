@@ -128,7 +128,8 @@ class PieceWriter:
 def _run_frames(plan: Plan, run: Run, segments: list[Segment]) -> Iterator[np.ndarray]:
     """The run's finished frames: the shot's segment, blended with the previous handle and captioned as planned."""
     shot = plan.shots[run.shot]
-    own = islice(decode_frames(segments[run.shot].path, plan.width, plan.height), run.start - shot.start, run.end - shot.start)
+    own = islice(decode_frames(segments[run.shot].path, plan.width, plan.height, run.start - shot.start, plan.fps),
+                 run.end - run.start)
     if not run.composite:
         yield from own
         return
@@ -138,8 +139,8 @@ def _run_frames(plan: Plan, run: Run, segments: list[Segment]) -> Iterator[np.nd
         prev = plan.shots[run.shot - 1]
         first = run.start - fade.start
         count = min(run.end, fade.start + fade.frames) - run.start
-        handle = list(islice(decode_frames(segments[run.shot - 1].path, plan.width, plan.height),
-                             prev.end - prev.start + first, prev.end - prev.start + first + count))
+        handle = list(islice(decode_frames(segments[run.shot - 1].path, plan.width, plan.height,
+                                           prev.end - prev.start + first, plan.fps), count))
     burn = plan.output.get("captions") in ("burn", "both")
     if burn:
         from storyboard.drawing import burn_caption

@@ -62,6 +62,7 @@ class VideoEncoder:
         duration_s: float | None = None,
         pixel_format: str = "yuv420p",
         container: str = "mp4",
+        keyframe_every: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.width, self.height, self.fps = width, height, fps
@@ -76,6 +77,8 @@ class VideoEncoder:
         if audio is not None:
             cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "192k"]
         cmd += ["-c:v", "libx264", "-preset", preset, "-crf", str(quality), "-pix_fmt", pixel_format]
+        if keyframe_every:
+            cmd += ["-g", str(keyframe_every)]
         if container == "mp4":
             cmd += ["-movflags", "+faststart"]
         if container == "h264":

@@ -29,7 +29,7 @@ import numpy as np
 from storyboard.encode import VideoEncoder, commit, ffmpeg_exe, temporary_sibling
 from storyboard.plan import Plan, ShotPlan
 
-SEGMENT_FORMAT = 1
+SEGMENT_FORMAT = 2  # 2: a keyframe every second
 SEGMENT_CRF = 4
 PIXEL_FIELDS = ("id", "revision", "steps", "guidance", "scheduler", "noise", "window", "dtype")
 
@@ -115,13 +115,20 @@ class SegmentWriter(VideoEncoder):
     """Near-lossless H.264 4:4:4 in Matroska, written atomically (temporary name, then rename)."""
 
     def __init__(self, path: Path, width: int, height: int, fps: int):
+        # A keyframe every second, so assembly can seek to a crossfade's handle cheaply.
         super().__init__(path, width, height, fps, quality=SEGMENT_CRF, preset="veryfast",
-                         pixel_format="yuv444p", container="matroska")
+                         pixel_format="yuv444p", container="matroska", keyframe_every=fps)
 
 
-def decode_frames(path: Path, width: int, height: int) -> Iterator[np.ndarray]:
-    """Frames of a video file as ``height x width x 3`` uint8 arrays, streamed from ffmpeg."""
-    proc = subprocess.Popen([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", str(path),
+def decode_frames(path: Path, width: int, height: int, first: int = 0, fps: int = 0) -> Iterator[np.ndarray]:
+    """Frames of a video file as ``height x width x 3`` uint8 arrays, streamed from ffmpeg.
+
+    ``first`` > 0 (with ``fps``) starts at that frame: ffmpeg seeks to the keyframe
+    before it and drops what comes earlier (timestamps compared half a frame early,
+    so millisecond-rounded container times cannot skip or repeat a frame).
+    """
+    seek = ["-ss", f"{(first - 0.5) / fps:.6f}"] if first > 0 and fps else []
+    proc = subprocess.Popen([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", *seek, "-i", str(path),
                              "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     size = width * height * 3

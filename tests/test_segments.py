@@ -194,3 +194,16 @@ def test_reassembly_after_an_edit_copies_unchanged_pieces_and_equals_a_fresh_ren
     fresh = tmp_path / "fresh" / "v.mp4"
     render_plan(edited, fresh, quiet=True)
     assert np.array_equal(read_frames(out, 64, 64), read_frames(fresh, 64, 64)), "copied pieces, same frames"
+
+
+def test_seeking_into_a_segment_gives_exactly_the_frames_asked_for(tmp_path):
+    from storyboard.segments import SegmentWriter, decode_frames
+
+    path = tmp_path / "s.mkv"
+    with SegmentWriter(path, 32, 32, 24) as writer:
+        for k in range(100):
+            writer.write(np.full((32, 32, 3), k * 2, np.uint8))
+    for first in (0, 1, 23, 24, 25, 61, 99):
+        got = [int(f[16, 16, 0]) for f in decode_frames(path, 32, 32, first, 24)]
+        assert len(got) == 100 - first
+        assert abs(got[0] - 2 * first) <= 1, (first, got[:3])
