@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from itertools import islice
@@ -181,34 +182,65 @@ def assemble(plan: Plan, segments: list[Segment], path: str | Path, pieces: Path
         if on_frame:
             on_frame(done)
 
+    audio = audio_piece(plan, pieces) if plan.audio else None
     stream = temporary_sibling(path, ".h264")
-    audio = temporary_sibling(path, ".wav") if plan.audio else None
     try:
         with open(stream, "wb") as out:
             for piece in files:
                 with open(piece, "rb") as f:
                     while block := f.read(1 << 20):
                         out.write(block)
-        if audio is not None:
-            mix_audio(plan.audio, plan.duration_s, audio)
         _mux(stream, audio, path, plan)
     finally:
         stream.unlink(missing_ok=True)
-        if audio is not None:
-            audio.unlink(missing_ok=True)
     subtitles = None
     if plan.captions and plan.output.get("captions", "srt") in ("srt", "both"):
         subtitles = write_srt(plan, path.with_suffix(".srt"))
     return Composed(path, plan.total_frames, plan.duration_s, subtitles), encoded, reused
 
 
+def audio_key(plan: Plan) -> str:
+    tracks = []
+    for track in plan.audio:
+        stat = os.stat(track.path)
+        tracks.append([track.path, stat.st_size, stat.st_mtime_ns, track.offset_s, track.start_s, track.volume,
+                       track.fade_in_s, track.fade_out_s])
+    return hashlib.sha256(json.dumps({"format": PIECE_FORMAT, "tracks": tracks, "frames": plan.total_frames,
+                                      "fps": plan.fps, "aac": "192k"}).encode()).hexdigest()[:40]
+
+
+def audio_piece(plan: Plan, pieces: Path) -> Path:
+    """The music mixed to the video's length and encoded as AAC, cached by what it is made of.
+
+    Encoding a minute of music takes seconds, and an edit to a scene's prompts does not
+    change it, so it is made once per (tracks, their files' sizes and times, length).
+    """
+    target = pieces / f"audio-{audio_key(plan)}.m4a"
+    if target.is_file():
+        return target
+    pieces.mkdir(parents=True, exist_ok=True)
+    wav = temporary_sibling(target, ".wav")
+    partial = temporary_sibling(target, ".m4a")
+    try:
+        mix_audio(plan.audio, plan.duration_s, wav)
+        result = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(wav),
+                                 "-c:a", "aac", "-b:a", "192k", "-f", "mp4", str(partial)], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise EncodeError(f"ffmpeg could not encode the music: {result.stderr.strip()[-2000:]}")
+        commit(partial, target)
+    finally:
+        wav.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
+    return target
+
+
 def _mux(stream: Path, audio: Path | None, path: Path, plan: Plan) -> None:
-    """The H.264 stream (copied, frame rate from the plan) and the audio (AAC) into an MP4, atomically."""
+    """The H.264 stream (copied, frame rate from the plan) and the AAC music (copied) into an MP4, atomically."""
     partial = temporary_sibling(path, ".mp4")
-    cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "h264", "-framerate", str(plan.fps),
-           "-i", str(stream)]
+    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "h264",
+           "-framerate", str(plan.fps), "-i", str(stream)]
     if audio is not None:
-        cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "192k"]
+        cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "copy"]
     # No -t: the stream has exactly the plan's frames and the mix exactly its length; a trim
     # measured against the raw stream's reordered timestamps would drop the last frames.
     cmd += ["-c:v", "copy", "-movflags", "+faststart", "-f", "mp4", str(partial)]
@@ -220,7 +252,11 @@ def _mux(stream: Path, audio: Path | None, path: Path, plan: Plan) -> None:
 
 
 def piece_keys(plan: Plan, segments: list[Segment]) -> set[str]:
-    return {piece_key(plan, run, segments) for run in runs_for(plan)}
+    """Names (stems) of every piece the plan's assembly uses, the music's included."""
+    keys = {piece_key(plan, run, segments) for run in runs_for(plan)}
+    if plan.audio:
+        keys.add(f"audio-{audio_key(plan)}")
+    return keys
 
 
 __all__ = ["PieceWriter", "Run", "assemble", "piece_keys", "runs_for"]

@@ -275,7 +275,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
             freed += path.stat().st_size
             remove(path)
             removed += 1
-    pieces = [p for p in (folder / "pieces").glob("[!.]*.h264") if p.stem not in keep_pieces]
+    pieces = [p for p in (folder / "pieces").glob("[!.]*") if p.suffix in (".h264", ".m4a") and p.stem not in keep_pieces]
     for piece in pieces:
         freed += piece.stat().st_size
         piece.unlink()
