@@ -25,7 +25,7 @@ def ffmpeg_exe() -> str:
 
 def temporary_sibling(path: Path, suffix: str) -> Path:
     """A unique temporary path in ``path``'s folder (same file system, so rename is atomic)."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part" + suffix, dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}.", suffix=".part" + suffix, dir=path.parent)
     os.close(fd)
     return Path(name)
 
@@ -36,6 +36,17 @@ def commit(partial: Path, final: Path) -> None:
     os.umask(umask)
     os.chmod(partial, 0o666 & ~umask)
     os.replace(partial, final)
+
+
+def sweep_partials(*folders: Path) -> None:
+    """Remove this process's unfinished temporary files (an interruption can land between a
+    file's creation and the code that would clean it up). Other processes' files are left alone."""
+    mark = f".{os.getpid()}."
+    for folder in folders:
+        if folder.is_dir():
+            for leftover in folder.glob(".*.part*"):
+                if mark in leftover.name:
+                    leftover.unlink(missing_ok=True)
 
 
 class EncodeError(RuntimeError):

@@ -17,6 +17,7 @@ from typing import Callable, Iterator, TextIO
 
 import numpy as np
 
+from storyboard.encode import sweep_partials
 from storyboard.plan import Plan
 from storyboard.progress import Progress, clock
 from storyboard.segments import Segment, SegmentCache, default_cache
@@ -117,10 +118,12 @@ def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = F
             done += 1
     except KeyboardInterrupt:
         pieces.abort()
+        sweep_partials(cache.folder, cache.folder / "pieces")
         progress.finish()
         raise Interrupted(done, len(todo), cache.folder) from None
     except BaseException:
         pieces.abort()
+        sweep_partials(cache.folder, cache.folder / "pieces")
         raise
     finally:
         if backend is not None:
@@ -133,7 +136,11 @@ def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = F
         result, encoded, copied = assemble(plan, segments, path, cache.folder / "pieces", on_frame=assembly.update)
     except KeyboardInterrupt:
         assembly.finish()
+        sweep_partials(cache.folder / "pieces", path.parent)
         raise Interrupted(done, len(todo), cache.folder) from None
+    except BaseException:
+        sweep_partials(cache.folder / "pieces", path.parent)
+        raise
     finally:
         assembly.finish()
     say(f"assembled from {encoded + copied} pieces: {encoded} encoded, {copied} copied")
