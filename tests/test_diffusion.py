@@ -241,3 +241,14 @@ def test_size_that_does_not_fit_the_model_is_refused(tmp_path, capsys):
     script = write(tmp_path / "s.yaml", "output: {width: 72, height: 64}\nscenes:\n  - {duration: 1s, prompts: x}\n")
     assert main(["render", str(script), "-o", str(tmp_path / "v.mp4"), "--model", "tiny-random"]) == 2
     assert "must be multiples of 16 (for example 64x64)" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_an_example_renders_with_tiny_random_through_the_cli(tmp_path, capsys):
+    from helpers import ROOT
+
+    out = tmp_path / "ms.mp4"
+    assert main(["render", str(ROOT / "examples" / "modelscope-256.yaml"), "--model", "tiny-random", "--steps", "2",
+                 "-o", str(out), "-q"]) == 0
+    p = probe(out)
+    assert (p.width, p.height, p.fps, p.frames) == (256, 256, 8.0, 80)
