@@ -218,26 +218,6 @@ def find_beats(env, full_band, rate: float):
     return describe(env, rate, within_onsets(env, rate, times, 60.0 / tempo))
 
 
-def tempo_drift(env, tempo: float) -> float:
-    """Relative change of the local tempo between the first and last thirds of the track.
-
-    The local tempo is the tempogram's strongest lag within a band of 0.8 to 1.25
-    times the global ``tempo`` (so an octave jump cannot pass for drift).
-    """
-    import librosa
-    import numpy as np
-
-    tg = librosa.feature.tempogram(onset_envelope=env, sr=SAMPLE_RATE, hop_length=HOP, win_length=384)
-    freqs = librosa.tempo_frequencies(tg.shape[0], hop_length=HOP, sr=SAMPLE_RATE)
-    band = (freqs >= 0.8 * tempo) & (freqs <= 1.25 * tempo)
-    if tg.shape[1] < 6 or not band.any():
-        return 0.0
-    local = freqs[band][np.argmax(tg[band], axis=0)]
-    third = tg.shape[1] // 3
-    early, late = float(np.median(local[:third])), float(np.median(local[-third:]))
-    return abs(late - early) / min(early, late)
-
-
 def within_onsets(env, rate: float, times, period_s: float, level: float = 0.3):
     """Drop beats before the first clear onset or after the last one (no beats in silence)."""
     import numpy as np
