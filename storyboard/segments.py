@@ -96,10 +96,6 @@ class SegmentCache:
         commit(info, segment.path.with_suffix(".json"))
         return count
 
-    def read(self, segment: Segment, plan: Plan) -> Iterator[np.ndarray]:
-        """Decode a segment's frames one at a time."""
-        return decode_frames(segment.path, plan.width, plan.height)
-
     def entries(self) -> list[tuple[Path, dict]]:
         out = []
         for path in sorted(self.folder.glob("[!.]*.mkv")):  # not the .part files of renders in progress
