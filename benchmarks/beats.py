@@ -24,8 +24,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 def main() -> None:
     folder = Path(tempfile.mkdtemp())
     os.environ["STORYBOARD_CACHE"] = str(folder / "cache")
-    from storyboard.audio import analyse, cached_analysis
-    from storyboard.synth import synth_track, write_wav
+    from storyboard.music.analysis import analyse, cached_analysis
+    from storyboard.music.synth import synth_track, write_wav
 
     track = write_wav(synth_track(128.0, 300.0, first_beat_s=0.5), folder / "five-minutes.wav")
     warm = write_wav(synth_track(100.0, 4.0, first_beat_s=0.5), folder / "warm.wav")
@@ -42,8 +42,8 @@ def main() -> None:
     assert cached is not None and cached.beats == result.beats
 
     # Re-planning a script over the whole track: load, validate, beat grid from the cache, compile.
-    from storyboard.planning import plan_script
-    from storyboard.script import load_script
+    from storyboard.plan.build import plan_script
+    from storyboard.script.load import load_script
 
     scenes = "".join(
         f"  - {{duration: 8 beats, prompts: [scene {i} a, scene {i} b], curve: beats}}\n" if i % 2 else

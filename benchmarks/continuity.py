@@ -37,9 +37,10 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from storyboard.models import SCHEDULER, make_scheduler  # noqa: E402
-from storyboard.plan import windows_for  # noqa: E402
-from storyboard.sampler import sample  # noqa: E402
+from storyboard.backends.diffusion.families.unet3d import SCHEDULER  # noqa: E402
+from storyboard.backends.diffusion.loading import make_scheduler  # noqa: E402
+from storyboard.backends.diffusion.sampler import sample  # noqa: E402
+from storyboard.plan.windows import windows_for  # noqa: E402
 
 WINDOW, OVERLAP = 16, 4
 SHAPE = (4, 8, 8)  # latent channels, height, width for the seam measurement
@@ -107,10 +108,10 @@ def seam_figures(frames: int = 256, steps: int = 25, seed: int = 0) -> dict[str,
 
 def peak_rss_child(frames: int) -> None:
     """Render one shot of ``frames`` frames with the tiny model; print peak RSS (MB) and seconds."""
-    from storyboard.backends.diffusion import DiffusionBackend
-    from storyboard.models import tiny_components
-    from storyboard.plan import compile_plan
-    from storyboard.script import load_script_text
+    from storyboard.backends.diffusion.backend import DiffusionBackend
+    from storyboard.backends.diffusion.families.unet3d import tiny_components
+    from storyboard.plan.compile import compile_plan
+    from storyboard.script.load import load_script_text
 
     text = (f"output: {{width: {SIZE}, height: {SIZE}, fps: 24}}\nmodel: {{id: tiny-random, steps: 2}}\n"
             f"scenes:\n  - {{duration: {frames}f, prompts: [a red room, a blue sea]}}\n")

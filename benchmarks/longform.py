@@ -44,9 +44,9 @@ def script_text(minutes: float, music: Path, edit: bool = False) -> str:
 
 def child(script: str, output: str, cache: str) -> None:
     """Render ``script`` in this process; print seconds, peak RSS (self + children) and assembly time."""
-    from storyboard.planning import plan_script
-    from storyboard.render import render_plan
-    from storyboard.script import load_script
+    from storyboard.plan.build import plan_script
+    from storyboard.render.orchestrate import render_plan
+    from storyboard.script.load import load_script
 
     started = time.perf_counter()
     plan = plan_script(load_script(script)).plan
@@ -67,7 +67,7 @@ def run(script: Path, output: Path, cache: Path) -> dict:
 
 def plain_encode_seconds(cache: Path, plan_segments: list[Path], folder: Path) -> float:
     """ffmpeg alone: concatenate the segments and re-encode them with the output settings."""
-    from storyboard.encode import ffmpeg_exe
+    from storyboard.render.encode import ffmpeg_exe
 
     listing = folder / "segments.txt"
     listing.write_text("".join(f"file '{p}'\n" for p in plan_segments))
@@ -84,7 +84,7 @@ def main() -> None:
         return
     folder = Path(tempfile.mkdtemp())
     os.environ["STORYBOARD_CACHE"] = str(folder / "analysis")
-    from storyboard.synth import synth_track, write_wav
+    from storyboard.music.synth import synth_track, write_wav
 
     music = write_wav(synth_track(120.0, 600.0), folder / "music.wav")
     figures: dict[str, float] = {}
@@ -111,10 +111,10 @@ def main() -> None:
     figures["rerender_segments"] = f"{again['rendered']} rendered, {again['reused']} reused"
     figures["rerender_fraction"] = round(again["seconds"] / cold["seconds"], 3)
 
-    from storyboard.planning import plan_script
-    from storyboard.render import plan_segments
-    from storyboard.script import load_script
-    from storyboard.segments import SegmentCache
+    from storyboard.plan.build import plan_script
+    from storyboard.render.orchestrate import plan_segments
+    from storyboard.render.segments import SegmentCache
+    from storyboard.script.load import load_script
 
     plan = plan_script(load_script(folder / "1min.yaml")).plan
     paths = [s.path for s in plan_segments(plan, SegmentCache(folder / "cache-1min"))]

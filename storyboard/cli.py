@@ -149,8 +149,8 @@ def _terminate_cleanly() -> None:
 
 def _load(path: str, model: str | None = None, output: str | None = None, **model_fields: object):
     """Load and validate a script, applying command-line overrides, and compile its plan."""
-    from storyboard.planning import plan_script
-    from storyboard.script import load_script, with_overrides
+    from storyboard.plan.build import plan_script
+    from storyboard.script.load import load_script, with_overrides
 
     script = with_overrides(load_script(path), model=model, output=output, **model_fields)
     planned = plan_script(script)
@@ -178,21 +178,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     script, plan = _load(args.file, model=args.model)
     if args.plot:
-        from storyboard.plot import plot_plan
+        from storyboard.plan.plot import plot_plan
 
         print(f"wrote {plot_plan(script, plan, args.plot)}", file=sys.stderr)
     if args.json:
         json.dump(plan.to_json(), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        from storyboard.timeline import timeline_table
+        from storyboard.plan.timeline import timeline_table
 
         print(timeline_table(plan, script.storyboard.style))
     return 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from storyboard.render import Interrupted, render_plan
+    from storyboard.render.orchestrate import Interrupted, render_plan
 
     script, plan = _load(args.file, model=args.model, output=args.output, device=args.device, dtype=args.dtype,
                          offload=args.offload, scheduler=args.scheduler, steps=args.steps)
@@ -212,8 +212,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def _dry_run(plan, args: argparse.Namespace) -> int:
-    from storyboard.render import plan_segments
-    from storyboard.segments import SegmentCache, default_cache
+    from storyboard.render.orchestrate import plan_segments
+    from storyboard.render.segments import SegmentCache, default_cache
 
     output = Path(plan.output["path"])
     cache = SegmentCache(Path(args.cache) if args.cache else default_cache(output))
@@ -237,10 +237,15 @@ def _dry_run(plan, args: argparse.Namespace) -> int:
 
 def cmd_cache(args: argparse.Namespace) -> int:
     from storyboard.errors import UsageError
-    from storyboard.planning import plan_script
-    from storyboard.render import plan_segments
-    from storyboard.script import load_script
-    from storyboard.segments import SegmentCache, default_cache, folder_size, remove
+    from storyboard.plan.build import plan_script
+    from storyboard.render.orchestrate import plan_segments
+    from storyboard.render.segments import (
+        SegmentCache,
+        default_cache,
+        folder_size,
+        remove,
+    )
+    from storyboard.script.load import load_script
 
     plans = [plan_script(load_script(s)).plan for s in args.scripts]
     if args.cache:
@@ -262,7 +267,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
         return 0
     if not plans:
         raise UsageError("prune keeps the segments of the scripts given: name at least one script")
-    from storyboard.assemble import piece_keys
+    from storyboard.render.assemble import piece_keys
 
     keep, keep_pieces = set(), set()
     for plan in plans:
@@ -285,11 +290,11 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from storyboard.schema import json_schema
+    from storyboard.script.schema import json_schema
 
     text = json.dumps(json_schema(), indent=2) + "\n"
     if args.output:
-        from storyboard.encode import commit, temporary_sibling
+        from storyboard.files import commit, temporary_sibling
 
         target = Path(args.output)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -312,7 +317,7 @@ def cmd_beats(args: argparse.Namespace) -> int:
     path = Path(args.audio)
     if not path.is_file():
         raise UsageError(f"{path}: no such audio file")
-    from storyboard.audio import analyse
+    from storyboard.music.analysis import analyse
 
     try:
         result = analyse(path)
@@ -340,7 +345,7 @@ def cmd_beats(args: argparse.Namespace) -> int:
 
 def cmd_synth(args: argparse.Namespace) -> int:
     from storyboard.errors import UsageError
-    from storyboard.synth import bars_to_seconds, synth_track, write_wav
+    from storyboard.music.synth import bars_to_seconds, synth_track, write_wav
 
     for name in ("bpm", "bpm_end"):
         value = getattr(args, name)

@@ -8,15 +8,13 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 import pytest  # noqa: E402
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 
 
 @pytest.fixture(scope="session")
 def example_media():
     """The examples' music, made by the project's synthesiser (as the README says)."""
-    from storyboard.synth import synth_track, write_wav
+    from storyboard.music.synth import synth_track, write_wav
 
     root = Path(__file__).resolve().parents[1]
     path = root / "examples" / "media" / "pulse-120.wav"
@@ -28,6 +26,6 @@ def example_media():
 @pytest.fixture(scope="session")
 def tiny():
     """The tiny random model's components (built once per session)."""
-    from storyboard.models import tiny_components
+    from storyboard.backends.diffusion.families.unet3d import tiny_components
 
     return tiny_components()

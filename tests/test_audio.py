@@ -10,8 +10,9 @@ import pytest
 pytest.importorskip("librosa")
 
 from helpers import SHARED_MEDIA, run_cli  # noqa: E402
-from storyboard.audio import analyse, cached_analysis  # noqa: E402
-from storyboard.synth import synth_track, write_wav  # noqa: E402
+
+from storyboard.music.analysis import analyse, cached_analysis  # noqa: E402
+from storyboard.music.synth import synth_track, write_wav  # noqa: E402
 
 FRAME_24 = 1 / 24  # one frame at 24 fps, seconds
 

@@ -4,7 +4,6 @@ import sys
 import time
 
 import pytest
-
 from helpers import ROOT, run_cli, write
 
 HEAVY = ["torch", "diffusers", "transformers", "librosa", "moviepy", "numba", "scipy"]

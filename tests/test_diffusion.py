@@ -14,17 +14,18 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
 from helpers import probe, write  # noqa: E402
-from storyboard.backends.diffusion import (  # noqa: E402
-    DiffusionBackend,
-    PerFrameCrossAttention,
+
+from storyboard.backends.diffusion.backend import DiffusionBackend  # noqa: E402
+from storyboard.backends.diffusion.families.unet3d import (  # noqa: E402
     FrameContext,
+    PerFrameCrossAttention,
     UNetDenoiser,
+    save_components,
 )
+from storyboard.backends.diffusion.noise import freenoise, scene_noise  # noqa: E402
 from storyboard.cli import main  # noqa: E402
-from storyboard.models import save_components  # noqa: E402
-from storyboard.noise import freenoise, scene_noise  # noqa: E402
-from storyboard.plan import compile_plan  # noqa: E402
-from storyboard.script import load_script_text  # noqa: E402
+from storyboard.plan.compile import compile_plan  # noqa: E402
+from storyboard.script.load import load_script_text  # noqa: E402
 
 
 def plan_of(text: str):
@@ -108,7 +109,8 @@ def test_per_frame_attention_equals_attending_each_frame_separately(tiny):
 def test_uniform_per_frame_embeddings_reproduce_stock_unet3d(tiny):
     """With every frame on one prompt, our processor must not change the UNet's answer."""
     from diffusers import UNet3DConditionModel
-    from storyboard.models import TINY_UNET
+
+    from storyboard.backends.diffusion.families.unet3d import TINY_UNET
 
     stock = UNet3DConditionModel(**TINY_UNET).eval()
     stock.load_state_dict(tiny.unet.state_dict())
@@ -116,7 +118,9 @@ def test_uniform_per_frame_embeddings_reproduce_stock_unet3d(tiny):
     with torch.no_grad():
         expected = stock(x, torch.tensor(300), encoder_hidden_states=text).sample
         context = FrameContext()
-        from storyboard.backends.diffusion import install_per_frame_attention
+        from storyboard.backends.diffusion.families.unet3d import (
+            install_per_frame_attention,
+        )
 
         context = install_per_frame_attention(stock)
         context.embeddings = text.repeat(5, 1, 1)
@@ -196,7 +200,7 @@ def test_folder_round_trip_offline_through_the_cli(tiny, tmp_path):
 
 
 def test_loaded_weights_equal_saved(tiny, tmp_path):
-    from storyboard.models import load_components
+    from storyboard.backends.diffusion.families import load_components
 
     loaded = load_components(str(save_components(tiny, tmp_path / "m")))
     for name in ("unet", "vae", "text_encoder"):

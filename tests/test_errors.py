@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from helpers import run_cli, write
+
 from storyboard.cli import main
 
 GOOD_SCENE = """\

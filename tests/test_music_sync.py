@@ -8,16 +8,17 @@ import pytest
 pytest.importorskip("librosa")
 
 from helpers import SHARED_MEDIA, probe, read_audio, write  # noqa: E402
+
 from storyboard.cli import main  # noqa: E402
-from storyboard.planning import plan_script  # noqa: E402
-from storyboard.script import load_script  # noqa: E402
-from storyboard.synth import synth_track, write_wav  # noqa: E402
+from storyboard.music.synth import synth_track, write_wav  # noqa: E402
+from storyboard.plan.build import plan_script  # noqa: E402
+from storyboard.script.load import load_script  # noqa: E402
 
 FPS = 24
 
 
 def analyse_beats(path):
-    from storyboard.audio import analyse
+    from storyboard.music.analysis import analyse
 
     return analyse(path).beats
 

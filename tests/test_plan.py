@@ -8,9 +8,12 @@ import random
 
 import pytest
 
-from storyboard.easing import EASINGS, ease
-from storyboard.plan import compile_plan, frame_at, glide_weights, windows_for
-from storyboard.script import load_script_text
+from storyboard.plan.clock import frame_at
+from storyboard.plan.compile import compile_plan
+from storyboard.plan.easing import EASINGS, ease
+from storyboard.plan.glides import glide_weights
+from storyboard.plan.windows import windows_for
+from storyboard.script.load import load_script_text
 
 
 def plan_of(text: str):
@@ -237,7 +240,7 @@ def test_plan_json_has_the_contract_fields():
 
 
 def test_measured_beat_grid_follows_drift_and_extrapolates():
-    from storyboard.beatgrid import BeatGrid
+    from storyboard.music.grid import BeatGrid
 
     times = (1.0, 1.5, 2.1, 2.8, 3.6)  # slowing down
     grid = BeatGrid(times, edge=1)
@@ -252,7 +255,7 @@ def test_measured_beat_grid_follows_drift_and_extrapolates():
 
 
 def test_scenes_in_beats_follow_a_measured_grid():
-    from storyboard.beatgrid import BeatGrid
+    from storyboard.music.grid import BeatGrid
 
     script = load_script_text("output: {fps: 10}\nscenes:\n  - {duration: 2 beats, prompts: a}\n  - {duration: 1 beat, prompts: b}\n", "t.yaml")
     plan = compile_plan(script, grid=BeatGrid((0.0, 0.5, 1.5, 3.0)))

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers import probe, read_audio, read_frames, write
+
 from storyboard.backends.preview import PreviewBackend, prompt_colours
 from storyboard.cli import main
-from storyboard.plan import compile_plan
-from storyboard.script import load_script, load_script_text
-from storyboard.synth import synth_track, write_wav
+from storyboard.music.synth import synth_track, write_wav
+from storyboard.plan.compile import compile_plan
+from storyboard.script.load import load_script, load_script_text
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ class Constant:
 
 
 def render_constant(monkeypatch, plan, values, out):
-    from storyboard.render import render_plan
+    from storyboard.render.orchestrate import render_plan
 
     monkeypatch.setattr("storyboard.backends.open_backend", lambda model_id, p: Constant(values))
     return render_plan(plan, out, quiet=True)
@@ -165,7 +165,7 @@ def test_preview_blends_colours_by_the_morph_weight():
 def test_examples_render_as_is(tmp_path, name, example_media):
     from helpers import ROOT
 
-    from storyboard.planning import plan_script
+    from storyboard.plan.build import plan_script
 
     plan = plan_script(load_script(ROOT / "examples" / f"{name}.yaml")).plan
     out = tmp_path / f"{name}.mp4"

@@ -8,9 +8,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from storyboard.models import SCHEDULER, make_scheduler  # noqa: E402
-from storyboard.plan import windows_for  # noqa: E402
-from storyboard.sampler import fused_prediction, sample, window_weights  # noqa: E402
+from storyboard.backends.diffusion.families.unet3d import SCHEDULER  # noqa: E402
+from storyboard.backends.diffusion.loading import make_scheduler  # noqa: E402
+from storyboard.backends.diffusion.sampler import (  # noqa: E402
+    fused_prediction,
+    sample,
+    window_weights,
+)
+from storyboard.plan.windows import windows_for  # noqa: E402
 
 
 def frame_field(frames: int) -> torch.Tensor:

@@ -2,10 +2,10 @@ import json
 from pathlib import Path
 
 import pytest
-
 from helpers import ROOT, run_cli
-from storyboard.schema import json_schema
-from storyboard.script import load_script
+
+from storyboard.script.load import load_script
+from storyboard.script.schema import json_schema
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from helpers import read_frames, write
+
 from storyboard.backends.preview import PreviewBackend
 from storyboard.cli import main
-from storyboard.planning import plan_script
-from storyboard.render import Interrupted, render_plan
-from storyboard.script import load_script
+from storyboard.plan.build import plan_script
+from storyboard.render.orchestrate import Interrupted, render_plan
+from storyboard.script.load import load_script
 
 
 class Recording(PreviewBackend):
@@ -186,7 +186,7 @@ def test_reassembly_after_an_edit_copies_unchanged_pieces_and_equals_a_fresh_ren
     edited = plan_of(ten_scenes(tmp_path, prompt3="a lighthouse in a storm", name="edited.yaml"))
     render_plan(edited, out, quiet=True)
     new = set(pieces.glob("*.h264")) - before
-    from storyboard.assemble import runs_for
+    from storyboard.render.assemble import runs_for
 
     shot = edited.scenes[3].shot
     affected = [r for r in runs_for(edited) if r.shot == shot or (r.composite and r.shot == shot + 1)]
@@ -197,7 +197,7 @@ def test_reassembly_after_an_edit_copies_unchanged_pieces_and_equals_a_fresh_ren
 
 
 def test_seeking_into_a_segment_gives_exactly_the_frames_asked_for(tmp_path):
-    from storyboard.segments import SegmentWriter, decode_frames
+    from storyboard.render.segments import SegmentWriter, decode_frames
 
     path = tmp_path / "s.mkv"
     with SegmentWriter(path, 32, 32, 24) as writer:

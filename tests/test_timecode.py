@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from storyboard.timecode import TimeValue, parse_time
+from storyboard.script.timecode import TimeValue, parse_time
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from typing import Iterator, Protocol
 
 import numpy as np
 
-from storyboard.plan import Plan, ShotPlan
+from storyboard.plan.data import Plan, ShotPlan
 
 PREVIEW = "preview"
 
@@ -49,6 +49,6 @@ def open_backend(model_id: str, plan: Plan) -> Backend:
         from storyboard.backends.preview import PreviewBackend
 
         return PreviewBackend()
-    from storyboard.backends.diffusion import DiffusionBackend
+    from storyboard.backends.diffusion.backend import DiffusionBackend
 
     return DiffusionBackend.open(model_id, plan)

@@ -1,7 +1,7 @@
 """Load and validate a storyboard script: file -> :class:`Script` or :class:`ScriptErrors`.
 
 Validation has three layers, all reported with file, line, column and field path:
-syntax (:mod:`storyboard.source`), shape and types (pydantic, :mod:`storyboard.schema`),
+syntax (:mod:`storyboard.script.source`), shape and types (pydantic, :mod:`storyboard.script.schema`),
 and meaning (unique scene ids, audio files that exist; timing is checked by the plan).
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from storyboard.errors import Loc, PlanError, ScriptError, ScriptErrors
-from storyboard.schema import Storyboard
-from storyboard.source import Document, load_document, parse_text
+from storyboard.script.schema import Storyboard
+from storyboard.script.source import Document, load_document, parse_text
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ def with_overrides(script: Script, *, model: str | None = None, output: str | No
     if model:
         updates["id"] = model
     if updates:
-        from storyboard.schema import Model
+        from storyboard.script.schema import Model
 
         try:
             merged = Model.model_validate({**board.model.model_dump(), **updates})

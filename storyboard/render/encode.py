@@ -7,7 +7,6 @@ successfully (written to a temporary name beside it, then renamed).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -15,38 +14,14 @@ from types import TracebackType
 
 import numpy as np
 
+from storyboard.files import commit, temporary_sibling
+
 
 def ffmpeg_exe() -> str:
     """Path of the ffmpeg binary (imageio-ffmpeg's; ``IMAGEIO_FFMPEG_EXE`` overrides)."""
     import imageio_ffmpeg
 
     return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-def temporary_sibling(path: Path, suffix: str) -> Path:
-    """A unique temporary path in ``path``'s folder (same file system, so rename is atomic)."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}.", suffix=".part" + suffix, dir=path.parent)
-    os.close(fd)
-    return Path(name)
-
-
-def commit(partial: Path, final: Path) -> None:
-    """Give ``partial`` the usual file mode (mkstemp makes it private) and rename it to ``final``."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(partial, 0o666 & ~umask)
-    os.replace(partial, final)
-
-
-def sweep_partials(*folders: Path) -> None:
-    """Remove this process's unfinished temporary files (an interruption can land between a
-    file's creation and the code that would clean it up). Other processes' files are left alone."""
-    mark = f".{os.getpid()}."
-    for folder in folders:
-        if folder.is_dir():
-            for leftover in folder.glob(".*.part*"):
-                if mark in leftover.name:
-                    leftover.unlink(missing_ok=True)
 
 
 class EncodeError(RuntimeError):

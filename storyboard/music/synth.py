@@ -114,7 +114,7 @@ def synth_track(
 
 def write_wav(track: Track, path: str | Path) -> Path:
     """Write 16-bit PCM WAV atomically."""
-    from storyboard.encode import commit, temporary_sibling
+    from storyboard.files import commit, temporary_sibling
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,19 +1,18 @@
 """Compositing pieces shared by assembly: crossfade blending, the music mix, subtitles.
 
-It knows nothing of diffusion. :mod:`storyboard.assemble` puts them together.
+It knows nothing of diffusion. :mod:`storyboard.render.assemble` puts them together.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
-from storyboard.encode import commit, temporary_sibling
-from storyboard.plan import AudioTrackPlan, Plan
+from storyboard.files import commit, temporary_sibling
+from storyboard.plan.data import AudioTrackPlan, Plan
 
 AUDIO_RATE = 44100
 

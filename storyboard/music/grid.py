@@ -35,7 +35,6 @@ class ConstantTempo:
     def time_at(self, beat: float) -> float:
         return self.first_beat_s + beat * self.beat_s
 
-
     def describe(self) -> str:
         return f"{self.bpm:g} BPM"
 
@@ -86,7 +85,6 @@ class BeatGrid:
             return times[-1] + (beat - last) * self._periods[1]
         i = int(beat)
         return times[i] + (beat - i) * (times[i + 1] - times[i])
-
 
     def describe(self) -> str:
         return f"{len(self.times)} beats, mean {self.bpm:.2f} BPM"

@@ -1,6 +1,6 @@
 """Time values as users write them: seconds, frames, beats and bars.
 
-Parsing happens here; conversion to frames happens only in :mod:`storyboard.plan`,
+Parsing happens here; conversion to frames happens only in :mod:`storyboard.plan.compile`,
 which knows the frame rate and the beat grid.
 
 Accepted forms::
@@ -98,7 +98,7 @@ def _checked(amount: float, unit: Unit, original: object) -> TimeValue:
 def clock_seconds(value: TimeValue, fps: int) -> float:
     """Seconds of a value written in seconds or frames (``fps`` frames a second).
 
-    Beats and bars need a beat grid and a position: :mod:`storyboard.plan` converts those.
+    Beats and bars need a beat grid and a position: :mod:`storyboard.plan.compile` converts those.
     """
     if value.musical:
         raise ValueError(f"'{value}' is in {value.unit}; expected seconds or frames")

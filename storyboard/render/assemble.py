@@ -22,10 +22,11 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from storyboard.compose import Composed, blend, mix_audio, write_srt
-from storyboard.encode import EncodeError, VideoEncoder, commit, ffmpeg_exe, temporary_sibling
-from storyboard.plan import Plan
-from storyboard.segments import Segment, decode_frames
+from storyboard.files import commit, temporary_sibling
+from storyboard.plan.data import Plan
+from storyboard.render.compose import Composed, blend, mix_audio, write_srt
+from storyboard.render.encode import EncodeError, VideoEncoder, ffmpeg_exe
+from storyboard.render.segments import Segment, decode_frames
 
 PIECE_FORMAT = 1
 

@@ -3,7 +3,7 @@
 ``analyse(path)`` loads any file librosa can read (wav, ogg, flac, mp3), computes an
 onset-strength envelope on the low mel bands (below 2 kHz, where kick, snare and
 bass live: high-band hi-hats otherwise pull the tracker onto off-beats), a first
-tempo estimate, then follows the beats with :mod:`storyboard.beats`. Results are
+tempo estimate, then follows the beats with :mod:`storyboard.music.beats`. Results are
 cached on disk as JSON, keyed by the file's content hash and the settings, so
 re-planning a script costs a hash, not an analysis.
 
@@ -165,7 +165,7 @@ def detector_delay() -> float:
         for t in clicks:
             y[int(t * SAMPLE_RATE)] = 1.0
         env = onset_envelope(y, SAMPLE_RATE)
-        from storyboard.beats import _refine
+        from storyboard.music.beats import _refine
 
         rate = SAMPLE_RATE / HOP
         lags = []
@@ -189,7 +189,7 @@ def find_beats(env, full_band, rate: float):
     import librosa
     import numpy as np
 
-    from storyboard.beats import _correct_outliers, _refine, describe, track
+    from storyboard.music.beats import _correct_outliers, _refine, describe, track
 
     excerpt = int(TEMPO_EXCERPT_S * rate)
     middle = max(0, (len(full_band) - excerpt) // 2)
@@ -247,8 +247,6 @@ def analyse(path: str | Path, *, use_cache: bool = True) -> AudioAnalysis:
     import librosa
     import numpy as np
 
-    from storyboard.beats import track
-
     sha = file_hash(path)
     y, sr = librosa.load(str(path), sr=SAMPLE_RATE, mono=True)
     duration = len(y) / sr
@@ -281,7 +279,7 @@ def analyse(path: str | Path, *, use_cache: bool = True) -> AudioAnalysis:
 
 
 def _store(result: AudioAnalysis) -> None:
-    from storyboard.encode import commit, temporary_sibling
+    from storyboard.files import commit, temporary_sibling
 
     target = _cache_path(result.sha256)
     try:
@@ -291,81 +289,3 @@ def _store(result: AudioAnalysis) -> None:
         commit(tmp, target)
     except OSError:
         pass  # a read-only cache folder only costs the next analysis
-
-
-# --- the music's timing for a plan -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MusicTiming:
-    """What :func:`storyboard.plan.compile_plan` needs from the music, in *video* seconds."""
-
-    grid: object  # storyboard.beatgrid.BeatGrid
-    onset_strength: object  # callable: video seconds -> step height for beats curves
-    snap_points: tuple[float, ...] | None
-    analysis: AudioAnalysis
-
-
-def needs_beat_grid(board) -> bool:
-    """Whether a script uses beats: musical times, ``beats`` curves, pulses or ``sync``."""
-    from storyboard.timecode import TimeValue
-
-    def musical(value) -> bool:
-        return isinstance(value, TimeValue) and value.musical
-
-    for scene in board.scenes:
-        times = [scene.duration, scene.transition.duration]
-        times += [k.at for k in scene.prompts]
-        if scene.hold:
-            times += [scene.hold.at, scene.hold.duration]
-        if scene.caption:
-            times += [scene.caption.at, scene.caption.duration]
-        if any(musical(t) for t in times):
-            return True
-        if "beats" in (scene.curve, scene.transition.curve, *(k.curve for k in scene.prompts)):
-            return True
-        if scene.hold and scene.hold.pulse != "none":
-            return True
-    return any(t.sync != "none" for t in board.music)
-
-
-def music_timing(script, *, analyse_if_needed: bool = True) -> MusicTiming | None:
-    """The first music track's beat grid in video time, or None when the script needs none.
-
-    ``start`` (skipped head of the file) and ``offset`` (where the track begins in the
-    video) shift the grid: a beat at file time ``t`` falls at ``t - start + offset``.
-    Beat 0 is the detected beat nearest to the script's ``downbeat``.
-    """
-    from storyboard.beatgrid import BeatGrid
-    from storyboard.timecode import clock_seconds
-
-    board = script.storyboard
-    if not board.music or not needs_beat_grid(board):
-        return None
-    track = board.music[0]
-    path = script.resolve(track.path)
-    analysis = analyse(path) if analyse_if_needed else cached_analysis(path)
-    if analysis is None:
-        return None
-    fps = board.output.fps
-    start = clock_seconds(track.start, fps)
-    shift = clock_seconds(track.offset, fps) - start
-    beats = [t + shift for t in analysis.beats if t >= start]
-    if len(beats) < 2:
-        return None
-    downbeat = clock_seconds(board.downbeat, fps)
-    first = min(range(len(beats)), key=lambda i: abs(beats[i] - downbeat))
-    grid_times = tuple(beats[first:]) if len(beats) - first >= 2 else tuple(beats)
-    grid = BeatGrid(grid_times, board.beats_per_bar)
-
-    def strength(video_s: float) -> float:
-        return 0.25 + 0.75 * analysis.strength_at(video_s - shift)
-
-    snap = None
-    if track.sync == "beats":
-        snap = grid_times
-    elif track.sync == "bars":
-        snap = grid_times[:: board.beats_per_bar]
-    elif track.sync == "onsets":
-        snap = tuple(t + shift for t in analysis.onsets if t >= start)
-    return MusicTiming(grid, strength, snap, analysis)

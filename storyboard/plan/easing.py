@@ -2,7 +2,7 @@
 
 Every curve is monotonic, starts at exactly 0 and ends at exactly 1. The
 ``beats`` curve is not here: it depends on the beat grid and lives in
-:mod:`storyboard.plan`.
+:mod:`storyboard.plan.compile`.
 """
 
 from __future__ import annotations

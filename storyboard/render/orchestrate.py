@@ -1,7 +1,7 @@
 """Rendering: plan -> segments (cached, resumable) -> compositor -> MP4.
 
 Each shot is rendered by the backend into a segment in the cache (see
-:mod:`storyboard.segments`); shots whose segment exists are reused. Then the
+:mod:`storyboard.render.segments`); shots whose segment exists are reused. Then the
 segments are decoded in order and composited (crossfades, captions, music) into
 the MP4. An interruption keeps every finished segment; running the same command
 again resumes.
@@ -17,10 +17,10 @@ from typing import Callable, Iterator, TextIO
 
 import numpy as np
 
-from storyboard.encode import sweep_partials
-from storyboard.plan import Plan
-from storyboard.progress import Progress, clock
-from storyboard.segments import Segment, SegmentCache, default_cache
+from storyboard.files import sweep_partials
+from storyboard.plan.data import Plan
+from storyboard.render.progress import Progress, clock
+from storyboard.render.segments import Segment, SegmentCache, default_cache
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = F
     The backend is opened (and its weights loaded) only if a segment is missing,
     before anything is written.
     """
-    from storyboard.assemble import assemble
+    from storyboard.render.assemble import assemble
 
     log = log or sys.stderr
     path = Path(output or plan.output["path"])
@@ -83,7 +83,7 @@ def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = F
             print(text, file=log, flush=True)
 
     say(f"{len(segments)} segments: {len(todo)} to render, {len(segments) - len(todo)} reused from {cache.folder}")
-    from storyboard.assemble import PieceWriter
+    from storyboard.render.assemble import PieceWriter
 
     pieces = PieceWriter(plan, segments, cache.folder / "pieces")
     backend = None

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from storyboard.drawing import font
-from storyboard.plan import Plan
+from storyboard.plan.data import Plan
 
 WIDTH, MARGIN = 1600, 70
 LANES = {"wave": 130, "beats": 30, "scenes": 60, "weights": 170, "pulse": 50}
@@ -30,7 +30,7 @@ def prompt_colour(index: int) -> tuple[int, int, int]:
 def draw_timeline(plan: Plan, path: str | Path, *, audio: np.ndarray | None = None, audio_rate: int = 0,
                   envelope: np.ndarray | None = None, envelope_rate: float = 0.0, bar_frames: tuple[int, ...] = ()) -> Path:
     """Draw ``plan`` (and the music's samples and onset envelope, in video time) to a PNG."""
-    from storyboard.encode import commit, temporary_sibling
+    from storyboard.files import commit, temporary_sibling
 
     height = sum(LANES.values()) + 60
     image = Image.new("RGB", (WIDTH, height), BACKGROUND)
@@ -146,9 +146,8 @@ def plot_plan(script, plan: Plan, path: str | Path) -> Path:
     if board.music:
         import librosa
 
-        from storyboard.audio import analyse
-
-        from storyboard.timecode import clock_seconds
+        from storyboard.music.analysis import analyse
+        from storyboard.script.timecode import clock_seconds
 
         track = board.music[0]
         fps = board.output.fps

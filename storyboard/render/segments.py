@@ -26,8 +26,9 @@ from typing import Iterator
 
 import numpy as np
 
-from storyboard.encode import VideoEncoder, commit, ffmpeg_exe, temporary_sibling
-from storyboard.plan import Plan, ShotPlan
+from storyboard.files import commit, temporary_sibling
+from storyboard.plan.data import Plan, ShotPlan
+from storyboard.render.encode import VideoEncoder, ffmpeg_exe
 
 SEGMENT_FORMAT = 2  # 2: a keyframe every second
 SEGMENT_CRF = 4

@@ -11,7 +11,7 @@ before validation so that error paths stay simple (``scenes[2].prompts[1].at``):
 * ``hold: true``                -> ``hold: {}``
 * ``caption: "text"``           -> ``caption: {text: "text"}``
 
-Times accept seconds, frames, beats and bars (see :mod:`storyboard.timecode`).
+Times accept seconds, frames, beats and bars (see :mod:`storyboard.script.timecode`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from storyboard.timecode import TIME_HELP, TimeValue, parse_time
+from storyboard.script.timecode import TIME_HELP, TimeValue, parse_time
 
 _TIME_SCHEMA = {
     "anyOf": [

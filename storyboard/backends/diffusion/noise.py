@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from storyboard.plan import ShotPlan
+from storyboard.plan.data import ShotPlan
 
 
 def scene_noise(seed: int, frames: int, shape: tuple[int, int, int]) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storyboard.plan import Plan
+from storyboard.plan.data import Plan
 
 
 def _short(text: str, width: int) -> str:

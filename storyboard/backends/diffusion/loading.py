@@ -1,0 +1,134 @@
+"""Loading a diffusion model, whatever its family: device, dtype, the hub or a folder, schedulers.
+
+A model is a diffusers repository of components (``unet/``, ``vae/``, ...), each
+loaded with ``from_pretrained`` by its family (:mod:`storyboard.backends.diffusion.families`).
+This module finds the source: a local folder (checked for the components first), or
+a hub id, from the user's Hugging Face cache first and the hub only when
+``HF_HUB_OFFLINE`` allows it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Sequence, TypeVar
+
+from storyboard.errors import UsageError
+
+T = TypeVar("T")
+
+
+class ModelUnavailable(UsageError):
+    """The weights cannot be found; the message says what is missing and how to get it."""
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> ``cuda`` if available, else ``mps``, else ``cpu``; others are checked."""
+    import torch
+
+    if name == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("model.device is cuda, but torch sees no CUDA device (is the CUDA build of torch installed?)")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise UsageError("model.device is mps, but this machine has no MPS device")
+    return name
+
+
+def resolve_dtype(name: str, device: str):
+    """``auto``: bf16 on CUDA, fp16 on MPS, fp32 on CPU."""
+    import torch
+
+    if name == "auto":
+        name = {"cuda": "bf16", "mps": "fp16"}.get(device, "fp32")
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[name]
+
+
+def missing_message(model_id: str, detail: str, components: Sequence[str]) -> str:
+    offline = hub_offline()
+    how = (
+        f"download it on a connected machine with `huggingface-cli download {model_id}` (it lands in the Hugging Face "
+        f"cache, ~/.cache/huggingface, or HF_HOME), or point model.id at a local folder holding {', '.join(components)}/"
+    )
+    state = "HF_HUB_OFFLINE is set, so only the local cache is searched; " if offline else ""
+    return f"model '{model_id}' is not available: {detail}. {state}{how}. To check a script without weights use --model preview."
+
+
+def load_from(model_id: str, revision: str | None, components: Sequence[str],
+              load: Callable[[str, dict[str, Any]], T]) -> T:
+    """Call ``load(source, from_pretrained_kwargs)`` on a folder or a hub id.
+
+    A folder is checked for ``components`` before anything heavy loads; a hub id is
+    loaded from the cache first (no network), then from the hub unless offline.
+    ``load`` raises :class:`ModelUnavailable` for weights it cannot find.
+    """
+    local = Path(model_id).expanduser()
+    looks_local = local.exists() or model_id.startswith((".", "/", "~")) or model_id.count("/") > 1
+    quiet_libraries()
+    if looks_local:
+        if not local.is_dir():
+            raise ModelUnavailable(f"model folder '{model_id}' does not exist")
+        missing = [c for c in components if not (local / c).is_dir()]
+        if missing:
+            raise ModelUnavailable(f"model folder '{model_id}' lacks {', '.join(m + '/' for m in missing)}; "
+                                   f"expected a diffusers text-to-video layout ({', '.join(components)})")
+        return load(str(local), {})
+    kwargs: dict[str, Any] = {"revision": revision} if revision else {}
+    # The cache first, so cached weights load with no network; the hub only if allowed.
+    try:
+        return load(model_id, {**kwargs, "local_files_only": True})
+    except ModelUnavailable:
+        if hub_offline():
+            raise
+    return load(model_id, kwargs)
+
+
+def hub_offline() -> bool:
+    """True when ``HF_HUB_OFFLINE`` is set (read now, not when huggingface_hub was imported)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def quiet_libraries() -> None:
+    """Silence diffusers' and transformers' progress bars and advice; storyboard reports progress."""
+    import diffusers
+    import transformers
+
+    diffusers.utils.logging.set_verbosity_error()
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def make_scheduler(name: str, config: dict[str, Any]):
+    """A fresh DDIM or DPM-Solver++ (2M) scheduler from a model's scheduler config."""
+    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
+
+    if name == "ddim":
+        return DDIMScheduler.from_config(config)
+    if name == "dpm++":
+        return DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++", solver_order=2)
+    raise ValueError(f"unknown scheduler {name!r}")
+
+
+# --- tokenizers for tiny offline models ------------------------------------------------------
+
+
+def byte_vocab() -> dict[str, int]:
+    """A CLIP vocabulary of the 256 byte characters (word-internal and word-final) plus start/end."""
+    keep = set(range(33, 127)) | set(range(161, 173)) | set(range(174, 256))
+    chars, extra = [], 0
+    for b in range(256):
+        if b in keep:
+            chars.append(chr(b))
+        else:
+            chars.append(chr(256 + extra))
+            extra += 1
+    vocab = {c: i for i, c in enumerate(chars)}
+    vocab.update({c + "</w>": 256 + i for i, c in enumerate(chars)})
+    vocab["<|startoftext|>"] = 512
+    vocab["<|endoftext|>"] = 513
+    return vocab

@@ -1,0 +1,189 @@
+"""The Plan: plain, frame-exact data that every later stage reads and nothing writes back.
+
+Words (see ``design/architecture.md``):
+
+* **shot**: frames generated as one continuous latent video. A ``cut`` or a
+  ``crossfade`` starts a new shot; a ``morph`` continues the current one. A shot
+  followed by a crossfade renders ``handle`` extra frames past its end, which
+  the compositor blends with the next shot's first frames.
+* **window**: the model's native clip length slid over a shot with overlap.
+* **conditioning**: per frame, the two prompts in play (``a``, ``b``), the weight
+  of ``b`` after easing (``w``), the noise seed and the beat pulse.
+
+Frames are output frames at ``Plan.fps``; times in seconds are exact (``frame / fps``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PLAN_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FrameCond:
+    """Conditioning of one frame: prompts ``a`` -> ``b`` at weight ``w`` of ``b``."""
+
+    a: int
+    b: int
+    w: float
+    seed: int
+    pulse: float = 0.0
+    scene: int = 0
+
+    def held(self) -> "FrameCond":
+        """The same conditioning without a pulse (for crossfade handles)."""
+        return FrameCond(self.a, self.b, self.w, self.seed, 0.0, self.scene)
+
+
+@dataclass(frozen=True)
+class TransitionPlan:
+    """How scene ``into`` begins: ``cut``, ``crossfade`` (compositor) or ``morph`` (latent).
+
+    ``weights`` holds, for each of the ``frames`` frames from ``start``, the weight of
+    the incoming scene (crossfade: of the new shot's pixels; morph: of its first prompt).
+    """
+
+    kind: str
+    into: int
+    start: int
+    frames: int
+    curve: str
+    weights: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class CaptionPlan:
+    text: str
+    start: int
+    end: int
+    scene: int
+
+
+@dataclass(frozen=True)
+class ScenePlan:
+    """A scene resolved to frames ``[start, end)``; ``start_s`` is exact (``start / fps``)."""
+
+    index: int
+    id: str
+    start: int
+    end: int
+    shot: int
+    seed: int
+    prompts: tuple[int, ...]
+    keys: tuple[int, ...]
+    requested_start_s: float
+    hold: tuple[int, int] | None = None
+    caption: str | None = None
+    snapped_s: float = 0.0  # how far sync moved this scene's start (seconds, + later)
+
+    @property
+    def frames(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class ShotPlan:
+    """A continuous latent video: owns frames ``[start, end)``, renders ``[start, render_end)``."""
+
+    index: int
+    scenes: tuple[int, ...]
+    start: int
+    end: int
+    render_end: int
+    windows: tuple[tuple[int, int], ...]
+    frames: tuple[FrameCond, ...] = field(repr=False)
+
+    @property
+    def length(self) -> int:
+        """Frames rendered, handle included."""
+        return self.render_end - self.start
+
+    def cond(self, frame: int) -> FrameCond:
+        return self.frames[frame - self.start]
+
+
+@dataclass(frozen=True)
+class AudioTrackPlan:
+    """A track placed on the video timeline; all times in seconds."""
+
+    path: str
+    offset_s: float
+    start_s: float
+    volume: float
+    fade_in_s: float
+    fade_out_s: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the backends and the compositor need; JSON-serialisable with :meth:`to_json`."""
+
+    title: str
+    fps: int
+    width: int
+    height: int
+    total_frames: int
+    prompts: tuple[str, ...]
+    negative: str
+    model: dict[str, Any]
+    scenes: tuple[ScenePlan, ...]
+    shots: tuple[ShotPlan, ...]
+    transitions: tuple[TransitionPlan, ...]
+    captions: tuple[CaptionPlan, ...]
+    audio: tuple[AudioTrackPlan, ...]
+    output: dict[str, Any]
+    tempo: dict[str, Any] | None
+    beats: tuple[int, ...] = ()
+    bars: tuple[int, ...] = ()
+    end_snapped_s: float = 0.0
+    version: int = PLAN_VERSION
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the video in seconds (``total_frames / fps``)."""
+        return self.total_frames / self.fps
+
+    def timecode(self, frame: int) -> str:
+        """``m:ss.ff`` (minutes, seconds, frame within the second)."""
+        s, f = divmod(frame, self.fps)
+        m, s = divmod(s, 60)
+        return f"{m}:{s:02d}.{f:02d}"
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data: what ``storyboard plan --json`` prints."""
+
+        def cond(c: FrameCond) -> dict[str, Any]:
+            return {"a": c.a, "b": c.b, "w": round(c.w, 6), "seed": c.seed, "pulse": round(c.pulse, 6), "scene": c.scene}
+
+        return {
+            "version": self.version,
+            "title": self.title,
+            "fps": self.fps,
+            "width": self.width,
+            "height": self.height,
+            "total_frames": self.total_frames,
+            "duration_s": self.duration_s,
+            "tempo": self.tempo,
+            "prompts": list(self.prompts),
+            "negative": self.negative,
+            "model": self.model,
+            "output": self.output,
+            "audio": [asdict(a) for a in self.audio],
+            "scenes": [
+                {**asdict(s), "prompts": list(s.prompts), "keys": list(s.keys), "hold": list(s.hold) if s.hold else None,
+                 "start_s": s.start / self.fps, "end_s": s.end / self.fps, "frames": s.frames}
+                for s in self.scenes
+            ],
+            "shots": [
+                {"index": s.index, "scenes": list(s.scenes), "start": s.start, "end": s.end, "render_end": s.render_end,
+                 "windows": [list(w) for w in s.windows], "frames": [cond(c) for c in s.frames]}
+                for s in self.shots
+            ],
+            "transitions": [{**asdict(t), "weights": [round(w, 6) for w in t.weights]} for t in self.transitions],
+            "captions": [asdict(c) for c in self.captions],
+            "beats": list(self.beats),
+            "bars": list(self.bars),
+            "end_snapped_s": self.end_snapped_s,
+        }
