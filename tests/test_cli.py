@@ -88,6 +88,7 @@ def test_synth_rejects_an_absurd_tempo(tmp_path):
     assert not (tmp_path / "x.wav").exists()
 
 
+@pytest.mark.slow
 def test_preview_render_imports_no_torch(tmp_path):
     script = write(tmp_path / "s.yaml", """
         output: {width: 64, height: 64, fps: 8, preset: ultrafast}

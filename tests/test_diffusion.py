@@ -181,6 +181,7 @@ def test_freenoise_repeats_shuffled_window_noise():
     assert later[:12] != [tuple(noise[:, k].flatten().tolist()) for k in range(0, 12)], "shuffled, not copied"
 
 
+@pytest.mark.slow
 def test_folder_round_trip_offline_through_the_cli(tiny, tmp_path):
     folder = save_components(tiny, tmp_path / "tiny-model")
     script = write(tmp_path / "s.yaml", f"""
@@ -210,6 +211,7 @@ def test_loaded_weights_equal_saved(tiny, tmp_path):
     assert loaded.tokenizer("a red room").input_ids == tiny.tokenizer("a red room").input_ids
 
 
+@pytest.mark.slow
 def test_tiny_random_renders_end_to_end(tmp_path, capsys):
     script = write(tmp_path / "s.yaml", """
         output: {width: 64, height: 32, fps: 8, preset: ultrafast}

@@ -107,6 +107,7 @@ def test_music_offset_shifts_the_grid(tmp_path, track128):
     assert pulses == [b for b in shifted.beats if b < shifted.total_frames] and len(pulses) >= 8
 
 
+@pytest.mark.slow
 def test_audio_in_the_mp4_lines_up_with_the_plans_beats(tmp_path, track128):
     """Kicks in the MP4 sound within 1.5 frames of the plan's beat frames: the analysis
     places beats within a frame, and rounding a beat to its frame adds up to half of one."""

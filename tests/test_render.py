@@ -21,6 +21,7 @@ def music(tmp_path_factory) -> tuple[Path, np.ndarray]:
     return write_wav(track, tmp_path_factory.mktemp("music") / "beat.wav"), track.beats
 
 
+@pytest.mark.slow
 def test_render_probes_right(tmp_path, music, capsys):
     path, _ = music
     script = write(tmp_path / "s.yaml", f"""
@@ -49,6 +50,7 @@ def test_render_probes_right(tmp_path, music, capsys):
     assert len(list((out.parent / ".storyboard-cache").glob("*.mkv"))) == 2, "one segment per shot"
 
 
+@pytest.mark.slow
 def test_audio_stays_in_sync_to_the_end(tmp_path, music):
     """Kicks in the file at time T must sound at T - start + offset in the video, to the last one."""
     path, beats = music
@@ -104,6 +106,7 @@ def render_constant(monkeypatch, plan, values, out):
     return render_plan(plan, out, quiet=True)
 
 
+@pytest.mark.slow
 def test_crossfade_blends_handle_and_new_shot_by_the_plan_weights(tmp_path, monkeypatch):
     plan = _plan("""
         output: {width: 64, height: 64, fps: 10, quality: 0, preset: ultrafast}
@@ -119,6 +122,7 @@ def test_crossfade_blends_handle_and_new_shot_by_the_plan_weights(tmp_path, monk
     assert all(abs(v - e) <= 2 for v, e in zip(values, expected)), values
 
 
+@pytest.mark.slow
 def test_captions_are_burnt_in_only_while_they_run(tmp_path, monkeypatch):
     plan = _plan("""
         output: {width: 320, height: 176, fps: 10, captions: burn, quality: 0, preset: ultrafast}

@@ -52,6 +52,7 @@ def plan_of(path):
     return plan_script(load_script(path)).plan
 
 
+@pytest.mark.slow
 def test_interrupted_render_resumes_without_redoing_segments_and_matches(tmp_path, recording):
     log, state = recording
     script = ten_scenes(tmp_path)
@@ -81,6 +82,7 @@ def test_interrupted_render_resumes_without_redoing_segments_and_matches(tmp_pat
     assert np.array_equal(resumed, uninterrupted), "frame for frame"
 
 
+@pytest.mark.slow
 def test_editing_one_scene_rerenders_only_its_segment(tmp_path, recording):
     log, _ = recording
     out = tmp_path / "v.mp4"
@@ -127,6 +129,7 @@ def test_dry_run_lists_what_would_render_and_writes_nothing(tmp_path, capsys):
     assert f"0 of {shots} segments to render" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_cache_prune_keeps_only_what_scripts_use(tmp_path, capsys):
     a = ten_scenes(tmp_path)
     b = ten_scenes(tmp_path, prompt3="a different scene three", name="b.yaml")
@@ -144,6 +147,7 @@ def test_cache_prune_keeps_only_what_scripts_use(tmp_path, capsys):
     assert f"{before - 1} segments" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_interrupt_from_the_cli_says_how_to_resume(tmp_path, recording, capsys):
     log, state = recording
     state["fail_after"] = 2
@@ -153,6 +157,7 @@ def test_interrupt_from_the_cli_says_how_to_resume(tmp_path, recording, capsys):
     assert "2 of" in err and "are kept" in err and "Run the same command again to resume" in err
 
 
+@pytest.mark.slow
 def test_sigterm_stops_cleanly_like_ctrl_c(tmp_path):
     """`kill` during a render: exit 130, no partial files, finished segments kept."""
     import signal
@@ -177,6 +182,7 @@ def test_sigterm_stops_cleanly_like_ctrl_c(tmp_path):
     assert len(list(cache.glob("[!.]*.mkv"))) >= 2
 
 
+@pytest.mark.slow
 def test_reassembly_after_an_edit_copies_unchanged_pieces_and_equals_a_fresh_render(tmp_path, recording):
     log, _ = recording
     out = tmp_path / "v.mp4"

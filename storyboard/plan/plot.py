@@ -9,6 +9,7 @@ Pillow, written atomically as PNG.
 from __future__ import annotations
 
 import colorsys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,29 +28,56 @@ def prompt_colour(index: int) -> tuple[int, int, int]:
     return int(r * 255), int(g * 255), int(b * 255)
 
 
+@dataclass
+class Canvas:
+    """The picture being drawn, and where frame numbers fall on it (pixels)."""
+
+    plan: Plan
+    image: Image.Image
+    draw: ImageDraw.ImageDraw
+    small: object
+
+    @property
+    def span(self) -> int:
+        return WIDTH - 2 * MARGIN
+
+    @property
+    def total(self) -> int:
+        return max(1, self.plan.total_frames)
+
+    def x_of(self, frame: float) -> float:
+        return MARGIN + self.span * frame / self.total
+
+
 def draw_timeline(plan: Plan, path: str | Path, *, audio: np.ndarray | None = None, audio_rate: int = 0,
                   envelope: np.ndarray | None = None, envelope_rate: float = 0.0, bar_frames: tuple[int, ...] = ()) -> Path:
-    """Draw ``plan`` (and the music's samples and onset envelope, in video time) to a PNG."""
-    from storyboard.files import commit, temporary_sibling
-
-    height = sum(LANES.values()) + 60
-    image = Image.new("RGB", (WIDTH, height), BACKGROUND)
-    draw = ImageDraw.Draw(image)
-    span = WIDTH - 2 * MARGIN
-    total = max(1, plan.total_frames)
-
-    def x_of(frame: float) -> float:
-        return MARGIN + span * frame / total
-
-    small = font(12)
+    """Draw ``plan`` (and the music's samples and onset envelope, in video time) to a PNG, lane by lane."""
+    image = Image.new("RGB", (WIDTH, sum(LANES.values()) + 60), BACKGROUND)
+    canvas = Canvas(plan, image, ImageDraw.Draw(image), font(12))
+    canvas.draw.text((MARGIN, 8), f"{plan.title or 'storyboard'}: {plan.duration_s:.2f} s, {plan.total_frames} frames at "
+                     f"{plan.fps} fps" + (f", {plan.tempo['bpm']:.2f} BPM ({plan.tempo['source']})" if plan.tempo else ""),
+                     font=font(14), fill=INK)
     y = 30
-    draw.text((MARGIN, 8), f"{plan.title or 'storyboard'}: {plan.duration_s:.2f} s, {plan.total_frames} frames at {plan.fps} fps"
-              + (f", {plan.tempo['bpm']:.2f} BPM ({plan.tempo['source']})" if plan.tempo else ""), font=font(14), fill=INK)
+    draw_music(canvas, y, audio, audio_rate, envelope, envelope_rate)
+    y += LANES["wave"]
+    draw_beats(canvas, y, set(bar_frames))
+    y += LANES["beats"]
+    draw_scenes(canvas, y)
+    y += LANES["scenes"]
+    draw_weights(canvas, y)
+    y += LANES["weights"]
+    draw_pulse(canvas, y)
+    y += LANES["pulse"]
+    draw_time_axis(canvas, y)
+    return save_png(image, Path(path))
 
-    # Waveform and onset envelope.
-    top, h = y, LANES["wave"]
+
+def draw_music(canvas: Canvas, top: int, audio: np.ndarray | None, audio_rate: int,
+               envelope: np.ndarray | None, envelope_rate: float) -> None:
+    """The waveform (min/max per pixel column) and the onset envelope over it."""
+    plan, draw, span, h = canvas.plan, canvas.draw, canvas.span, LANES["wave"]
     mid = top + h / 2
-    draw.text((6, top), "music", font=small, fill=INK)
+    draw.text((6, top), "music", font=canvas.small, fill=INK)
     if audio is not None and len(audio):
         columns = np.array_split(audio[: int(plan.duration_s * audio_rate)], span) if len(audio) >= span else []
         for i, column in enumerate(columns):
@@ -59,42 +87,46 @@ def draw_timeline(plan: Plan, path: str | Path, *, audio: np.ndarray | None = No
     if envelope is not None and len(envelope):
         points = []
         for i in range(span):
-            t = plan.duration_s * i / span
-            k = int(t * envelope_rate)
+            k = int(plan.duration_s * i / span * envelope_rate)
             if 0 <= k < len(envelope):
                 points.append((MARGIN + i, top + h - envelope[k] * (h - 4)))
         if len(points) > 1:
             draw.line(points, fill=(220, 90, 40), width=1)
-    y += h
 
-    # Beat ticks.
-    top, h = y, LANES["beats"]
-    draw.text((6, top + 8), "beats", font=small, fill=INK)
-    bars = set(bar_frames)
-    for f in plan.beats:
+
+def draw_beats(canvas: Canvas, top: int, bars: set[int]) -> None:
+    """A tick on each beat; bars taller."""
+    h = LANES["beats"]
+    canvas.draw.text((6, top + 8), "beats", font=canvas.small, fill=INK)
+    for f in canvas.plan.beats:
         tall = f in bars
-        draw.line((x_of(f), top + (2 if tall else h / 2), x_of(f), top + h - 2), fill=INK if tall else (120, 120, 120))
-    y += h
+        canvas.draw.line((canvas.x_of(f), top + (2 if tall else h / 2), canvas.x_of(f), top + h - 2),
+                         fill=INK if tall else (120, 120, 120))
 
-    # Scenes.
-    top, h = y, LANES["scenes"]
-    draw.text((6, top + 20), "scenes", font=small, fill=INK)
+
+def draw_scenes(canvas: Canvas, top: int) -> None:
+    """Scenes as spans in their first prompt's colour, a red dot where sync moved a boundary,
+    and transitions as dark bars along the bottom."""
+    plan, draw, x_of, h = canvas.plan, canvas.draw, canvas.x_of, LANES["scenes"]
+    draw.text((6, top + 20), "scenes", font=canvas.small, fill=INK)
     for s in plan.scenes:
         colour = prompt_colour(s.prompts[0])
-        draw.rectangle((x_of(s.start), top + 4, x_of(s.end), top + h - 4), fill=tuple(int(c * 0.35 + 255 * 0.65) for c in colour), outline=GRID)
-        draw.text((x_of(s.start) + 4, top + 8), s.id, font=small, fill=INK)
+        draw.rectangle((x_of(s.start), top + 4, x_of(s.end), top + h - 4),
+                       fill=tuple(int(c * 0.35 + 255 * 0.65) for c in colour), outline=GRID)
+        draw.text((x_of(s.start) + 4, top + 8), s.id, font=canvas.small, fill=INK)
         draw.text((x_of(s.start) + 4, top + 26), plan.timecode(s.start), font=font(10), fill=(90, 90, 90))
         if abs(s.snapped_s) > 1e-6:
             draw.ellipse((x_of(s.start) - 4, top - 4, x_of(s.start) + 4, top + 4), fill=(200, 40, 40))
     for t in plan.transitions:
         if t.frames:
             draw.rectangle((x_of(t.start), top + h - 12, x_of(t.start + t.frames), top + h - 4), fill=(60, 60, 60))
-    y += h
 
-    # Prompt weights: for each frame, prompt a has 1 - w, prompt b has w.
-    top, h = y, LANES["weights"]
-    draw.text((6, top + 4), "prompt", font=small, fill=INK)
-    draw.text((6, top + 18), "weights", font=small, fill=INK)
+
+def draw_weights(canvas: Canvas, top: int) -> None:
+    """Each prompt's weight over time: for each frame, prompt a has 1 - w, prompt b has w."""
+    plan, draw, span, total, h = canvas.plan, canvas.draw, canvas.span, canvas.total, LANES["weights"]
+    draw.text((6, top + 4), "prompt", font=canvas.small, fill=INK)
+    draw.text((6, top + 18), "weights", font=canvas.small, fill=INK)
     draw.line((MARGIN, top + h - 4, WIDTH - MARGIN, top + h - 4), fill=GRID)
     draw.line((MARGIN, top + 4, WIDTH - MARGIN, top + 4), fill=GRID)
     series: dict[int, list[tuple[float, float]]] = {}
@@ -105,33 +137,40 @@ def draw_timeline(plan: Plan, path: str | Path, *, audio: np.ndarray | None = No
             weights = {c.a: 1.0 - c.w}
             weights[c.b] = weights.get(c.b, 0.0) + c.w
             for p, w in weights.items():
-                series.setdefault(p, []).append((x_of(f), top + h - 4 - w * (h - 8)))
+                series.setdefault(p, []).append((canvas.x_of(f), top + h - 4 - w * (h - 8)))
     for p, pts in series.items():
         colour = prompt_colour(p)
         for a, b in zip(pts, pts[1:]):
             if b[0] - a[0] <= 2 * span / total * step + 1:
                 draw.line((a, b), fill=colour, width=2)
-    y += h
 
-    # Pulse.
-    top, h = y, LANES["pulse"]
-    draw.text((6, top + 14), "pulse", font=small, fill=INK)
-    for shot in plan.shots:
+
+def draw_pulse(canvas: Canvas, top: int) -> None:
+    """The beat pulse, a bar per frame."""
+    h = LANES["pulse"]
+    canvas.draw.text((6, top + 14), "pulse", font=canvas.small, fill=INK)
+    for shot in canvas.plan.shots:
         for f in range(shot.start, shot.end):
             p = shot.cond(f).pulse
             if p > 0.01:
-                draw.line((x_of(f), top + h - 4, x_of(f), top + h - 4 - p * (h - 8)), fill=(120, 60, 160))
-    y += h
+                canvas.draw.line((canvas.x_of(f), top + h - 4, canvas.x_of(f), top + h - 4 - p * (h - 8)), fill=(120, 60, 160))
 
-    # Time axis.
+
+def draw_time_axis(canvas: Canvas, y: int) -> None:
+    """Minutes and seconds, at most about 20 labels."""
+    plan = canvas.plan
     seconds = int(plan.duration_s)
     every = next(s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300) if seconds / s <= 20)
     for s in range(0, seconds + 1, every):
-        x = x_of(s * plan.fps)
-        draw.line((x, y + 2, x, y + 8), fill=INK)
-        draw.text((x - 8, y + 10), f"{s // 60}:{s % 60:02d}", font=font(10), fill=INK)
+        x = canvas.x_of(s * plan.fps)
+        canvas.draw.line((x, y + 2, x, y + 8), fill=INK)
+        canvas.draw.text((x - 8, y + 10), f"{s // 60}:{s % 60:02d}", font=font(10), fill=INK)
 
-    path = Path(path)
+
+def save_png(image: Image.Image, path: Path) -> Path:
+    """Write ``image`` to ``path`` atomically."""
+    from storyboard.files import commit, temporary_sibling
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_sibling(path, ".png")
     image.save(tmp, format="PNG")

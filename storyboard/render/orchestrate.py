@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, TextIO
+from typing import Any, Callable, Iterator, TextIO
 
 import numpy as np
 
@@ -65,24 +65,48 @@ def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = F
     The backend is opened (and its weights loaded) only if a segment is missing,
     before anything is written.
     """
-    from storyboard.render.assemble import assemble
-
-    log = log or sys.stderr
     path = Path(output or plan.output["path"])
     cache = SegmentCache(Path(cache_dir) if cache_dir else default_cache(path))
     started = time.monotonic()
     segments = plan_segments(plan, cache)
     todo = [s for s in segments if not s.cached]
-    total_frames = sum(s.shot.length for s in segments)
-    progress = Progress(total_frames, plan.fps, label="render", quiet=quiet)
+    progress = Progress(sum(s.shot.length for s in segments), plan.fps, label="render", quiet=quiet)
     progress.update(sum(s.shot.length for s in segments if s.cached))
-
-    def say(text: str) -> None:
-        if not quiet:
-            progress.clear()
-            print(text, file=log, flush=True)
+    say = Reporter(progress, log or sys.stderr, quiet)
 
     say(f"{len(segments)} segments: {len(todo)} to render, {len(segments) - len(todo)} reused from {cache.folder}")
+    done = render_missing(plan, segments, todo, cache, path, progress, say)
+    progress.finish()
+    assembled_at = time.monotonic()
+    result, encoded, copied = assemble_video(plan, segments, path, cache, Interrupted(done, len(todo), cache.folder), quiet)
+    say(f"assembled from {encoded + copied} pieces: {encoded} encoded, {copied} copied")
+    now = time.monotonic()
+    return RenderResult(result.path, result.frames, result.duration_s, now - started, result.subtitles,
+                        rendered=done, reused=len(segments) - len(todo), cache=cache.folder,
+                        assembly_s=now - assembled_at)
+
+
+@dataclass
+class Reporter:
+    """Prints a line above the progress bar (nothing when quiet)."""
+
+    progress: Progress
+    log: TextIO
+    quiet: bool
+
+    def __call__(self, text: str) -> None:
+        if not self.quiet:
+            self.progress.clear()
+            print(text, file=self.log, flush=True)
+
+
+def render_missing(plan: Plan, segments: list[Segment], todo: list[Segment], cache: SegmentCache, path: Path,
+                   progress: Progress, say: Reporter) -> int:
+    """Render each segment in ``todo`` with the plan's backend; returns how many were rendered.
+
+    A shot's plain pieces are encoded as its frames stream by. On Ctrl-C (or any failure)
+    the unfinished segment and pieces are removed and the finished ones kept.
+    """
     from storyboard.render.assemble import PieceWriter
 
     pieces = PieceWriter(plan, segments, cache.folder / "pieces")
@@ -98,23 +122,7 @@ def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = F
             ids = ", ".join(plan.scenes[i].id for i in shot.scenes)
             say(f"segment {n}/{len(todo)}: shot {shot.index} ({ids}), {shot.length} frames "
                 f"({clock(shot.length / plan.fps)} of video)")
-            before = progress.done
-
-            def sampling(fraction: float, before: int = before, shot=shot) -> None:
-                progress.update(before + int(0.9 * fraction * shot.length))
-
-            if getattr(backend, "name", "") == "preview":
-                frames = backend.render_shot(plan, shot)
-            else:
-                frames = backend.render_shot(plan, shot, progress=sampling)
-            counter = iter(range(before + 1, before + shot.length + 1))
-            frames = _counted(frames, lambda: progress.update(next(counter)))
-            # The shot's plain runs go straight into their final pieces as the frames stream by.
-            frames = pieces.tee(shot, frames)
-            cache.write(segment, plan, frames,
-                        {"shot": shot.index, "scenes": [plan.scenes[i].id for i in shot.scenes],
-                         "model": plan.model["id"], "output": str(path)})
-            pieces.commit(shot)
+            render_segment(plan, segment, backend, cache, pieces, progress, path)
             done += 1
     except KeyboardInterrupt:
         pieces.abort()
@@ -128,23 +136,44 @@ def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = F
     finally:
         if backend is not None:
             backend.close()
-    progress.finish()
+    return done
+
+
+def render_segment(plan: Plan, segment: Segment, backend: Any, cache: SegmentCache, pieces: Any,
+                   progress: Progress, path: Path) -> None:
+    """One shot: the backend's frames, counted on the progress bar, into its pieces and its segment."""
+    shot = segment.shot
+    before = progress.done
+
+    def sampling(fraction: float) -> None:
+        progress.update(before + int(0.9 * fraction * shot.length))
+
+    if getattr(backend, "name", "") == "preview":
+        frames = backend.render_shot(plan, shot)
+    else:
+        frames = backend.render_shot(plan, shot, progress=sampling)
+    counter = iter(range(before + 1, before + shot.length + 1))
+    frames = _counted(frames, lambda: progress.update(next(counter)))
+    frames = pieces.tee(shot, frames)  # the shot's plain runs go straight into their final pieces
+    cache.write(segment, plan, frames, {"shot": shot.index, "scenes": [plan.scenes[i].id for i in shot.scenes],
+                                        "model": plan.model["id"], "output": str(path)})
+    pieces.commit(shot)
+
+
+def assemble_video(plan: Plan, segments: list[Segment], path: Path, cache: SegmentCache, interrupted: Interrupted,
+                   quiet: bool) -> tuple[Any, int, int]:
+    """Assemble the MP4 from the segments with its own progress bar; Ctrl-C raises ``interrupted``."""
+    from storyboard.render.assemble import assemble
 
     assembly = Progress(plan.total_frames, plan.fps, label="assemble", quiet=quiet)
-    assembled_at = time.monotonic()
     try:
-        result, encoded, copied = assemble(plan, segments, path, cache.folder / "pieces", on_frame=assembly.update)
+        return assemble(plan, segments, path, cache.folder / "pieces", on_frame=assembly.update)
     except KeyboardInterrupt:
         assembly.finish()
         sweep_partials(cache.folder / "pieces", path.parent)
-        raise Interrupted(done, len(todo), cache.folder) from None
+        raise interrupted from None
     except BaseException:
         sweep_partials(cache.folder / "pieces", path.parent)
         raise
     finally:
         assembly.finish()
-    say(f"assembled from {encoded + copied} pieces: {encoded} encoded, {copied} copied")
-    now = time.monotonic()
-    return RenderResult(result.path, result.frames, result.duration_s, now - started, result.subtitles,
-                        rendered=done, reused=len(segments) - len(todo), cache=cache.folder,
-                        assembly_s=now - assembled_at)

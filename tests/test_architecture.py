@@ -1,0 +1,172 @@
+"""The rules of the house, checked on the source with ``ast``.
+
+Data flows one way: script -> (music, voice) -> plan -> backends -> render. A room
+imports only rooms upstream of it and the shared modules beside the stages
+(``errors``, ``files``, ``drawing``); ``render/`` reaches backends only through the
+registry in ``backends/__init__``, never diffusion itself; nothing imports ``cli``.
+Every import counts, including those inside functions (lazy imports) and under
+``TYPE_CHECKING``.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "storyboard"
+SHARED = {"storyboard", "storyboard.errors", "storyboard.files", "storyboard.drawing"}
+STAGES = ("script", "music", "voice", "plan", "backends", "render")
+AROUND = ("draft", "studio", "farm")
+# Rooms each room may import, besides itself and the shared modules.
+ALLOWED: dict[str, set[str]] = {
+    "shared": set(),
+    "script": set(),
+    "music": set(),
+    "voice": set(),
+    "plan": {"script", "music", "voice"},
+    "backends": {"plan"},
+    "render": {"plan", "backends"},
+    "draft": {"script", "plan", "voice"},
+    "studio": set(STAGES) | {"draft", "farm"},
+    "farm": set(STAGES),
+    "cli": set(STAGES) | set(AROUND),
+    "main": {"cli"},
+}
+# Modules a room may not import although their room is allowed.
+FORBIDDEN: dict[str, tuple[str, ...]] = {"render": ("storyboard.backends.diffusion", "storyboard.backends.preview")}
+MAX_FUNCTION_LINES = 80
+
+
+@dataclass(frozen=True)
+class Import:
+    source: str  # importing module
+    target: str  # imported module (a submodule when a from-import names one)
+    path: str  # the importing file, from the repository's root
+    line: int
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def room(module: str) -> str:
+    if module in SHARED:
+        return "shared"
+    part = module.split(".")[1]
+    if part == "__main__":
+        return "main"
+    if part in STAGES or part in AROUND or part == "cli":
+        return part
+    raise AssertionError(f"{module} belongs to no room: add it to a stage's folder, or to SHARED if every stage uses it")
+
+
+def is_module(name: str) -> bool:
+    base = PACKAGE.parent.joinpath(*name.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def imports_of(path: Path) -> list[Import]:
+    source = module_name(path)
+    package = source if path.name == "__init__.py" else source.rpartition(".")[0]
+    where = str(path.relative_to(PACKAGE.parent))
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out += [Import(source, a.name, where, node.lineno) for a in node.names if a.name.split(".")[0] == "storyboard"]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: resolve against this module's package
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            if base.split(".")[0] != "storyboard":
+                continue
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                out.append(Import(source, sub if is_module(sub) else base, where, node.lineno))
+    return out
+
+
+def all_imports() -> list[Import]:
+    return [imp for path in sorted(PACKAGE.rglob("*.py")) for imp in imports_of(path)]
+
+
+def test_the_walker_sees_lazy_and_relative_imports(tmp_path):
+    """The checker itself: an import inside a function and a relative import are both found."""
+    found = {(i.source, i.target) for i in imports_of(PACKAGE / "render" / "orchestrate.py")}
+    assert ("storyboard.render.orchestrate", "storyboard.backends") in found  # imported inside render_plan
+    assert ("storyboard.render.orchestrate", "storyboard.plan.data") in found
+
+
+def test_each_room_imports_only_what_is_upstream():
+    problems = []
+    for imp in all_imports():
+        src, dst = room(imp.source), room(imp.target)
+        if dst != src and dst != "shared" and dst not in ALLOWED[src]:
+            allowed = ", ".join(sorted(ALLOWED[src])) or "no other room"
+            problems.append(f"{imp.path}:{imp.line} imports {imp.target}: {src}/ may import {allowed} (and the shared modules)")
+        for banned in FORBIDDEN.get(src, ()):
+            if imp.target == banned or imp.target.startswith(banned + "."):
+                problems.append(f"{imp.path}:{imp.line} imports {imp.target}: {src}/ opens backends through storyboard.backends")
+    assert not problems, "\n".join(problems)
+
+
+def test_nothing_but_the_entry_point_imports_the_cli():
+    users = [f"{i.path}:{i.line}" for i in all_imports() if i.target == "storyboard.cli" and i.source != "storyboard.__main__"]
+    assert not users, f"cli.py is the outermost layer; imported by {users}"
+
+
+def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    """A cycle in the graph as a list of nodes (first repeated last), or None."""
+    state: dict[str, int] = {}  # 1 on the stack, 2 done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(edges):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_find_cycle_finds_one():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_no_import_cycles():
+    edges: dict[str, set[str]] = {}
+    for imp in all_imports():
+        if imp.target != imp.source:
+            edges.setdefault(imp.source, set()).add(imp.target)
+    cycle = find_cycle(edges)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_no_function_is_longer_than_a_screen():
+    long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name}: {lines} lines")
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines; split them into named steps:\n" + "\n".join(long)
+
+
+@pytest.mark.parametrize("folder", ["script", "music", "plan", "backends", "render"])
+def test_every_stage_has_its_folder(folder):
+    assert (PACKAGE / folder / "__init__.py").is_file()
