@@ -18,7 +18,8 @@ from pydantic import BaseModel, ValidationError
 
 from storyboard.errors import Loc, PlanError, ScriptError, ScriptErrors
 from storyboard.script.schema import Storyboard
-from storyboard.script.source import Document, load_document, parse_text
+from storyboard.script.source import Document, Scalar, load_document, parse_text
+from storyboard.script.timecode import TimeValue, parse_time
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,17 @@ def load_script_text(text: str, name: str = "<script>.yaml") -> Script:
 
 
 def _validate(doc: Document, path: Path) -> Script:
+    misread = _misread_numbers(doc)
     try:
         board = Storyboard.model_validate(doc.data)
     except ValidationError as exc:
-        raise ScriptErrors(_translate(doc, e) for e in exc.errors(include_url=False)) from None
+        errors = [_translate(doc, e) for e in exc.errors(include_url=False)]
+        if misread:  # one error a field: ours says what YAML read
+            taken = {e.path for e in misread}
+            errors = sorted(misread + [e for e in errors if e.path not in taken], key=lambda e: (e.line or 0, e.column or 0))
+        raise ScriptErrors(errors) from None
+    if misread:
+        raise ScriptErrors(misread)
     script = Script(board, doc, path)
     errors = _check_meaning(script)
     if errors:
@@ -84,7 +92,7 @@ def _check_meaning(script: Script) -> list[ScriptError]:
         f = script.resolve(track.path)
         if not f.is_file():
             loc = doc.resolve(("music", i, "path"))
-            what = "is a folder" if f.is_dir() else "does not exist"
+            what = "is a folder" if f.is_dir() else "is not a regular file" if f.exists() else "does not exist"
             errors.append(doc.error(f"audio file '{track.path}' {what} (looked for {f})", loc))
         for name in ("offset", "start"):
             if getattr(track, name).musical:
@@ -95,6 +103,40 @@ def _check_meaning(script: Script) -> list[ScriptError]:
     if board.downbeat.musical:
         errors.append(doc.error(f"'{board.downbeat}': the first downbeat is written in seconds or frames", ("downbeat",)))
     return errors
+
+
+def _misread_numbers(doc: Document) -> list[ScriptError]:
+    """Booleans where a number goes (``fps: true``), and numbers in forms only YAML 1.1 reads as
+    numbers (``010`` octal, ``0x10``, ``1_000``, ``1:30``) where a number or a time goes.
+
+    A time written ``1:30`` or ``1:30.5`` means the same as minutes and seconds, so it stays.
+    """
+    errors = []
+    for path, scalar in doc.scalars.items():
+        if scalar.tag != "bool" and scalar.reading is None:
+            continue
+        expects = _expects(path)
+        if scalar.tag == "bool" and expects == "number":
+            errors.append(doc.error(f"expected a number, got {scalar.text} (a boolean)", path))
+        elif scalar.reading and (expects == "number" or expects == "time" and not _same_time(scalar)):
+            errors.append(doc.error(scalar.advice, path))
+    return errors
+
+
+def _expects(path: Loc) -> str | None:
+    """``'number'`` or ``'time'`` when the field at a source path takes one, else None."""
+    ann = _annotation_at(path)
+    if ann in (int, float) or typing.get_origin(ann) is typing.Literal and all(type(a) is int for a in typing.get_args(ann)):
+        return "number"
+    return "time" if ann is TimeValue else None
+
+
+def _same_time(scalar: Scalar) -> bool:
+    try:
+        time = parse_time(scalar.text)
+    except ValueError:
+        return False
+    return time.unit == "s" and time.amount == scalar.number
 
 
 def scene_id(board: Storyboard, index: int) -> str:
@@ -128,6 +170,10 @@ def _translate(doc: Document, err: dict[str, Any]) -> ScriptError:
         close = difflib.get_close_matches(str(value), options, n=1, cutoff=0.5) if isinstance(value, str) else []
         hint = f"did you mean '{close[0]}'?" if close else None
         return doc.error(f"unknown value {value!r}; expected one of: {', '.join(options)}", doc.resolve(loc), hint=hint)
+    if kind == "multiple_of" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        step = err["ctx"]["multiple_of"]
+        lower = value // step * step
+        return doc.error(f"{value:g} is not a multiple of {step:g} (nearest: {lower:g} or {lower + step:g})", doc.resolve(loc))
     if kind == "value_error":
         msg = msg.removeprefix("Value error, ")
     elif msg.startswith("Input should be "):
@@ -156,6 +202,8 @@ def _annotation_at(loc: Loc) -> Any:
     ann: Any = Storyboard
     for step in loc:
         ann = _unwrap(ann)
+        if typing.get_origin(ann) is list and not isinstance(step, int):
+            ann = _unwrap(typing.get_args(ann)[0])  # a shorthand: one item written without its list
         if isinstance(step, int):
             args = typing.get_args(ann)
             ann = args[0] if args else None
