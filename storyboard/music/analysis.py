@@ -1,6 +1,7 @@
 """Audio analysis with librosa: tempo, beats (following tempo drift), onsets, bars.
 
-``analyse(path)`` loads any file librosa can read (wav, ogg, flac, mp3), computes an
+``analyse(path)`` loads any file librosa can read (wav, ogg, flac, mp3), and anything
+else the bundled ffmpeg reads (m4a/aac, opus, the audio of a video file), computes an
 onset-strength envelope on the low mel bands (below 2 kHz, where kick, snare and
 bass live: high-band hi-hats otherwise pull the tracker onto off-beats), a first
 tempo estimate, then follows the beats with :mod:`storyboard.music.beats`. Results are
@@ -12,9 +13,13 @@ All times are seconds in the file's own timeline.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import re
+import stat
+import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -85,7 +90,8 @@ class AudioAnalysis:
 
 
 def file_hash(path: str | Path) -> str:
-    """SHA-256 of the file's bytes (hex)."""
+    """SHA-256 of the file's bytes (hex). Refuses a device, pipe or socket (never reads one)."""
+    require_regular(path)
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -125,6 +131,137 @@ def cached_analysis(path: str | Path) -> AudioAnalysis | None:
     for key in ("beats", "onsets", "envelope"):
         data[key] = tuple(data[key])
     return AudioAnalysis(**data)
+
+
+# --- reading audio: a cheap probe, and decoding whatever the bundled ffmpeg reads ---------
+
+
+class AudioProbeError(ValueError):
+    """A file that holds no audio this tool can decode; the message says why."""
+
+
+@dataclass(frozen=True)
+class AudioProbe:
+    """What a cheap look at an audio file found.
+
+    ``duration_s`` is the file's length in seconds as its container states it (to 10 ms),
+    or as counted by decoding it when the container does not say.
+    """
+
+    duration_s: float
+    codec: str
+
+
+PROBE_TIMEOUT_S = 60.0  # seconds: a probe decodes half a second; a whole file only when its length is not stated
+PROBE_RATE = 8000  # Hz: samples per second of the probe's decode (enough to tell audio is there)
+
+
+def ffmpeg_path() -> str:
+    """The bundled ffmpeg (imageio-ffmpeg's; ``IMAGEIO_FFMPEG_EXE`` overrides)."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def require_regular(path: str | Path) -> os.stat_result:
+    """``os.stat(path)``, refusing anything but a regular file (a device, pipe or socket is never opened)."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise AudioProbeError(f"'{path}' is not a regular file (a device, pipe or socket); expected an audio file")
+    return st
+
+
+def probe_audio(path: str | Path) -> AudioProbe:
+    """Check that ``path`` holds decodable audio and read its length, without librosa.
+
+    Runs the bundled ffmpeg once (about 20 ms): the container's streams and duration,
+    and the first half second of the first audio stream decoded. Cached per process by
+    the file's path, size and modification time. Raises :class:`AudioProbeError`.
+    """
+    st = require_regular(path)
+    return _probe(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _probe(path: str, size: int, mtime_ns: int) -> AudioProbe:  # size, mtime_ns: the cache key
+    if size == 0:
+        raise AudioProbeError("the file is empty (0 bytes)")
+    info, samples = _ffmpeg_decode(path, PROBE_RATE, "s16le", seconds=0.5)
+    stream = re.search(r"Stream #\d+:\d+\S*: Audio: (\w+)", info)
+    if stream is None:
+        opened = re.search(r"Duration:|Stream #", info)
+        if not opened:
+            reason = _ffmpeg_reason(info)
+            raise AudioProbeError(f"the bundled ffmpeg cannot read it as audio ({reason})" if reason else
+                                  "the bundled ffmpeg cannot read it as audio")
+        raise AudioProbeError("it has no audio stream")
+    if not samples:
+        raise AudioProbeError(f"its {stream.group(1)} audio stream holds no samples (an empty or header-only file?)")
+    length = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", info)
+    if length:
+        duration = int(length.group(1)) * 3600 + int(length.group(2)) * 60 + float(length.group(3))
+    else:  # the container does not say: count the samples
+        duration = len(_ffmpeg_decode(path, PROBE_RATE, "s16le")[1]) / (2 * PROBE_RATE)
+    return AudioProbe(duration, stream.group(1))
+
+
+def _ffmpeg_decode(path: str | Path, rate: int, sample_format: str, seconds: float | None = None) -> tuple[str, bytes]:
+    """(ffmpeg's report, the first audio stream's samples as mono ``sample_format`` at ``rate`` Hz)."""
+    cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:a:0?", "-vn", "-sn", "-dn"]
+    if seconds is not None:
+        cmd += ["-t", f"{seconds:g}"]
+    cmd += ["-ac", "1", "-ar", str(rate), "-f", sample_format, "pipe:1"]
+    try:
+        result = subprocess.run(cmd, capture_output=True, timeout=PROBE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise AudioProbeError(f"decoding it took over {PROBE_TIMEOUT_S:g} s") from None
+    return result.stderr.decode("utf-8", "replace"), result.stdout
+
+
+def _ffmpeg_reason(info: str) -> str:
+    """ffmpeg's own words for why it failed: its last line that says 'Error' or 'Invalid'."""
+    lines = [line.strip() for line in info.splitlines() if re.search(r"error|invalid", line, re.IGNORECASE)]
+    if not lines:
+        return ""
+    return re.sub(r"^(\[[^]]*\]\s*)?(Error opening input files?:\s*)?", "", lines[-1])
+
+
+def decode_with_ffmpeg(path: str | Path, sample_rate: int):
+    """The first audio stream of ``path`` as float32 mono samples at ``sample_rate`` Hz, decoded
+    by the bundled ffmpeg (any format it reads: m4a/aac, mp3, flac, ogg, wav, a video's audio)."""
+    import numpy as np
+
+    require_regular(path)
+    info, raw = _ffmpeg_decode(path, sample_rate, "f32le")
+    if not raw:
+        reason = _ffmpeg_reason(info)
+        raise AudioProbeError(f"no audio could be decoded from '{path}'" + (f" ({reason})" if reason else ""))
+    return np.frombuffer(raw, dtype="<f4").astype(np.float32)
+
+
+def load_mono(path: str | Path, sample_rate: int):
+    """Samples of ``path``, float32 mono at ``sample_rate`` Hz.
+
+    librosa (soundfile) reads what it can, as before; anything else (m4a/aac, a video's
+    audio, a file soundfile refuses) is decoded through the bundled ffmpeg to PCM.
+    """
+    import warnings
+
+    try:
+        import soundfile
+
+        soundfile.info(str(path))
+    except Exception:  # soundfile cannot read it: librosa would try audioread, which needs a system ffmpeg
+        return decode_with_ffmpeg(path, sample_rate)
+    import librosa
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # librosa's "PySoundFile failed. Trying audioread instead."
+            y, _ = librosa.load(str(path), sr=sample_rate, mono=True)
+    except Exception:
+        return decode_with_ffmpeg(path, sample_rate)
+    return y
 
 
 def onset_envelope(y, sr: int):
@@ -248,7 +385,7 @@ def analyse(path: str | Path, *, use_cache: bool = True) -> AudioAnalysis:
     import numpy as np
 
     sha = file_hash(path)
-    y, sr = librosa.load(str(path), sr=SAMPLE_RATE, mono=True)
+    y, sr = load_mono(path, SAMPLE_RATE), SAMPLE_RATE
     duration = len(y) / sr
     # Half a second of silence first: an onset needs audio before it, so a hit on the
     # file's very first sample would otherwise go unseen. Times are shifted back below.

@@ -8,7 +8,7 @@ can, running librosa only when the script uses beats and the track is new).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from storyboard.errors import PlanError, ScriptErrors
 from storyboard.music.grid import BeatGrid
@@ -31,34 +31,111 @@ class Planned:
 def plan_script(script: Script, *, analyse: bool = True) -> Planned:
     """Compile ``script``; music drives beats and bars when the script uses them.
 
+    Every music track is probed first (decodable audio, ``start`` inside the file).
     Raises :class:`ScriptErrors` located in the script's source.
     """
     timing = None
     warnings: list[str] = []
     board = script.storyboard
-    if board.music:
-        if needs_beat_grid(board):
-            try:
-                timing = music_timing(script, analyse_if_needed=analyse)
-            except Exception as exc:  # unreadable audio: say which file
-                doc = script.document
-                raise ScriptErrors([doc.error(f"cannot analyse '{board.music[0].path}': {type(exc).__name__}: {exc}",
-                                              doc.resolve(("music", 0, "path")))]) from None
-            if timing is not None and not timing.analysis.confident:
-                a = timing.analysis
-                warnings.append(
-                    f"music '{board.music[0].path}': no clear, regular pulse (steadiness {a.steadiness:.3f}, "
-                    f"coverage {a.coverage:.0%}); its {len(a.beats)} beats at {a.tempo_bpm:.1f} BPM are a guess. "
-                    "Check them with `storyboard plan --plot`, or set bpm: and remove the music's sync."
-                )
-            if timing is not None and board.bpm is not None:
-                warnings.append(f"bpm: {board.bpm:g} is ignored: beats follow the music ({timing.analysis.tempo_bpm:.1f} BPM)")
+    lengths = check_music_files(script)
+    if board.music and needs_beat_grid(board):
+        try:
+            timing = music_timing(script, analyse_if_needed=analyse)
+        except Exception as exc:  # unreadable audio: say which file
+            doc = script.document
+            raise ScriptErrors([doc.error(f"cannot analyse '{board.music[0].path}': {type(exc).__name__}: {exc}",
+                                          doc.resolve(("music", 0, "path")))]) from None
+        if timing is not None and not timing.analysis.confident:
+            a = timing.analysis
+            warnings.append(
+                f"music '{board.music[0].path}': no clear, regular pulse (steadiness {a.steadiness:.3f}, "
+                f"coverage {a.coverage:.0%}); its {len(a.beats)} beats at {a.tempo_bpm:.1f} BPM are a guess. "
+                "Check them with `storyboard plan --plot`, or set bpm: and remove the music's sync."
+            )
+        if timing is not None and board.bpm is not None:
+            warnings.append(f"bpm: {board.bpm:g} is ignored: beats follow the music ({timing.analysis.tempo_bpm:.1f} BPM)")
     try:
         if timing is None:
-            return Planned(compile_plan(script), tuple(warnings))
-        return Planned(compile_plan(script, timing.grid, timing.onset_strength, timing.snap_points), tuple(warnings))
+            plan = compile_plan(script)
+        else:
+            plan = compile_plan(script, timing.grid, timing.onset_strength, timing.snap_points)
     except PlanError as exc:
         raise script.plan_errors(exc) from None
+    warnings += sync_warnings(board, plan, timing.snap_points if timing else None)
+    warnings += music_end_warnings(board, plan, lengths)
+    return Planned(plan, tuple(warnings))
+
+
+# --- the music files: probed before anything is planned ------------------------------------
+
+
+def check_music_files(script: Script) -> list[float]:
+    """Each music track's file length in seconds, after checking that it holds decodable audio
+    and that ``start`` lies inside it. Cheap (one short ffmpeg run per file, no librosa).
+
+    Raises :class:`ScriptErrors` located at the track's ``path`` or ``start``.
+    """
+    from storyboard.music.analysis import AudioProbeError, probe_audio
+
+    doc, fps = script.document, script.storyboard.output.fps
+    errors, lengths = [], []
+    for i, track in enumerate(script.storyboard.music):
+        try:
+            length = probe_audio(script.resolve(track.path)).duration_s
+        except (AudioProbeError, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            errors.append(doc.error(f"cannot use '{track.path}' as music: {reason}", doc.resolve(("music", i, "path"))))
+            lengths.append(0.0)
+            continue
+        start = clock_seconds(track.start, fps)
+        if start >= length:
+            errors.append(doc.error(f"start {start:g} s is past the end of '{track.path}', which is {length:g} s long",
+                                    doc.resolve(("music", i, "start"))))
+        lengths.append(length)
+    if errors:
+        raise ScriptErrors(errors)
+    return lengths
+
+
+def music_end_warnings(board: "Storyboard", plan: Plan, lengths: list[float]) -> list[str]:
+    """Warnings for music that stops before the video ends (how many seconds of silence
+    follow) or that starts after it. ``lengths``: each track's file length in seconds."""
+    end = plan.duration_s
+    warnings: list[str] = []
+    heard_until, last = 0.0, None
+    for track, placed, length in zip(board.music, plan.audio, lengths):
+        if placed.offset_s >= end:
+            warnings.append(f"music '{track.path}' starts at {placed.offset_s:g} s, after the video ends "
+                            f"({end:.3f} s): it is not heard")
+            continue
+        stops = end if placed.loop else min(end, placed.offset_s + length - placed.start_s)
+        if stops >= heard_until:
+            heard_until, last = stops, track
+    silence = end - heard_until
+    if last is not None and silence > 1.0 / plan.fps:
+        warnings.append(f"music '{last.path}' ends at {heard_until:.3f} s: the last {silence:.3f} s of the video "
+                        f"({end:.3f} s long) are silent. Set loop: true on the track to repeat it, or shorten the scenes.")
+    return warnings
+
+
+def sync_warnings(board: "Storyboard", plan: Plan, points: Sequence[float] | None) -> list[str]:
+    """A warning for each scene whose end ``sync`` left as written: no snap point within reach
+    (one beat; one bar with ``sync: bars``), e.g. before the music starts or after it ends."""
+    if not points or not board.music:
+        return []
+    sync = board.music[0].sync
+    what = {"beats": "beat", "bars": "downbeat", "onsets": "onset"}.get(sync, "snap point")
+    reach = "one bar" if sync == "bars" else "one beat"
+    warnings = []
+    for scene in plan.scenes:
+        if not scene.sync_skipped:
+            continue
+        nxt = scene.index + 1
+        end = plan.scenes[nxt].requested_start_s if nxt < len(plan.scenes) else plan.duration_s - plan.end_snapped_s
+        nearest = min(points, key=lambda p: abs(p - end))
+        warnings.append(f"scene '{scene.id}': sync: {sync} left its end at {end:.3f} s as written: no {what} within "
+                        f"{reach} of it (the nearest is at {nearest:.3f} s, {abs(nearest - end):.3f} s away)")
+    return warnings
 
 
 # --- the music's timing for a plan -------------------------------------------------------

@@ -11,14 +11,37 @@ from storyboard.music.grid import Grid
 from storyboard.plan.clock import frame_at
 
 
-def snap(t: float, after: float, points: Sequence[float], margin: float) -> float:
-    """The point nearest ``t`` that is later than ``after`` (by more than ``margin``); ``t`` if none."""
+def snap(t: float, after: float, points: Sequence[float], margin: float, reach: float = math.inf) -> float | None:
+    """The point nearest ``t`` (seconds) that is later than ``after`` by more than ``margin`` and
+    at most ``reach`` seconds from ``t``; None when there is none (the boundary stays as written).
+
+    ``points`` are sorted. Two bisections: no loop over the points, however far they lie.
+    """
     i = bisect.bisect_left(points, t)
+    first_later = bisect.bisect_right(points, after + margin)
     candidates = [p for p in points[max(0, i - 1): i + 1] if p > after + margin]
+    if first_later < len(points):
+        candidates.append(points[first_later])
     if not candidates:
-        later = [p for p in points[i: i + 8] if p > after + margin]
-        return later[0] if later else t
-    return min(candidates, key=lambda p: abs(p - t))
+        return None
+    best = min(candidates, key=lambda p: abs(p - t))
+    return best if abs(best - t) <= reach + 1e-9 else None
+
+
+def snap_reach(grid: Grid | None, t: float, sync: str, beats_per_bar: int, points: Sequence[float]) -> float:
+    """How far (seconds) sync may move a boundary at ``t``: one beat there, one bar with ``sync: bars``.
+
+    Inside the music the nearest beat is never more than half a beat away; the second half
+    lets a boundary whose nearest beat the previous boundary already took (a scene shorter
+    than a beat) land on the next one. A snap point further away than that means the
+    boundary lies outside the music (before it starts, after it ends, or in a gap between
+    onsets), where moving it would change the scene's length by more than a beat.
+    Without a grid (``compile_plan`` given points only): the points' mean spacing.
+    """
+    if grid is None:
+        return (points[-1] - points[0]) / (len(points) - 1) if len(points) > 1 else 0.0
+    beat = grid.beat_at(t)
+    return (grid.time_at(beat + 0.5) - grid.time_at(beat - 0.5)) * (beats_per_bar if sync == "bars" else 1)
 
 
 @dataclass(frozen=True)
@@ -42,7 +65,9 @@ def beat_frames(grid: Grid | None, fps: int, end_s: float, total_frames: int, be
     last_beat = math.floor(grid.beat_at(end_s) + 1e-9)
     for b in range(first_beat, last_beat + 1):
         f = frame_at(grid.time_at(b), fps)
-        if 0 <= f < total_frames and (not frames or f > frames[-1]):
+        if f >= total_frames:
+            break  # beats only grow later: none of the rest falls inside the video
+        if 0 <= f and (not frames or f > frames[-1]):
             frames.append(f)
             if b % beats_per_bar == 0:
                 downbeats.add(f)
