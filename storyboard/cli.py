@@ -111,8 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from storyboard.errors import ScriptErrors, UsageError
+    from storyboard.interrupts import install
 
-    _terminate_cleanly()
+    install()  # SIGTERM stops like Ctrl-C: partial files removed, finished segments kept
 
     try:
         return COMMANDS[args.command](args)
@@ -135,18 +136,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _terminate_cleanly() -> None:
-    """Make SIGTERM (``kill``) stop like Ctrl-C: partial files removed, finished segments kept."""
-    import signal
-    import threading
-
-    def stop(signum, frame):  # noqa: ARG001
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, stop)
-
-
 def _load(path: str, model: str | None = None, output: str | None = None, **model_fields: object):
     """Load and validate a script, applying command-line overrides, and compile its plan."""
     from storyboard.plan.build import plan_script
@@ -160,7 +149,8 @@ def _load(path: str, model: str | None = None, output: str | None = None, **mode
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from storyboard.errors import ScriptErrors
+    """Check each file on its own: one that fails, for any reason, does not stop the others (exit 2 if any failed)."""
+    from storyboard.errors import ScriptErrors, UsageError
 
     failed = 0
     for path in args.files:
@@ -168,6 +158,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
             script, plan = _load(path)
         except ScriptErrors as exc:
             print(exc.format(), file=sys.stderr)
+            failed += 1
+            continue
+        except BrokenPipeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - report it against this file and go on
+            if os.environ.get("STORYBOARD_DEBUG"):
+                raise
+            what = str(exc) if isinstance(exc, UsageError) else f"{type(exc).__name__}: {exc}"
+            print(f"{path}: error: {what}", file=sys.stderr)
             failed += 1
             continue
         print(f"{path}: ok: {len(plan.scenes)} scenes, {len(plan.shots)} shots, {plan.total_frames} frames, "
@@ -192,10 +191,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from storyboard.plan.outputs import check_outputs
     from storyboard.render.orchestrate import Interrupted, render_plan
 
     script, plan = _load(args.file, model=args.model, output=args.output, device=args.device, dtype=args.dtype,
                          offload=args.offload, scheduler=args.scheduler, steps=args.steps)
+    check_outputs(script, plan, cache_dir=args.cache, chosen_by_user=bool(args.output))
     if args.dry_run:
         return _dry_run(plan, args)
     try:
@@ -238,13 +239,8 @@ def _dry_run(plan, args: argparse.Namespace) -> int:
 def cmd_cache(args: argparse.Namespace) -> int:
     from storyboard.errors import UsageError
     from storyboard.plan.build import plan_script
-    from storyboard.render.orchestrate import plan_segments
-    from storyboard.render.segments import (
-        SegmentCache,
-        default_cache,
-        folder_size,
-        remove,
-    )
+    from storyboard.render.cache import open_cache, pieces_of, prune
+    from storyboard.render.segments import default_cache, folder_size
     from storyboard.script.load import load_script
 
     plans = [plan_script(load_script(s)).plan for s in args.scripts]
@@ -254,53 +250,39 @@ def cmd_cache(args: argparse.Namespace) -> int:
         folder = default_cache(Path(plans[0].output["path"]))
     else:
         raise UsageError("say which cache: --cache DIR, or a script whose output it sits beside")
-    cache = SegmentCache(folder)
-    entries = cache.entries()
-    if args.action == "show":
-        pieces = folder_size(folder / "pieces")
-        print(f"{folder}: {len(entries)} segments, {folder_size(folder) / 2**20:.1f} MB; "
-              f"{len(list((folder / 'pieces').glob('[!.]*.h264')))} assembled pieces, {pieces / 2**20:.1f} MB")
-        for path, note in entries:
-            print(f"  {path.stem[:12]}  {path.stat().st_size / 2**20:7.1f} MB  {note.get('frames', '?'):>6} frames  "
-                  f"{note.get('model', '?')}  shot {note.get('shot', '?')} ({', '.join(note.get('scenes', []))})  "
-                  f"{note.get('output', '')}")
-        return 0
-    if not plans:
+    if args.action == "prune" and not plans:
         raise UsageError("prune keeps the segments of the scripts given: name at least one script")
-    from storyboard.render.assemble import piece_keys
-
-    keep, keep_pieces = set(), set()
-    for plan in plans:
-        segments = plan_segments(plan, cache)
-        keep |= {seg.key for seg in segments}
-        keep_pieces |= piece_keys(plan, segments)
-    freed = removed = 0
-    for path, _ in entries:
-        if path.stem not in keep:
-            freed += path.stat().st_size
-            remove(path)
-            removed += 1
-    pieces = [p for p in (folder / "pieces").glob("[!.]*") if p.suffix in (".h264", ".m4a") and p.stem not in keep_pieces]
-    for piece in pieces:
-        freed += piece.stat().st_size
-        piece.unlink()
-    print(f"pruned {removed} of {len(entries)} segments and {len(pieces)} unused pieces ({freed / 2**20:.1f} MB); "
-          f"kept {len(entries) - removed} segments")
+    cache = open_cache(folder)
+    if args.action == "prune":
+        done = prune(cache, plans)
+        print(f"pruned {done.segments_removed} of {done.segments_removed + done.segments_kept} segments and "
+              f"{done.pieces_removed} unused pieces ({done.bytes_freed / 2**20:.1f} MB); kept {done.segments_kept} segments")
+        return 0
+    segments = cache.entries()
+    pieces = pieces_of(folder)
+    print(f"{folder}: {len(segments)} segments, {folder_size(folder) / 2**20:.1f} MB; "
+          f"{len(pieces)} assembled pieces, {folder_size(folder / 'pieces') / 2**20:.1f} MB")
+    for path, note in segments:
+        print(f"  {path.stem[:12]}  {path.stat().st_size / 2**20:7.1f} MB  {note.get('frames', '?'):>6} frames  "
+              f"{note.get('model', '?')}  shot {note.get('shot', '?')} ({', '.join(note.get('scenes', []))})  "
+              f"{note.get('output', '')}")
     return 0
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    from storyboard.errors import UsageError
     from storyboard.script.schema import json_schema
 
     text = json.dumps(json_schema(), indent=2) + "\n"
     if args.output:
-        from storyboard.files import commit, temporary_sibling
+        from storyboard.files import atomic
 
         target = Path(args.output)
+        if target.is_dir():
+            raise UsageError(f"-o {target}: is a folder; name the file to write")
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temporary_sibling(target, ".json")
-        tmp.write_text(text, encoding="utf-8")
-        commit(tmp, target)
+        with atomic(target, ".json") as tmp:
+            tmp.write_text(text, encoding="utf-8")
         print(f"wrote {target}")
     else:
         sys.stdout.write(text)
@@ -345,7 +327,12 @@ def cmd_beats(args: argparse.Namespace) -> int:
 
 def cmd_synth(args: argparse.Namespace) -> int:
     from storyboard.errors import UsageError
-    from storyboard.music.synth import bars_to_seconds, synth_track, write_wav
+    from storyboard.music.synth import (
+        MAX_SYNTH_S,
+        bars_to_seconds,
+        synth_track,
+        write_wav,
+    )
 
     for name in ("bpm", "bpm_end"):
         value = getattr(args, name)
@@ -354,6 +341,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
     if not 0 < args.bars <= 2000:
         raise UsageError(f"--bars {args.bars:g}: expected a number of bars from 0 to 2000")
     duration = bars_to_seconds(args.bars, args.bpm if args.bpm_end is None else (args.bpm + args.bpm_end) / 2)
+    if duration > MAX_SYNTH_S:
+        raise UsageError(f"--bars {args.bars:g} at {args.bpm:g} BPM lasts {duration / 60:.1f} minutes; synth makes at most "
+                         f"{MAX_SYNTH_S / 60:g} minutes (use fewer bars, and loop: true on the music track to fill a long video)")
     track = synth_track(args.bpm, duration, bpm_end=args.bpm_end, seed=args.seed)
     path = write_wav(track, args.output)
     print(f"wrote {path}: {track.duration_s:.3f} s, {len(track.beats)} beats at {args.bpm:g}"

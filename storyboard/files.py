@@ -3,36 +3,136 @@
 Every stage writes through these (the music analysis cache, synthesised audio,
 plots, the JSON Schema, segments, pieces and the MP4), so they sit beside the
 stages rather than in one of them.
+
+A temporary file is named ``.<stem>.<pid>-<host>.<random>.part<suffix>``: the
+process and machine that write it. A process removes its own partials when it is
+interrupted; partials left by a process that no longer exists (killed with
+SIGKILL, or a machine that lost power) are removed by :func:`sweep_stale_partials`.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import socket
 import tempfile
+import zlib
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
+
+from storyboard.interrupts import shielded
+
+_PARTIAL = re.compile(r"^\..*\.(?P<pid>\d+)(?:-(?P<host>[0-9a-f]{6}))?\.[a-z0-9_]{8}\.part")
+
+
+def host_tag() -> str:
+    """Six hex digits naming this machine (partials of other machines sharing a folder are left alone)."""
+    return f"{zlib.crc32(socket.gethostname().encode()) & 0xFFFFFF:06x}"
 
 
 def temporary_sibling(path: Path, suffix: str) -> Path:
     """A unique temporary path in ``path``'s folder (same file system, so rename is atomic)."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}.", suffix=".part" + suffix, dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}-{host_tag()}.", suffix=".part" + suffix,
+                                dir=path.parent)
     os.close(fd)
     return Path(name)
 
 
 def commit(partial: Path, final: Path) -> None:
-    """Give ``partial`` the usual file mode (mkstemp makes it private) and rename it to ``final``."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(partial, 0o666 & ~umask)
-    os.replace(partial, final)
+    """Make ``partial`` durable and rename it to ``final``.
+
+    The data is flushed to disk before the rename and the folder after it, so a crash
+    leaves either the old file or the whole new one. The file gets the usual mode
+    (mkstemp makes it private). Ctrl-C waits until the rename is done.
+    """
+    with shielded():
+        try:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(partial, 0o666 & ~umask)
+            fd = os.open(partial, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(partial, final)
+        except BaseException:
+            partial.unlink(missing_ok=True)  # a rename that failed (a folder in the way, a full disk) leaves nothing
+            raise
+        fsync_folder(final.parent)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename) to disk, where the platform allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def partial_owner(name: str) -> tuple[int, str | None] | None:
+    """(pid, host tag) of the process that writes the partial ``name``; None if it is not one of ours."""
+    match = _PARTIAL.match(name)
+    return (int(match["pid"]), match["host"]) if match else None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def sweep_partials(*folders: Path) -> None:
     """Remove this process's unfinished temporary files (an interruption can land between a
     file's creation and the code that would clean it up). Other processes' files are left alone."""
-    mark = f".{os.getpid()}."
+    me, host = os.getpid(), host_tag()
     for folder in folders:
         if folder.is_dir():
             for leftover in folder.glob(".*.part*"):
-                if mark in leftover.name:
+                owner = partial_owner(leftover.name)
+                if owner is not None and owner[0] == me and owner[1] in (host, None):
                     leftover.unlink(missing_ok=True)
+
+
+def sweep_stale_partials(*folders: Path) -> list[Path]:
+    """Remove partials whose writer no longer exists on this machine; returns what was removed.
+
+    A partial of a live process, or of another machine (a shared folder), is left alone.
+    """
+    host = host_tag()
+    removed = []
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for leftover in folder.glob(".*.part*"):
+            owner = partial_owner(leftover.name)
+            if owner is None or owner[1] not in (host, None) or process_alive(owner[0]):
+                continue
+            leftover.unlink(missing_ok=True)
+            removed.append(leftover)
+    return removed
+
+
+@contextmanager
+def atomic(path: Path, suffix: str | None = None) -> Iterator[Path]:
+    """Write ``path`` through a temporary sibling: yields the sibling to write; on success it
+    replaces ``path`` (see :func:`commit`), on any failure it is removed and ``path`` is untouched."""
+    partial = temporary_sibling(path, path.suffix if suffix is None else suffix)
+    try:
+        yield partial
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    commit(partial, path)

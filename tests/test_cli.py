@@ -65,9 +65,9 @@ def test_plan_prints_a_timeline(tmp_path):
     result = run_cli("plan", str(script))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[2].split()[:6] == ["0", "intro", "0:00.00", "0:04.00", "96", "0"]
-    assert lines[3].split()[:8] == ["1", "rise", "0:04.00", "0:07.00", "72", "0", "morph", "24f"]
-    assert lines[4].split()[:8] == ["2", "end", "0:07.00", "0:09.00", "48", "1", "crossfade", "12f"]
+    assert lines[2].split()[:6] == ["0", "intro", "0:00.000", "0:04.000", "96", "0"]
+    assert lines[3].split()[:8] == ["1", "rise", "0:04.000", "0:07.000", "72", "0", "morph", "24f"]
+    assert lines[4].split()[:8] == ["2", "end", "0:07.000", "0:09.000", "48", "1", "crossfade", "12f"]
     assert "216 frames, 9.000 s at 24 fps" in result.stdout
 
 

@@ -69,6 +69,9 @@ def _add(buffer: np.ndarray, sound: np.ndarray, at: int) -> None:
         buffer[at:end] += sound[: end - at]
 
 
+MAX_SYNTH_S = 600.0  # seconds: the track is built in memory (about 1 MB a second of audio at the peak)
+
+
 def synth_track(
     bpm: float = 120.0,
     duration_s: float = 30.0,
@@ -83,7 +86,11 @@ def synth_track(
 ) -> Track:
     """Synthesise a loop: kick on every beat (accented on downbeats), snare on the
     backbeat, hi-hats on the off-beats, and a bass note per beat following a four-bar
-    progression. Returns the stereo samples and the exact beat times."""
+    progression. Returns the stereo samples and the exact beat times.
+
+    Raises ``ValueError`` past :data:`MAX_SYNTH_S` seconds (the whole track is held in memory)."""
+    if not 0 < duration_s <= MAX_SYNTH_S:
+        raise ValueError(f"duration {duration_s:g} s: synth makes 0 to {MAX_SYNTH_S:g} s")
     rng = np.random.default_rng(seed)
     sr = sample_rate
     n = int(duration_s * sr)
@@ -114,18 +121,16 @@ def synth_track(
 
 def write_wav(track: Track, path: str | Path) -> Path:
     """Write 16-bit PCM WAV atomically."""
-    from storyboard.files import commit, temporary_sibling
+    from storyboard.files import atomic
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(path, ".wav")
     pcm = np.clip(track.samples * 32767.0, -32768, 32767).astype("<i2")
-    with wave.open(str(tmp), "wb") as w:
+    with atomic(path, ".wav") as tmp, wave.open(str(tmp), "wb") as w:
         w.setnchannels(pcm.shape[1])
         w.setsampwidth(2)
         w.setframerate(track.sample_rate)
         w.writeframes(pcm.tobytes())
-    commit(tmp, path)
     return path
 
 

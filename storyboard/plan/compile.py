@@ -30,10 +30,10 @@ from storyboard.plan.data import (
     TransitionPlan,
 )
 from storyboard.plan.glides import glide_weights
-from storyboard.plan.sync import BeatFrames, beat_frames, snap
+from storyboard.plan.sync import BeatFrames, beat_frames, snap, snap_reach
 from storyboard.plan.windows import windows_for
 from storyboard.script.load import scene_id
-from storyboard.script.timecode import clock_seconds
+from storyboard.script.timecode import MAX_VIDEO_S, clock_seconds
 
 if TYPE_CHECKING:
     from storyboard.script.load import Script
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 DEFAULT_CROSSFADE_S = 1.0
 DEFAULT_MORPH_S = 1.0
 PULSE_HALF_LIFE_S = 0.08
+MAX_FRAMES = 24 * 3600 * 30  # the plan holds a record per frame: about 220 bytes each
 
 
 def compile_plan(
@@ -136,7 +137,8 @@ def constant_tempo(board: "Storyboard", problems: Problems) -> Grid | None:
 @dataclass(frozen=True)
 class SceneSpan:
     """Where scene ``index`` lies: frames ``[start, end)``, its exact start and length in seconds,
-    and where it was asked to start before sync moved the boundary (seconds)."""
+    and where it was asked to start before sync moved the boundary (seconds). ``sync_skipped``:
+    sync left the scene's end as written (no snap point within reach)."""
 
     index: int
     start: int
@@ -144,6 +146,7 @@ class SceneSpan:
     start_s: float
     dur_s: float
     requested_start_s: float
+    sync_skipped: bool = False
 
     def loc(self, *path: str | int) -> Loc:
         return ("scenes", self.index, *path)
@@ -152,12 +155,14 @@ class SceneSpan:
 @dataclass(frozen=True)
 class Timeline:
     """Scene boundaries: exact seconds (``starts_s``, ``end_s``), the ends as written before sync
-    (``requested_end_s``), and frames (scene ``i`` owns ``[bounds[i], bounds[i + 1])``)."""
+    (``requested_end_s``), and frames (scene ``i`` owns ``[bounds[i], bounds[i + 1])``).
+    ``sync_skipped[i]``: sync left scene ``i``'s end as written (no snap point within reach)."""
 
     starts_s: tuple[float, ...]
     end_s: float
     requested_end_s: tuple[float, ...]
     bounds: tuple[int, ...]
+    sync_skipped: tuple[bool, ...] = ()
 
     @property
     def total_frames(self) -> int:
@@ -172,34 +177,48 @@ class Timeline:
         start_s = self.starts_s[i]
         next_s = self.starts_s[i + 1] if i + 1 < len(self.starts_s) else self.end_s
         requested = self.requested_end_s[i - 1] if i > 0 else 0.0
-        return SceneSpan(i, self.bounds[i], self.bounds[i + 1], start_s, next_s - start_s, requested)
+        skipped = self.sync_skipped[i] if i < len(self.sync_skipped) else False
+        return SceneSpan(i, self.bounds[i], self.bounds[i + 1], start_s, next_s - start_s, requested, skipped)
 
 
 def scene_timeline(board: "Storyboard", clock: Clock, snap_points: Sequence[float] | None) -> Timeline:
     """Scene boundaries in exact seconds, summed from 0 and each rounded once to a frame.
 
     With sync, a boundary that ends a duration written in seconds or frames moves to the
-    nearest snap point after the previous boundary.
+    nearest snap point after the previous boundary, if one lies within one beat of it (one
+    bar with ``sync: bars``); otherwise it stays as written and ``sync_skipped`` says so.
     """
     points = sorted(snap_points) if snap_points else []
+    sync = board.music[0].sync if board.music else "beats"
     starts: list[float] = []
     requested: list[float] = []
+    skipped: list[bool] = []
     t = 0.0
     for i, scene in enumerate(board.scenes):
         starts.append(t)
         end = t + clock.seconds(scene.duration, t, ("scenes", i, "duration"))
         requested.append(end)
+        moved = None
         if points and not scene.duration.musical:
-            end = snap(end, t, points, 0.5 / clock.fps)
-        t = end
+            reach = snap_reach(clock.grid, end, sync, board.beats_per_bar, points)
+            moved = snap(end, t, points, 0.5 / clock.fps, reach)
+        skipped.append(bool(points) and not scene.duration.musical and moved is None)
+        t = end if moved is None else moved
     bounds = [frame_at(s, clock.fps) for s in starts] + [frame_at(t, clock.fps)]
-    return Timeline(tuple(starts), t, tuple(requested), tuple(bounds))
+    return Timeline(tuple(starts), t, tuple(requested), tuple(bounds), tuple(skipped))
 
 
 def check_scene_lengths(board: "Storyboard", timeline: Timeline, problems: Problems) -> None:
-    """Every scene must own at least one frame."""
+    """Every scene must own at least one frame, and the video must end within :data:`MAX_VIDEO_S`
+    (checked before any per-frame work, which grows with the video's length)."""
     fps = board.output.fps
     for i, scene in enumerate(board.scenes):
+        end_s = timeline.starts_s[i + 1] if i + 1 < len(timeline.starts_s) else timeline.end_s
+        if end_s > MAX_VIDEO_S or timeline.bounds[i + 1] > MAX_FRAMES:
+            problems.add(("scenes", i, "duration"), f"the video would reach {end_s / 3600:.4g} hours "
+                         f"({timeline.bounds[i + 1]} frames) by the end of this scene; a script may describe at most "
+                         f"24 hours and {MAX_FRAMES} frames (24 hours at 30 fps)")
+            return
         if timeline.bounds[i + 1] <= timeline.bounds[i]:
             problems.add(("scenes", i, "duration"), f"'{scene.duration}' is shorter than one frame at {fps} fps")
 
@@ -379,9 +398,12 @@ def scene_hold(scene: "Scene", span: SceneSpan, transition: TransitionPlan, glid
     if h0_s > span.dur_s + 0.5 / fps or h1 > span.end:
         clock.problems.add(span.loc("hold"), "the hold ends after the scene")
     frames = range(max(h0, start), min(h1, span.end))
-    if any(glide.at(f - start) != glide.at(frames[0] - start) for f in frames):
-        clock.problems.add(span.loc("hold"), "the hold overlaps a prompt glide; set hold.at and hold.duration to a span "
-                                             "where the prompt stays put")
+    moving = [f for f in frames[1:] if glide.at(f - start) != glide.at(f - 1 - start)]  # the prompt changes here
+    if moving:
+        clock.problems.add(span.loc("hold"), f"the hold ({(frames.start - start) / fps:.3f}s to {(frames.stop - start) / fps:.3f}s "
+                           f"into the scene) overlaps a prompt glide, which moves from {(moving[0] - 1 - start) / fps:.3f}s "
+                           f"to {(moving[-1] - start) / fps:.3f}s; set hold.at and hold.duration to a span where the "
+                           "prompt stays put")
     if h.pulse == "none":
         return Hold((frames.start, frames.stop), no_pulse)
     if clock.grid is None:
@@ -409,7 +431,8 @@ def scene_plan(board: "Storyboard", span: SceneSpan, keys: list[Key], shot: int,
     scene = board.scenes[span.index]
     return ScenePlan(span.index, scene_id(board, span.index), span.start, span.end, shot, seed,
                      tuple(k.prompt for k in keys), tuple(k.frame for k in keys), span.requested_start_s, hold.span,
-                     scene.caption.text if scene.caption else None, round(span.start_s - span.requested_start_s, 6))
+                     scene.caption.text if scene.caption else None, round(span.start_s - span.requested_start_s, 6),
+                     sync_skipped=span.sync_skipped)
 
 
 def frame_conditioning(span: SceneSpan, glide: Glide, hold: Hold, seed: int) -> list[FrameCond]:
@@ -446,6 +469,7 @@ def place_audio(script: "Script", clock: Clock) -> list[AudioTrackPlan]:
             track.volume,
             clock.seconds(track.fade_in, 0.0, loc + ("fade_in",)),
             clock.seconds(track.fade_out, 0.0, loc + ("fade_out",)),
+            loop=track.loop,
         ))
     return out
 

@@ -77,6 +77,7 @@ class ScenePlan:
     hold: tuple[int, int] | None = None
     caption: str | None = None
     snapped_s: float = 0.0  # how far sync moved this scene's start (seconds, + later)
+    sync_skipped: bool = False  # sync left this scene's end as written: no snap point within a beat (bar)
 
     @property
     def frames(self) -> int:
@@ -114,6 +115,7 @@ class AudioTrackPlan:
     volume: float
     fade_in_s: float
     fade_out_s: float
+    loop: bool = False  # repeat the file (from start_s to its end) until the video ends
 
 
 @dataclass(frozen=True)
@@ -146,10 +148,11 @@ class Plan:
         return self.total_frames / self.fps
 
     def timecode(self, frame: int) -> str:
-        """``m:ss.ff`` (minutes, seconds, frame within the second)."""
-        s, f = divmod(frame, self.fps)
-        m, s = divmod(s, 60)
-        return f"{m}:{s:02d}.{f:02d}"
+        """The frame's start as ``m:ss.mmm``: minutes, seconds and milliseconds (a decimal fraction of a
+        second, never a frame count), the same notation a script accepts for a time."""
+        ms = round(frame * 1000 / self.fps)
+        m, ms = divmod(ms, 60_000)
+        return f"{m}:{ms // 1000:02d}.{ms % 1000:03d}"
 
     def to_json(self) -> dict[str, Any]:
         """Plain data: what ``storyboard plan --json`` prints."""
@@ -170,10 +173,10 @@ class Plan:
             "negative": self.negative,
             "model": self.model,
             "output": self.output,
-            "audio": [asdict(a) for a in self.audio],
+            "audio": [_unless_default(asdict(a), loop=False) for a in self.audio],
             "scenes": [
-                {**asdict(s), "prompts": list(s.prompts), "keys": list(s.keys), "hold": list(s.hold) if s.hold else None,
-                 "start_s": s.start / self.fps, "end_s": s.end / self.fps, "frames": s.frames}
+                {**_unless_default(asdict(s), sync_skipped=False), "prompts": list(s.prompts), "keys": list(s.keys),
+                 "hold": list(s.hold) if s.hold else None, "start_s": s.start / self.fps, "end_s": s.end / self.fps, "frames": s.frames}
                 for s in self.scenes
             ],
             "shots": [
@@ -187,3 +190,9 @@ class Plan:
             "bars": list(self.bars),
             "end_snapped_s": self.end_snapped_s,
         }
+
+
+def _unless_default(fields: dict[str, Any], **defaults: Any) -> dict[str, Any]:
+    """``fields`` without the keys that hold their default (fields added later print only when set,
+    so plans written before them print as they did)."""
+    return {k: v for k, v in fields.items() if k not in defaults or v != defaults[k]}

@@ -169,12 +169,11 @@ def draw_time_axis(canvas: Canvas, y: int) -> None:
 
 def save_png(image: Image.Image, path: Path) -> Path:
     """Write ``image`` to ``path`` atomically."""
-    from storyboard.files import commit, temporary_sibling
+    from storyboard.files import atomic
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(path, ".png")
-    image.save(tmp, format="PNG")
-    commit(tmp, path)
+    with atomic(path, ".png") as tmp:
+        image.save(tmp, format="PNG")
     return path
 
 
@@ -183,17 +182,15 @@ def plot_plan(script, plan: Plan, path: str | Path) -> Path:
     audio, rate, envelope, env_rate = None, 0, None, 0.0
     board = script.storyboard
     if board.music:
-        import librosa
-
-        from storyboard.music.analysis import analyse
+        from storyboard.music.analysis import analyse, load_mono
         from storyboard.script.timecode import clock_seconds
 
         track = board.music[0]
         fps = board.output.fps
         source = script.resolve(track.path)
         rate = 4000
-        samples, _ = librosa.load(str(source), sr=rate, mono=True)
-        shift = clock_seconds(track.offset, fps) - clock_seconds(track.start, fps)
+        samples = load_mono(source, rate)
+        shift = min(clock_seconds(track.offset, fps), plan.duration_s) - clock_seconds(track.start, fps)  # seconds
         lead = int(round(shift * rate))
         audio = np.concatenate([np.zeros(max(0, lead)), samples[max(0, -lead):]])
         analysis = analyse(source)

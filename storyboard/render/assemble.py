@@ -24,8 +24,10 @@ import numpy as np
 
 from storyboard.files import commit, temporary_sibling
 from storyboard.plan.data import Plan
+from storyboard.plan.outputs import subtitles_path
+from storyboard.render import entries
 from storyboard.render.compose import Composed, blend, mix_audio, write_srt
-from storyboard.render.encode import EncodeError, VideoEncoder, ffmpeg_exe
+from storyboard.render.encode import EncodeError, VideoEncoder, count_frames, ffmpeg_exe
 from storyboard.render.segments import Segment, decode_frames
 
 PIECE_FORMAT = 1
@@ -89,7 +91,7 @@ class PieceWriter:
 
     def __init__(self, plan: Plan, segments: list[Segment], folder: Path):
         self.plan, self.segments, self.folder = plan, segments, folder
-        self.open: dict[int, VideoEncoder] = {}
+        self.open: dict[int, tuple[Run, VideoEncoder]] = {}
         self.runs = runs_for(plan)
 
     def tee(self, shot, frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
@@ -97,7 +99,7 @@ class PieceWriter:
         for run in self.runs:
             if run.shot == shot.index and not run.composite:
                 piece = self.folder / f"{piece_key(self.plan, run, self.segments)}.h264"
-                if not piece.is_file():
+                if entries.problem(piece, run.end - run.start) is not None:
                     wanted.append((run, piece))
         if wanted:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -106,25 +108,40 @@ class PieceWriter:
             f = shot.start + offset
             for run, piece in wanted:
                 if run.start <= f < run.end:
-                    encoder = self.open.get(run.start)
-                    if encoder is None:
-                        encoder = VideoEncoder(piece, plan.width, plan.height, plan.fps,
-                                               quality=plan.output.get("quality", 18),
-                                               preset=plan.output.get("preset", "medium"), container="h264")
-                        self.open[run.start] = encoder
-                    encoder.write(frame)
+                    if run.start not in self.open:
+                        self.open[run.start] = (run, piece_encoder(plan, piece))
+                    self.open[run.start][1].write(frame)
                     if f == run.end - 1:
-                        self.open.pop(run.start).close()
+                        self._finish(run.start)
             yield frame
 
     def commit(self, shot) -> None:
-        for key in [k for k in self.open]:
-            self.open.pop(key).close()
+        for start in list(self.open):
+            self._finish(start)
+
+    def _finish(self, start: int) -> None:
+        run, encoder = self.open.pop(start)
+        finish_piece(encoder, run)
 
     def abort(self) -> None:
-        for encoder in self.open.values():
+        for _, encoder in self.open.values():
             encoder.abort()
         self.open.clear()
+
+
+def piece_encoder(plan: Plan, piece: Path) -> VideoEncoder:
+    """An encoder for a piece: raw H.264 at the output's quality (see :class:`VideoEncoder`, container h264)."""
+    return VideoEncoder(piece, plan.width, plan.height, plan.fps, quality=plan.output.get("quality", 18),
+                        preset=plan.output.get("preset", "medium"), container="h264")
+
+
+def finish_piece(encoder: VideoEncoder, run: Run) -> None:
+    """Close a piece's encoder, check it got the run's frames, and seal it with its note."""
+    encoder.close()
+    if encoder.frames != run.end - run.start:
+        entries.remove(encoder.path)
+        raise EncodeError(f"piece {run.start}-{run.end}: {encoder.frames} frames, expected {run.end - run.start}")
+    entries.seal(encoder.path, encoder.frames)
 
 
 def _run_frames(plan: Plan, run: Run, segments: list[Segment]) -> Iterator[np.ndarray]:
@@ -158,8 +175,14 @@ def _run_frames(plan: Plan, run: Run, segments: list[Segment]) -> Iterator[np.nd
 
 
 def assemble(plan: Plan, segments: list[Segment], path: str | Path, pieces: Path,
-             on_frame: Callable[[int], None] | None = None) -> tuple[Composed, int, int]:
-    """Write the MP4 from the segments. Returns (what was written, pieces encoded, pieces reused)."""
+             on_frame: Callable[[int], None] | None = None,
+             warn: Callable[[str], None] | None = None) -> tuple[Composed, int, int]:
+    """Write the MP4 from the segments. Returns (what was written, pieces encoded, pieces reused).
+
+    A cached piece is reused only if it checks out against its note; ``warn`` hears of
+    damaged ones, which are encoded again. ``Composed.frames`` is what the MP4 holds,
+    counted after the mux.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     pieces.mkdir(parents=True, exist_ok=True)
@@ -168,22 +191,26 @@ def assemble(plan: Plan, segments: list[Segment], path: str | Path, pieces: Path
     for run in runs_for(plan):
         piece = pieces / f"{piece_key(plan, run, segments)}.h264"
         files.append(piece)
-        if piece.is_file():
+        problem = entries.problem(piece, run.end - run.start)
+        if problem is None:
             reused += 1
         else:
-            with VideoEncoder(piece, plan.width, plan.height, plan.fps, quality=plan.output.get("quality", 18),
-                              preset=plan.output.get("preset", "medium"), container="h264") as encoder:
+            if problem != entries.MISSING and warn:
+                warn(f"warning: piece {piece.name} {problem}; encoding it again")
+            encoder = piece_encoder(plan, piece)
+            try:
                 for frame in _run_frames(plan, run, segments):
                     encoder.write(frame)
-            if encoder.frames != run.end - run.start:
-                piece.unlink(missing_ok=True)
-                raise EncodeError(f"piece {run.start}-{run.end}: {encoder.frames} frames from the segments")
+            except BaseException:
+                encoder.abort()
+                raise
+            finish_piece(encoder, run)
             encoded += 1
         done += run.end - run.start
         if on_frame:
             on_frame(done)
 
-    audio = audio_piece(plan, pieces) if plan.audio else None
+    audio = audio_piece(plan, pieces, warn) if plan.audio else None
     stream = temporary_sibling(path, ".h264")
     try:
         with open(stream, "wb") as out:
@@ -191,13 +218,13 @@ def assemble(plan: Plan, segments: list[Segment], path: str | Path, pieces: Path
                 with open(piece, "rb") as f:
                     while block := f.read(1 << 20):
                         out.write(block)
-        _mux(stream, audio, path, plan)
+        muxed = _mux(stream, audio, path, plan)
     finally:
         stream.unlink(missing_ok=True)
     subtitles = None
     if plan.captions and plan.output.get("captions", "srt") in ("srt", "both"):
-        subtitles = write_srt(plan, path.with_suffix(".srt"))
-    return Composed(path, plan.total_frames, plan.duration_s, subtitles), encoded, reused
+        subtitles = write_srt(plan, subtitles_path(path))
+    return Composed(path, muxed, muxed / plan.fps, subtitles), encoded, reused
 
 
 def audio_key(plan: Plan) -> str:
@@ -205,20 +232,23 @@ def audio_key(plan: Plan) -> str:
     for track in plan.audio:
         stat = os.stat(track.path)
         tracks.append([track.path, stat.st_size, stat.st_mtime_ns, track.offset_s, track.start_s, track.volume,
-                       track.fade_in_s, track.fade_out_s])
+                       track.fade_in_s, track.fade_out_s] + (["loop"] if getattr(track, "loop", False) else []))
     return hashlib.sha256(json.dumps({"format": PIECE_FORMAT, "tracks": tracks, "frames": plan.total_frames,
                                       "fps": plan.fps, "aac": "192k"}).encode()).hexdigest()[:40]
 
 
-def audio_piece(plan: Plan, pieces: Path) -> Path:
+def audio_piece(plan: Plan, pieces: Path, warn: Callable[[str], None] | None = None) -> Path:
     """The music mixed to the video's length and encoded as AAC, cached by what it is made of.
 
     Encoding a minute of music takes seconds, and an edit to a scene's prompts does not
     change it, so it is made once per (tracks, their files' sizes and times, length).
     """
     target = pieces / f"audio-{audio_key(plan)}.m4a"
-    if target.is_file():
+    problem = entries.problem(target)
+    if problem is None:
         return target
+    if problem != entries.MISSING and warn:
+        warn(f"warning: the encoded music {target.name} {problem}; encoding it again")
     pieces.mkdir(parents=True, exist_ok=True)
     wav = temporary_sibling(target, ".wav")
     partial = temporary_sibling(target, ".m4a")
@@ -229,14 +259,18 @@ def audio_piece(plan: Plan, pieces: Path) -> Path:
         if result.returncode != 0:
             raise EncodeError(f"ffmpeg could not encode the music: {result.stderr.strip()[-2000:]}")
         commit(partial, target)
+        entries.seal(target, None)
     finally:
         wav.unlink(missing_ok=True)
         partial.unlink(missing_ok=True)
     return target
 
 
-def _mux(stream: Path, audio: Path | None, path: Path, plan: Plan) -> None:
-    """The H.264 stream (copied, frame rate from the plan) and the AAC music (copied) into an MP4, atomically."""
+def _mux(stream: Path, audio: Path | None, path: Path, plan: Plan) -> int:
+    """The H.264 stream (copied, frame rate from the plan) and the AAC music (copied) into an MP4, atomically.
+
+    Returns the frames the MP4 holds, counted in the muxed file before it is moved into place.
+    """
     partial = temporary_sibling(path, ".mp4")
     cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "h264",
            "-framerate", str(plan.fps), "-i", str(stream)]
@@ -249,7 +283,12 @@ def _mux(stream: Path, audio: Path | None, path: Path, plan: Plan) -> None:
     if result.returncode != 0:
         partial.unlink(missing_ok=True)
         raise EncodeError(f"ffmpeg could not mux the MP4: {result.stderr.strip()[-2000:]}")
+    frames = count_frames(partial)
+    if frames != plan.total_frames:
+        partial.unlink(missing_ok=True)
+        raise EncodeError(f"the muxed MP4 holds {frames} frames, the plan has {plan.total_frames}; nothing was written")
     commit(partial, path)
+    return frames
 
 
 def piece_keys(plan: Plan, segments: list[Segment]) -> set[str]:

@@ -11,7 +11,7 @@ from typing import Iterable
 
 import numpy as np
 
-from storyboard.files import commit, temporary_sibling
+from storyboard.files import atomic
 from storyboard.plan.data import AudioTrackPlan, Plan
 
 AUDIO_RATE = 44100
@@ -36,23 +36,28 @@ def blend(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
 def mix_audio(tracks: Iterable[AudioTrackPlan], duration_s: float, path: Path) -> Path:
     """Mix the tracks onto a silent bed of ``duration_s`` seconds, written as 16-bit WAV.
 
-    Each track is trimmed at ``start_s`` into its file, placed at ``offset_s`` on the
+    Each track is trimmed at ``start_s`` seconds into its file, placed at ``offset_s`` on the
     video's timeline, scaled by ``volume``, faded in over ``fade_in_s`` from where it
-    starts and out over ``fade_out_s`` before it stops (the video's end at the latest).
+    starts and out over ``fade_out_s`` before it stops: the video's end, or the file's end
+    when the track runs out first. With ``loop`` the file, from ``start_s`` to its end,
+    repeats until the video ends, so it never runs out (faded in once, out at the end).
     """
     from moviepy import AudioClip, AudioFileClip, CompositeAudioClip
-    from moviepy.audio.fx import AudioFadeIn, AudioFadeOut, MultiplyVolume
+    from moviepy.audio.fx import AudioFadeIn, AudioFadeOut, AudioLoop, MultiplyVolume
 
     clips = [AudioClip(lambda t: np.zeros((np.size(t), 2)), duration=duration_s, fps=AUDIO_RATE)]
     sources = []
     for track in tracks:
         source = AudioFileClip(track.path, fps=AUDIO_RATE)
         sources.append(source)
-        length = min(source.duration - track.start_s, duration_s - track.offset_s)
+        room = duration_s - track.offset_s  # seconds of video left when the track starts
+        once = source.duration - track.start_s  # seconds the file plays from start_s
+        length = room if track.loop and once > 0 else min(once, room)
         if length <= 0:
             continue
-        clip = source.subclipped(track.start_s, track.start_s + length)
-        effects = [MultiplyVolume(track.volume)]
+        clip = source.subclipped(track.start_s, track.start_s + min(once, length))
+        effects = [AudioLoop(duration=length)] if length > once else []
+        effects.append(MultiplyVolume(track.volume))
         if track.fade_in_s > 0:
             effects.append(AudioFadeIn(min(track.fade_in_s, length)))
         if track.fade_out_s > 0:
@@ -77,9 +82,14 @@ def srt_time(frame: int, fps: int) -> str:
 
 def write_srt(plan: Plan, path: Path) -> Path:
     """Write the captions as SubRip subtitles, atomically."""
-    blocks = [f"{n}\n{srt_time(c.start, plan.fps)} --> {srt_time(c.end, plan.fps)}\n{c.text}\n"
+    blocks = [f"{n}\n{srt_time(c.start, plan.fps)} --> {srt_time(c.end, plan.fps)}\n{srt_text(c.text)}\n"
               for n, c in enumerate(sorted(plan.captions, key=lambda c: c.start), 1)]
-    tmp = temporary_sibling(path, ".srt")
-    tmp.write_text("\n".join(blocks), encoding="utf-8")
-    commit(tmp, path)
+    with atomic(path, ".srt") as tmp:
+        tmp.write_text("\n".join(blocks), encoding="utf-8")
     return path
+
+
+def srt_text(text: str) -> str:
+    """A caption's lines without blank ones: a blank line ends an SRT cue, so one inside a caption
+    would make a player read the rest as a new, malformed cue."""
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip()) or " "

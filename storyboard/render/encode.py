@@ -7,6 +7,7 @@ successfully (written to a temporary name beside it, then renamed).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -15,6 +16,7 @@ from types import TracebackType
 import numpy as np
 
 from storyboard.files import commit, temporary_sibling
+from storyboard.interrupts import shielded
 
 
 def ffmpeg_exe() -> str:
@@ -24,8 +26,27 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def count_frames(path: Path) -> int:
+    """Video frames in a media file, counted by reading its stream (no decoding)."""
+    result = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path), "-map", "0:v:0", "-c", "copy",
+                             "-f", "null", "-"], capture_output=True, text=True)
+    counts = re.findall(r"frame=\s*(\d+)", result.stderr)
+    if result.returncode != 0 or not counts:
+        raise EncodeError(f"cannot count the frames of {path}: {result.stderr.strip()[-500:] or 'no video stream'}")
+    return int(counts[-1])
+
+
+def abort_all() -> None:
+    """Stop every encoder this process still runs and delete its partial file (for clean-up on Ctrl-C)."""
+    for encoder in list(_live):
+        encoder.abort()
+
+
 class EncodeError(RuntimeError):
     """ffmpeg failed; the message holds the end of its log."""
+
+
+_live: set["VideoEncoder"] = set()  # encoders whose ffmpeg runs: stopped by abort_all()
 
 
 class VideoEncoder:
@@ -54,8 +75,17 @@ class VideoEncoder:
         self.width, self.height, self.fps = width, height, fps
         self.frames = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.partial = temporary_sibling(self.path, self.path.suffix or ".mp4")
-        self._log = tempfile.TemporaryFile()
+        with shielded():  # ffmpeg never runs unrecorded: an interruption waits until it is in _live
+            self.partial = temporary_sibling(self.path, self.path.suffix or ".mp4")
+            self._log = tempfile.TemporaryFile()
+            self._proc = subprocess.Popen(self._command(audio, preset, quality, pixel_format, container,
+                                                        keyframe_every, duration_s),
+                                          stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
+            _live.add(self)
+
+    def _command(self, audio: str | Path | None, preset: str, quality: int, pixel_format: str, container: str,
+                 keyframe_every: int | None, duration_s: float | None) -> list[str]:
+        width, height, fps = self.width, self.height, self.fps
         cmd = [
             ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(fps), "-i", "pipe:0",
@@ -73,8 +103,7 @@ class VideoEncoder:
             cmd += ["-bf", "0", "-bsf:v", "h264_mp4toannexb"]
         if duration_s is not None:
             cmd += ["-t", f"{duration_s:.6f}"]
-        cmd += ["-f", container, str(self.partial)]
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
+        return cmd + ["-f", container, str(self.partial)]
 
     def write(self, frame: np.ndarray) -> None:
         """Append one frame (``height x width x 3`` uint8)."""
@@ -97,9 +126,11 @@ class VideoEncoder:
             pass
         code = self._proc.wait()
         if code != 0:
+            message = self._tail()  # before abort() closes the log
             self.abort()
-            raise EncodeError(f"ffmpeg exited with code {code}: {self._tail()}")
+            raise EncodeError(f"ffmpeg exited with code {code}: {message}")
         commit(self.partial, self.path)
+        _live.discard(self)
         self._log.close()
         return self.path
 
@@ -109,6 +140,7 @@ class VideoEncoder:
             self._proc.kill()
             self._proc.wait()
         self.partial.unlink(missing_ok=True)
+        _live.discard(self)
         if not self._log.closed:
             self._log.close()
 

@@ -17,10 +17,12 @@ from typing import Any, Callable, Iterator, TextIO
 
 import numpy as np
 
-from storyboard.files import sweep_partials
+from storyboard.files import sweep_partials, sweep_stale_partials
+from storyboard.interrupts import shielded
 from storyboard.plan.data import Plan
+from storyboard.render.encode import abort_all
 from storyboard.render.progress import Progress, clock
-from storyboard.render.segments import Segment, SegmentCache, default_cache
+from storyboard.render.segments import Segment, SegmentCache, default_cache, tag_cache
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,9 @@ def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = F
     path = Path(output or plan.output["path"])
     cache = SegmentCache(Path(cache_dir) if cache_dir else default_cache(path))
     started = time.monotonic()
+    cache.folder.mkdir(parents=True, exist_ok=True)
+    tag_cache(cache.folder)
+    sweep_stale_partials(cache.folder, cache.folder / "pieces", path.parent)
     segments = plan_segments(plan, cache)
     todo = [s for s in segments if not s.cached]
     progress = Progress(sum(s.shot.length for s in segments), plan.fps, label="render", quiet=quiet)
@@ -75,10 +80,12 @@ def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = F
     say = Reporter(progress, log or sys.stderr, quiet)
 
     say(f"{len(segments)} segments: {len(todo)} to render, {len(segments) - len(todo)} reused from {cache.folder}")
+    for segment in (s for s in segments if s.damaged):
+        say(f"warning: segment {segment.path.name} (shot {segment.shot.index}) {segment.problem}; rendering it again")
     done = render_missing(plan, segments, todo, cache, path, progress, say)
     progress.finish()
     assembled_at = time.monotonic()
-    result, encoded, copied = assemble_video(plan, segments, path, cache, Interrupted(done, len(todo), cache.folder), quiet)
+    result, encoded, copied = assemble_video(plan, segments, path, cache, Interrupted(done, len(todo), cache.folder), say)
     say(f"assembled from {encoded + copied} pieces: {encoded} encoded, {copied} copied")
     now = time.monotonic()
     return RenderResult(result.path, result.frames, result.duration_s, now - started, result.subtitles,
@@ -125,13 +132,11 @@ def render_missing(plan: Plan, segments: list[Segment], todo: list[Segment], cac
             render_segment(plan, segment, backend, cache, pieces, progress, path)
             done += 1
     except KeyboardInterrupt:
-        pieces.abort()
-        sweep_partials(cache.folder, cache.folder / "pieces")
+        clean_up(cache.folder, cache.folder / "pieces", pieces=pieces)
         progress.finish()
         raise Interrupted(done, len(todo), cache.folder) from None
     except BaseException:
-        pieces.abort()
-        sweep_partials(cache.folder, cache.folder / "pieces")
+        clean_up(cache.folder, cache.folder / "pieces", pieces=pieces)
         raise
     finally:
         if backend is not None:
@@ -161,19 +166,31 @@ def render_segment(plan: Plan, segment: Segment, backend: Any, cache: SegmentCac
 
 
 def assemble_video(plan: Plan, segments: list[Segment], path: Path, cache: SegmentCache, interrupted: Interrupted,
-                   quiet: bool) -> tuple[Any, int, int]:
+                   say: Reporter) -> tuple[Any, int, int]:
     """Assemble the MP4 from the segments with its own progress bar; Ctrl-C raises ``interrupted``."""
     from storyboard.render.assemble import assemble
 
-    assembly = Progress(plan.total_frames, plan.fps, label="assemble", quiet=quiet)
+    assembly = Progress(plan.total_frames, plan.fps, label="assemble", quiet=say.quiet)
     try:
-        return assemble(plan, segments, path, cache.folder / "pieces", on_frame=assembly.update)
+        return assemble(plan, segments, path, cache.folder / "pieces", on_frame=assembly.update, warn=say)
     except KeyboardInterrupt:
         assembly.finish()
-        sweep_partials(cache.folder / "pieces", path.parent)
+        clean_up(cache.folder / "pieces", path.parent)
         raise interrupted from None
     except BaseException:
-        sweep_partials(cache.folder / "pieces", path.parent)
+        clean_up(cache.folder / "pieces", path.parent)
         raise
     finally:
         assembly.finish()
+
+
+def clean_up(*folders: Path, pieces: Any = None) -> None:
+    """After an interruption or a failure: stop every encoder and delete this process's partial files.
+
+    Shielded, so a second Ctrl-C cannot cut it short.
+    """
+    with shielded():
+        if pieces is not None:
+            pieces.abort()
+        abort_all()
+        sweep_partials(*folders)

@@ -17,27 +17,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import re
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from storyboard.files import commit, temporary_sibling
+from storyboard.files import atomic
 from storyboard.plan.data import Plan, ShotPlan
+from storyboard.plan.outputs import default_cache  # noqa: F401  (where render and cli look for it)
+from storyboard.render import entries
 from storyboard.render.encode import VideoEncoder, ffmpeg_exe
 
 SEGMENT_FORMAT = 2  # 2: a keyframe every second
+KEY = re.compile(r"^[0-9a-f]{40}$")  # the names the cache gives its files (audio pieces: "audio-" + KEY)
+CACHE_TAG = "CACHEDIR.TAG"
+CACHE_TAG_TEXT = ("Signature: 8a477f597d28d172789f06886806bc55\n"
+                  "# This folder is a storyboard segment cache: `storyboard cache prune` deletes only what it wrote.\n"
+                  "# For information about cache directory tags see https://bford.info/cachedir/\n")
 SEGMENT_CRF = 4
 PIXEL_FIELDS = ("id", "revision", "steps", "guidance", "scheduler", "noise", "window", "dtype")
-
-
-def default_cache(output: Path) -> Path:
-    """The segment cache beside the output: ``<output folder>/.storyboard-cache``."""
-    return output.parent / ".storyboard-cache"
 
 
 def segment_key(plan: Plan, shot: ShotPlan, backend_name: str, backend_version: str, position_dependent: bool) -> str:
@@ -62,13 +63,21 @@ def segment_key(plan: Plan, shot: ShotPlan, backend_name: str, backend_version: 
 
 @dataclass(frozen=True)
 class Segment:
+    """A shot's place in the cache; ``problem`` says why it cannot be reused (None: it is cached and checks out)."""
+
     shot: ShotPlan
     key: str
     path: Path
+    problem: str | None = entries.MISSING
 
     @property
     def cached(self) -> bool:
-        return self.path.is_file()
+        return self.problem is None
+
+    @property
+    def damaged(self) -> bool:
+        """Present but failing its check (truncated, changed, or without its note)."""
+        return self.problem not in (None, entries.MISSING)
 
 
 class SegmentCache:
@@ -78,12 +87,15 @@ class SegmentCache:
         self.folder = Path(folder)
 
     def segment(self, plan: Plan, shot: ShotPlan, backend_name: str, backend_version: str, position_dependent: bool) -> Segment:
+        """The shot's segment, checked against its note if it is in the cache."""
         key = segment_key(plan, shot, backend_name, backend_version, position_dependent)
-        return Segment(shot, key, self.folder / f"{key}.mkv")
+        path = self.folder / f"{key}.mkv"
+        return Segment(shot, key, path, entries.problem(path, shot.length))
 
     def write(self, segment: Segment, plan: Plan, frames: Iterator[np.ndarray], note: dict) -> int:
         """Encode ``frames`` into the segment atomically; returns how many were written."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        tag_cache(self.folder)
         count = 0
         with SegmentWriter(segment.path, plan.width, plan.height, plan.fps) as writer:
             for frame in frames:
@@ -92,20 +104,12 @@ class SegmentCache:
         if count != segment.shot.length:
             segment.path.unlink(missing_ok=True)
             raise RuntimeError(f"shot {segment.shot.index}: the backend gave {count} frames, the plan needs {segment.shot.length}")
-        info = temporary_sibling(segment.path.with_suffix(".json"), ".json")
-        info.write_text(json.dumps({**note, "frames": count, "created": time.time()}, indent=1))
-        commit(info, segment.path.with_suffix(".json"))
+        entries.seal(segment.path, count, note)
         return count
 
     def entries(self) -> list[tuple[Path, dict]]:
-        out = []
-        for path in sorted(self.folder.glob("[!.]*.mkv")):  # not the .part files of renders in progress
-            try:
-                note = json.loads(path.with_suffix(".json").read_text())
-            except (OSError, ValueError):
-                note = {}
-            out.append((path, note))
-        return out
+        """The segments in the cache (key-named files only) with their notes."""
+        return [(path, entries.read_note(path)) for path in sorted(self.folder.glob("*.mkv")) if KEY.match(path.stem)]
 
 
 class SegmentWriter(VideoEncoder):
@@ -147,9 +151,18 @@ def folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.glob("*") if p.is_file()) if folder.is_dir() else 0
 
 
-def remove(path: Path) -> None:
-    for p in (path, path.with_suffix(".json")):
-        try:
-            os.remove(p)
-        except FileNotFoundError:
-            pass
+def tag_cache(folder: Path) -> None:
+    """Mark ``folder`` as a storyboard cache (a CACHEDIR.TAG, which backup tools also honour)."""
+    tag = folder / CACHE_TAG
+    if not tag.is_file():
+        with atomic(tag) as partial:
+            partial.write_text(CACHE_TAG_TEXT)
+
+
+def is_cache(folder: Path) -> bool:
+    """Whether ``folder`` is a cache that storyboard made (it holds our CACHEDIR.TAG)."""
+    try:
+        text = (folder / CACHE_TAG).read_text()
+    except OSError:
+        return False
+    return text.startswith(CACHE_TAG_TEXT.splitlines()[0]) and "storyboard" in text

@@ -17,6 +17,7 @@ Times accept seconds, frames, beats and bars (see :mod:`storyboard.script.timeco
 from __future__ import annotations
 
 import re
+from pathlib import PurePath, PureWindowsPath
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -63,7 +64,8 @@ class _Strict(BaseModel):
 class Output(_Strict):
     """Where and how the video is written."""
 
-    path: str | None = Field(None, description="MP4 to write, relative to the script's folder. Default: the script's name with .mp4, beside it.")
+    path: str | None = Field(None, description="MP4 to write, relative to the script's folder and inside it (to write "
+                             "elsewhere, use -o on the command line). Default: the script's name with .mp4, beside it.")
     width: int = Field(1024, ge=16, le=8192, multiple_of=8, description="Frame width in pixels (a multiple of 8).")
     height: int = Field(576, ge=16, le=8192, multiple_of=8, description="Frame height in pixels (a multiple of 8).")
     fps: int = Field(24, ge=1, le=120, description="Frames per second.")
@@ -74,6 +76,20 @@ class Output(_Strict):
     captions: Literal["none", "burn", "srt", "both"] = Field(
         "srt", description="Scene captions: burn into the picture, write an .srt beside the MP4, both, or none."
     )
+
+    @field_validator("path")
+    @classmethod
+    def _inside_the_script_folder(cls, value: str | None) -> str | None:
+        """A script writes only inside its own folder: no absolute path, no ``~``, no ``..``."""
+        if value is None:
+            return value
+        parts = PurePath(value).parts
+        if PurePath(value).is_absolute() or PureWindowsPath(value).is_absolute() or value.startswith("~") or ".." in parts:
+            raise ValueError(f"'{value}' leaves the script's folder; a script writes only inside its folder "
+                             "(to write elsewhere, pass -o on the command line)")
+        if not parts or value.endswith(("/", "\\")):
+            raise ValueError(f"'{value}' names a folder; name the video file, e.g. out/video.mp4")
+        return value
 
 
 class Window(_Strict):
@@ -123,14 +139,20 @@ class Model(_Strict):
 class MusicTrack(_Strict):
     """An audio track mixed under the video. The first track is the beat grid's source."""
 
-    path: str = Field(description="Audio file (wav, ogg, flac, mp3), relative to the script's folder.")
+    path: str = Field(description="Audio file, relative to the script's folder: wav, flac, ogg, mp3, m4a/aac or "
+                      "anything else the bundled ffmpeg reads (a video file's audio too).")
     offset: Time = Field("0s", validate_default=True, description="When the track starts playing, in video time.")
     start: Time = Field("0s", validate_default=True, description="Where in the file playback begins (skips its head).")
     volume: float = Field(1.0, ge=0, le=4, description="Gain: 1 leaves the level as recorded.")
     fade_in: Time = Field("0s", validate_default=True, description="Fade-in length from the track's start.")
-    fade_out: Time = Field("0s", validate_default=True, description="Fade-out length before the video ends.")
+    fade_out: Time = Field("0s", validate_default=True,
+                           description="Fade-out length, ending where the track stops: at the video's end, or at "
+                           "the file's end if the track runs out first (never with loop: true).")
+    loop: bool = Field(False, description="Repeat the track (from start to the file's end, again and again) "
+                       "until the video ends.")
     sync: Literal["none", "beats", "bars", "onsets"] = Field(
-        "none", description="Snap scene boundaries written in seconds to the nearest beat, downbeat or onset."
+        "none", description="Snap scene boundaries written in seconds to the nearest beat, downbeat or onset, "
+        "when one lies within a beat (a bar for bars); a boundary with none that close stays, with a warning."
     )
 
 

@@ -30,6 +30,12 @@ _PATTERN = re.compile(rf"^\s*({_NUMBER})\s*(ms|[a-z]*)\s*$", re.IGNORECASE)
 _CLOCK = re.compile(rf"^\s*([0-9]+):({_NUMBER})\s*$")
 
 TIME_HELP = "a time such as 6s, 1.5, 250ms, 1:30, 48f, 8 beats or 2 bars"
+MAX_VIDEO_S = 24 * 3600.0  # the longest video a script may describe (seconds)
+MAX_FPS = 120
+MAX_BPM = 400
+# The most of each unit a time may hold: 24 hours at the highest frame rate and tempo.
+LIMITS: dict[str, float] = {"s": MAX_VIDEO_S, "f": MAX_VIDEO_S * MAX_FPS, "beats": MAX_VIDEO_S * MAX_BPM / 60,
+                            "bars": MAX_VIDEO_S * MAX_BPM / 60}
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,11 @@ def parse_time(value: object) -> TimeValue:
     if isinstance(value, bool) or value is None:
         raise ValueError(f"expected {TIME_HELP}, got {value!r}")
     if isinstance(value, (int, float)):
-        return _checked(float(value), "s", value)
+        try:
+            return _checked(float(value), "s", value)
+        except OverflowError:  # an integer too large for a float
+            raise ValueError(f"a {len(str(value))}-digit number of seconds is more than 24 hours of video, "
+                             "the longest a script may describe") from None
     if not isinstance(value, str):
         raise ValueError(f"expected {TIME_HELP}, got {type(value).__name__}")
     clock = _CLOCK.match(value)
@@ -92,6 +102,10 @@ def _checked(amount: float, unit: Unit, original: object) -> TimeValue:
         raise ValueError(f"{original!r} is not a finite time")
     if amount < 0:
         raise ValueError(f"{original!r} is negative; expected {TIME_HELP}")
+    if amount > LIMITS[unit]:
+        unit_name = {"s": "seconds", "f": "frames", "beats": "beats", "bars": "bars"}[unit]
+        raise ValueError(f"{original!r} is more than 24 hours of video (at most {LIMITS[unit]:g} {unit_name}), "
+                         "the longest a script may describe")
     return TimeValue(amount, unit)
 
 

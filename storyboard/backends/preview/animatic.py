@@ -25,7 +25,7 @@ class PreviewBackend:
     """Renders animatic frames from the plan alone."""
 
     name = "preview"
-    version = "1"
+    version = "2"  # 2: timecodes drawn as m:ss.mmm
 
     def render_shot(self, plan: Plan, shot: ShotPlan) -> Iterator[np.ndarray]:
         for offset, cond in enumerate(shot.frames):
