@@ -29,3 +29,9 @@ def tiny():
     from storyboard.backends.diffusion.families.unet3d import tiny_components
 
     return tiny_components()
+
+
+@pytest.fixture
+def private_cache(tmp_path_factory, monkeypatch):
+    """A music analysis cache of the test session's own (not the user's ~/.cache/storyboard)."""
+    monkeypatch.setenv("STORYBOARD_CACHE", str(tmp_path_factory.getbasetemp() / "analysis-cache"))

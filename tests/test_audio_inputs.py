@@ -22,9 +22,7 @@ FPS = 24
 SCENES = "scenes:\n  - {id: intro, duration: 2s, prompts: a}\n  - {id: main, duration: 2s, prompts: b}\n"
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("STORYBOARD_CACHE", str(tmp_path_factory.getbasetemp() / "analysis-cache"))
+pytestmark = pytest.mark.usefixtures("private_cache")  # the music analysis cache, private to the session
 
 
 @pytest.fixture(scope="module")

@@ -23,9 +23,7 @@ def analyse_beats(path):
     return analyse(path).beats
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("STORYBOARD_CACHE", str(tmp_path_factory.getbasetemp() / "analysis-cache"))
+pytestmark = pytest.mark.usefixtures("private_cache")  # the music analysis cache, private to the session
 
 
 @pytest.fixture(scope="module")
