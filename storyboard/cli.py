@@ -151,11 +151,13 @@ def _load(path: str, model: str | None = None, output: str | None = None, **mode
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check each file on its own: one that fails, for any reason, does not stop the others (exit 2 if any failed)."""
     from storyboard.errors import ScriptErrors, UsageError
+    from storyboard.plan.outputs import check_outputs
 
     failed = 0
     for path in args.files:
         try:
             script, plan = _load(path)
+            outputs = check_outputs(script, plan)
         except ScriptErrors as exc:
             print(exc.format(), file=sys.stderr)
             failed += 1
@@ -170,7 +172,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             failed += 1
             continue
         print(f"{path}: ok: {len(plan.scenes)} scenes, {len(plan.shots)} shots, {plan.total_frames} frames, "
-              f"{plan.duration_s:.3f} s at {plan.fps} fps")
+              f"{plan.duration_s:.3f} s at {plan.fps} fps; {outputs.describe()}")
     return 2 if failed else 0
 
 

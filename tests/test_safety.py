@@ -357,3 +357,25 @@ def test_every_printed_timecode_reads_back_as_its_own_frame(fps):
     assert plan.timecode(23) == f"0:{23 / fps:06.3f}"  # seconds and milliseconds, never "0:00.23" for 23 frames
     for frame in range(0, plan.total_frames, 7):
         assert frame_at(parse_time(plan.timecode(frame)).amount, fps) == frame
+
+
+def test_validate_says_where_the_video_and_subtitles_go_and_checks_them(tmp_path, capsys):
+    script = three_scenes(tmp_path, output="out/v.mp4", captions="both")
+    assert main(["validate", str(script)]) == 0
+    out = capsys.readouterr().out
+    assert f"writes {tmp_path / 'out' / 'v.mp4'} and {tmp_path / 'out' / 'v.srt'}" in out
+    assert f"cache {tmp_path / 'out' / '.storyboard-cache'}" in out
+    bad = three_scenes(tmp_path / "b", output="s.yaml")
+    assert main(["validate", str(bad)]) == 2
+    assert "would be written over the script" in capsys.readouterr().err
+
+
+def test_a_blank_line_in_a_caption_cannot_start_a_new_subtitle(tmp_path):
+    from storyboard.plan.compile import compile_plan
+    from storyboard.render.compose import write_srt
+    from storyboard.script.load import load_script
+
+    script = write(tmp_path / "s.yaml", 'scenes:\n  - {duration: 2s, prompts: a, caption: "first\\n\\n2\\n00:00:09,000 --> 00:00:10,000\\nforged"}\n')
+    text = write_srt(compile_plan(load_script(script)), tmp_path / "s.srt").read_text()
+    cues = [block for block in text.strip().split("\n\n") if block.strip()]
+    assert len(cues) == 1 and cues[0].startswith("1\n00:00:00,000 --> 00:00:02,000\nfirst\n2\n")
