@@ -215,8 +215,9 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def _dry_run(plan, args: argparse.Namespace) -> int:
+    from storyboard.plan.outputs import default_cache
     from storyboard.render.orchestrate import plan_segments
-    from storyboard.render.segments import SegmentCache, default_cache
+    from storyboard.render.segments import SegmentCache
 
     output = Path(plan.output["path"])
     cache = SegmentCache(Path(args.cache) if args.cache else default_cache(output))
@@ -241,8 +242,9 @@ def _dry_run(plan, args: argparse.Namespace) -> int:
 def cmd_cache(args: argparse.Namespace) -> int:
     from storyboard.errors import UsageError
     from storyboard.plan.build import plan_script
+    from storyboard.plan.outputs import default_cache
     from storyboard.render.cache import open_cache, pieces_of, prune
-    from storyboard.render.segments import default_cache, folder_size
+    from storyboard.render.segments import folder_size
     from storyboard.script.load import load_script
 
     plans = [plan_script(load_script(s)).plan for s in args.scripts]

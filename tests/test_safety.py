@@ -13,7 +13,7 @@ import pytest
 from helpers import probe, run_cli, write
 
 from storyboard.cli import main
-from storyboard.files import sweep_stale_partials, temporary_sibling
+from storyboard.files import host_tag, sweep_stale_partials, temporary_sibling
 from storyboard.music.synth import synth_track, write_wav
 
 SMALL = "output: {width: 64, height: 64, fps: 12, preset: ultrafast}\n"
@@ -181,6 +181,28 @@ def test_flipped_bytes_in_a_segment_render_it_again(tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_segments_from_before_checksums_are_adopted_when_whole_and_rendered_when_not(tmp_path, capsys):
+    """Upgrading must not throw away hours of GPU work: an old segment (its note has no checksum)
+    that still holds all its frames is reused and sealed; a truncated one is rendered again."""
+    import json
+
+    script = three_scenes(tmp_path)
+    assert main(["render", str(script), "-q"]) == 0
+    cache = tmp_path / ".storyboard-cache"
+    segments = sorted(cache.glob("*.mkv"))
+    for segment in segments:  # the notes as the previous version wrote them
+        note = json.loads(segment.with_suffix(".json").read_text())
+        segment.with_suffix(".json").write_text(json.dumps({k: note[k] for k in ("shot", "scenes", "frames")}))
+    truncated = segments[0]
+    truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])
+    assert main(["render", str(script)]) == 0
+    err = capsys.readouterr().err
+    assert "1 to render, 2 reused" in err and f"segment {truncated.name}" in err
+    assert all("sha256" in json.loads(s.with_suffix(".json").read_text()) for s in segments)
+    assert probe(tmp_path / "v.mp4").frames == 36
+
+
+@pytest.mark.slow
 def test_a_truncated_music_piece_is_encoded_again(tmp_path, wav, capsys):
     (tmp_path / "beat.wav").write_bytes(wav.read_bytes())
     script = three_scenes(tmp_path, music="beat.wav")
@@ -204,7 +226,7 @@ def dead_pid() -> int:
 def test_partials_of_dead_processes_are_swept_and_others_kept(tmp_path):
     mine = temporary_sibling(tmp_path / "v.mp4", ".mp4")  # this process: alive
     pid = dead_pid()
-    dead = tmp_path / f".v.{pid}-{mine.name.split('.')[2].split('-')[1]}.abcdefgh.part.mp4"
+    dead = tmp_path / f".v.{pid}-{host_tag()}.abcdefgh.part.mp4"
     legacy = tmp_path / f".v.{pid}.abcdefgh.part.mkv"  # written before partials named their machine
     elsewhere = tmp_path / f".v.{pid}-000000.abcdefgh.part.mp4"  # another machine sharing the folder
     user = tmp_path / ".notes.part.txt"

@@ -18,6 +18,7 @@ from typing import Any
 from storyboard.files import atomic
 
 MISSING = "missing"
+UNSEALED = "has no note with its checksum (written by an interrupted or older render)"
 
 
 def note_path(path: Path) -> Path:
@@ -59,7 +60,7 @@ def problem(path: Path, frames: int | None = None) -> str | None:
         return MISSING
     note = read_note(path)
     if "sha256" not in note:
-        return "has no note with its checksum (written by an interrupted or older render)"
+        return UNSEALED
     size = path.stat().st_size
     if size != note.get("bytes"):
         return f"is {size} bytes, but {note.get('bytes')} were written (truncated or changed)"

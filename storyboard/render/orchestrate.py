@@ -20,9 +20,10 @@ import numpy as np
 from storyboard.files import sweep_partials, sweep_stale_partials
 from storyboard.interrupts import shielded
 from storyboard.plan.data import Plan
+from storyboard.plan.outputs import default_cache
 from storyboard.render.encode import abort_all
 from storyboard.render.progress import Progress, clock
-from storyboard.render.segments import Segment, SegmentCache, default_cache, tag_cache
+from storyboard.render.segments import Segment, SegmentCache, tag_cache
 
 
 @dataclass(frozen=True)

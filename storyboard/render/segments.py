@@ -27,9 +27,8 @@ import numpy as np
 
 from storyboard.files import atomic
 from storyboard.plan.data import Plan, ShotPlan
-from storyboard.plan.outputs import default_cache  # noqa: F401  (where render and cli look for it)
 from storyboard.render import entries
-from storyboard.render.encode import VideoEncoder, ffmpeg_exe
+from storyboard.render.encode import EncodeError, VideoEncoder, count_frames, ffmpeg_exe
 
 SEGMENT_FORMAT = 2  # 2: a keyframe every second
 KEY = re.compile(r"^[0-9a-f]{40}$")  # the names the cache gives its files (audio pieces: "audio-" + KEY)
@@ -90,7 +89,10 @@ class SegmentCache:
         """The shot's segment, checked against its note if it is in the cache."""
         key = segment_key(plan, shot, backend_name, backend_version, position_dependent)
         path = self.folder / f"{key}.mkv"
-        return Segment(shot, key, path, entries.problem(path, shot.length))
+        problem = entries.problem(path, shot.length)
+        if problem == entries.UNSEALED and adopt_legacy(path, shot.length):
+            problem = None
+        return Segment(shot, key, path, problem)
 
     def write(self, segment: Segment, plan: Plan, frames: Iterator[np.ndarray], note: dict) -> int:
         """Encode ``frames`` into the segment atomically; returns how many were written."""
@@ -149,6 +151,23 @@ def decode_frames(path: Path, width: int, height: int, first: int = 0, fps: int 
 
 def folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.glob("*") if p.is_file()) if folder.is_dir() else 0
+
+
+def adopt_legacy(path: Path, frames: int) -> bool:
+    """Seal a segment written before notes carried checksums, if it still holds all its frames.
+
+    Such a segment may be hours of GPU time; counting its frames (no decoding) is enough to
+    trust it once, and from then on its checksum guards it. Returns whether it was adopted.
+    """
+    if entries.read_note(path).get("frames") != frames:
+        return False
+    try:
+        if count_frames(path) != frames:
+            return False
+    except EncodeError:
+        return False
+    entries.seal(path, frames, entries.read_note(path))
+    return True
 
 
 def tag_cache(folder: Path) -> None:
