@@ -1,3 +1,25 @@
-from storyboard.cli import main
+"""``python -m storyboard`` and the ``storyboard`` command.
 
-raise SystemExit(main())
+The signal handlers go in before anything heavy is imported, so that Ctrl-C during the
+imports also ends with exit code 130 and a message, not a traceback.
+"""
+
+import sys
+
+
+def run() -> int:
+    from storyboard.interrupts import install, received
+
+    install()
+    try:
+        from storyboard.cli import main
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt) or received():
+            print("\nstoryboard: interrupted", file=sys.stderr)
+            return 130
+        raise
+    return main()
+
+
+if __name__ == "__main__":
+    raise SystemExit(run())

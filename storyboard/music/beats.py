@@ -9,8 +9,15 @@ beat times that follow a drifting tempo:
    ahead, take the strongest envelope peak near the prediction (weighted towards it),
    and let the period adapt slowly to the intervals found (tempo drift);
 3. refine: each beat moves to its peak's sub-frame position (parabolic interpolation);
-4. octave check: if the envelope between beats is nearly as strong as on them, the
-   tempo was half the real one; track again at double tempo.
+4. octave check (optional): if the envelope between beats is nearly as strong as on
+   them, the tempo was half the real one; track again at double tempo.
+
+Which metrical level to track (174 or 87 BPM for drum and bass, 100 or 200 for a
+syncopated groove) is better chosen before, by :func:`level_fit` and
+:func:`choose_level`: beats tracked at each candidate tempo (:func:`candidate_tempi`)
+are scored as a listener tapping along would judge them (taps on strong onsets, strong
+onsets under taps, steady taps), weighted by a preference for tempi near 125 BPM; then
+the octave check is off. :func:`on_the_beat` moves beats caught on the off-beats.
 
 Times are in envelope frames inside this module and in seconds at its edge.
 """
@@ -18,6 +25,7 @@ Times are in envelope frames inside this module and in seconds at its edge.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -94,12 +102,17 @@ def _follow(env: np.ndarray, start: float, period: float, direction: int, adapt:
     return out
 
 
-def track(env: np.ndarray, frame_rate: float, tempo_bpm: float, *, adapt: float = 0.25, delay_s: float = 0.0) -> Beats:
-    """Beats in an onset envelope sampled at ``frame_rate`` (frames per second), near ``tempo_bpm``."""
+def track(env: np.ndarray, frame_rate: float, tempo_bpm: float, *, adapt: float = 0.25, delay_s: float = 0.0,
+          octave_check: bool = True) -> Beats:
+    """Beats in an onset envelope sampled at ``frame_rate`` (frames per second), near ``tempo_bpm``.
+
+    ``octave_check=False`` keeps the metrical level of ``tempo_bpm`` (one chosen by
+    :func:`choose_level`, or asked for) instead of doubling it when the off-beats are strong.
+    """
     env = np.asarray(env, dtype=np.float64)
     env = env / env.max() if env.max() > 0 else env
     beats, locked = _track_at(env, frame_rate, tempo_bpm, adapt)
-    if len(beats) >= 4:
+    if octave_check and len(beats) >= 4:
         mids = (beats[1:] + beats[:-1]) / 2
         on = env[np.clip(np.round(beats).astype(int), 0, len(env) - 1)].mean()
         between = env[np.clip(np.round(mids).astype(int), 0, len(env) - 1)].mean()
@@ -185,3 +198,199 @@ def _track_at(env: np.ndarray, frame_rate: float, tempo_bpm: float, adapt: float
     frames = sorted(set([*backward, anchor, *forward]))
     locked = (sum(hits) + 1) / (len(hits) + 1)
     return np.asarray([_refine(env, f) for f in frames]), locked
+
+
+# --- the metrical level: which of the pulses in the music a listener taps -----------------
+
+PREFERRED_BPM = 125.0  # BPM: the centre of the tempo preference (listeners tap near 2 Hz)
+PREFERENCE_OCTAVES = 0.5  # its width: a tempo one octave off the centre weighs exp(-0.5 / 0.5**2) = 0.14
+RECALL_WEIGHT = 2.0  # beta of the F-measure: a strong onset between the beats costs more than a weak beat
+JUMP = 0.12  # a beat interval that changes by more than this fraction from the previous is a jump
+CLOSE_CALL = 1 / 3  # a runner-up level scoring over 2/3 of the chosen one's score makes it a close call
+TEMPO_RANGE = (40.0, 260.0)  # BPM: the levels considered
+RELATED = (2.0, 3.0, 1.5)  # tempo ratios (and their inverses) of metrical levels a listener may confuse
+
+
+@dataclass(frozen=True)
+class LevelFit:
+    """How well beats tracked at one metrical level fit the music, as a listener tapping along
+    would judge them."""
+
+    tempo_bpm: float  # 60 / median interval of the beats
+    precision: float  # 0..1: how strong the onsets under the beats are (a beat on a hi-hat or in silence is weak)
+    recall: float  # 0..1: the share of the strong onsets' strength that falls on a beat
+    regularity: float  # 0..1: (1 - share of intervals that jump by over JUMP from the previous) squared
+
+    @property
+    def fit(self) -> float:
+        """F-measure of precision and recall (recall weighted by RECALL_WEIGHT) times regularity."""
+        p, r, b2 = self.precision, self.recall, RECALL_WEIGHT ** 2
+        return (1 + b2) * p * r / (b2 * p + r) * self.regularity if p > 0 and r > 0 else 0.0
+
+    @property
+    def score(self) -> float:
+        """The fit weighted by the tempo preference."""
+        return self.fit * tempo_preference(self.tempo_bpm)
+
+
+@dataclass(frozen=True)
+class Level:
+    """The chosen metrical level, and how close the choice was."""
+
+    index: int  # of the chosen candidate
+    tempo_bpm: float  # of the chosen candidate's beats
+    runner_up_bpm: float  # the best candidate at a related level (double, half, ...); 0.0 when none
+    margin: float  # 1 - runner-up score / chosen score: 0 is a tie, 1 no contest
+
+    @property
+    def close_call(self) -> bool:
+        """Whether the runner-up scored within CLOSE_CALL of the chosen level."""
+        return self.runner_up_bpm > 0 and self.margin < CLOSE_CALL
+
+
+def tempo_preference(bpm: float) -> float:
+    """Weight (0..1] of a tempo in BPM: a log-normal curve around PREFERRED_BPM."""
+    if bpm <= 0:
+        return 0.0
+    return float(np.exp(-0.5 * (np.log2(bpm / PREFERRED_BPM) / PREFERENCE_OCTAVES) ** 2))
+
+
+def candidate_tempi(envelopes: Sequence[np.ndarray], frame_rate: float, *, first: Sequence[float] = (),
+                    top: int = 8, window_s: float = 8.0) -> list[float]:
+    """Tempi (BPM) worth tracking: ``first`` (kept whatever their tempo), then, within
+    TEMPO_RANGE, the strongest periodicities of each envelope (peaks of its autocorrelation
+    over ``window_s``-second windows, averaged), and double and half the three strongest of
+    all. Nearly equal tempi (within 4 %) are merged into the first of them."""
+    lo, hi = TEMPO_RANGE
+    found: list[tuple[float, float]] = []
+    for env in envelopes:
+        ac = _windowed_autocorrelation(np.asarray(env, dtype=np.float64), int(window_s * frame_rate))
+        shortest, longest = max(1, int(frame_rate * 60 / hi)), min(len(ac) - 2, int(np.ceil(frame_rate * 60 / lo)))
+        lags = np.arange(shortest, longest + 1)
+        if len(lags) == 0:
+            continue
+        peaks = lags[(ac[lags] > ac[lags - 1]) & (ac[lags] >= ac[lags + 1]) & (ac[lags] > 0)]
+        for lag in peaks[np.argsort(ac[peaks])[::-1]][:top]:
+            found.append((60.0 * frame_rate / _refine(ac, float(lag)), float(ac[lag])))
+    found.sort(key=lambda pair: -pair[1])
+    tempi = [*first, *(t for t, _ in found), *(k * t for t, _ in found[:3] for k in (0.5, 2.0))]
+    merged: list[float] = []
+    for k, t in enumerate(tempi):
+        if (k < len(first) or lo <= t <= hi) and not any(abs(t / m - 1) < 0.04 for m in merged):
+            merged.append(t)
+    return merged
+
+
+def _windowed_autocorrelation(env: np.ndarray, window: int, hop_fraction: float = 0.25) -> np.ndarray:
+    """Mean over windows of ``window`` frames (hop a quarter of it) of the Hann-windowed,
+    mean-removed autocorrelation, each normalised to 1 at lag 0; a ramping tempo stays sharp."""
+    window = max(4, min(window, len(env)))
+    hop = max(1, int(window * hop_fraction))
+    taper = np.hanning(window)
+    total, count = np.zeros(window), 0
+    for start in range(0, len(env) - window + 1, hop):
+        x = env[start:start + window]
+        x = (x - x.mean()) * taper
+        spectrum = np.fft.rfft(x, 2 * window)
+        ac = np.fft.irfft(np.abs(spectrum) ** 2)[:window]
+        if ac[0] > 0:
+            total += ac / ac[0]
+            count += 1
+    return total / max(count, 1)
+
+
+def level_fit(env: np.ndarray, frames: np.ndarray, frame_rate: float) -> LevelFit:
+    """Score beats at ``frames`` (envelope frames, ascending) against the onsets of ``env``.
+
+    Onsets are the envelope's local maxima above 0.05 (of its maximum, 1); ``strong`` is the
+    90th percentile of those above a tenth of the strongest. Precision: the mean envelope
+    under the beats, over ``strong`` (at most 1 each). Recall: of the onsets at half
+    ``strong`` or more, the share (weighted by strength, at most ``strong``) that a beat
+    hits, within 50 ms or a sixth of the beat period, whichever is shorter. Beats before
+    the first onset above 0.3 or after the last (in silence) are left out.
+    """
+    env = np.asarray(env, dtype=np.float64)
+    frames = np.asarray(frames, dtype=np.float64)
+    if len(frames) < 4 or env.max() <= 0:
+        return LevelFit(0.0, 0.0, 0.0, 0.0)
+    env = env / env.max()
+    period = float(np.median(np.diff(frames)))
+    loud = np.nonzero(env >= 0.3)[0]
+    frames = frames[(frames >= loud[0] - period / 2) & (frames <= loud[-1] + period / 2)]
+    if len(frames) < 4:
+        return LevelFit(60.0 * frame_rate / period, 0.0, 0.0, 0.0)
+    intervals = np.diff(frames)
+    period = float(np.median(intervals))
+    reach = max(1, int(round(min(0.05 * frame_rate, period / 6))))
+    i = np.arange(1, len(env) - 1)
+    onsets = i[(env[i] >= env[i - 1]) & (env[i] > env[i + 1]) & (env[i] >= 0.05)]
+    if len(onsets) == 0:
+        return LevelFit(60.0 * frame_rate / period, 0.0, 0.0, 0.0)
+    strengths = env[onsets]
+    strong = float(np.percentile(strengths[strengths >= 0.1 * strengths.max()], 90))
+    under = np.array([env[max(0, f - reach): f + reach + 1].max()
+                      for f in np.round(frames).astype(int).clip(0, len(env) - 1)])
+    precision = float(np.minimum(1.0, under / strong).mean())
+    inside = (onsets >= frames[0] - period / 2) & (onsets <= frames[-1] + period / 2)
+    weight = np.minimum(1.0, strengths / strong) * inside * (strengths >= 0.5 * strong)
+    nearest = np.searchsorted(frames, onsets).clip(1, len(frames) - 1)
+    distance = np.minimum(np.abs(onsets - frames[nearest - 1]), np.abs(frames[nearest] - onsets))
+    recall = float((weight * (distance <= reach)).sum() / weight.sum()) if weight.sum() > 0 else 0.0
+    inner = intervals[2:-2] if len(intervals) > 8 else intervals  # a tracker's first and last steps are loose
+    jumps = float(np.mean(np.abs(np.diff(inner)) > JUMP * inner[1:])) if len(inner) > 1 else 1.0
+    return LevelFit(60.0 * frame_rate / period, precision, recall, (1.0 - jumps) ** 2)
+
+
+def choose_level(fits: Sequence[LevelFit], window: tuple[float, float] | None = None) -> Level | None:
+    """The best-scoring level, and the runner-up: the best at a related level (a tempo ratio
+    of 2, 3 or 3/2 either way, within 4 %).
+
+    ``window`` (low, high BPM) is a tempo hint: only levels inside it are chosen from (and the
+    runner-up is then left out: the choice was the user's). None when no level fits.
+    """
+    order = sorted(range(len(fits)), key=lambda k: -fits[k].score)
+    allowed = [k for k in order if fits[k].score > 0 and
+               (window is None or window[0] <= fits[k].tempo_bpm <= window[1])]
+    if not allowed:
+        return None
+    best = fits[allowed[0]]
+    if window is not None:
+        return Level(allowed[0], best.tempo_bpm, 0.0, 1.0)
+    others = [fits[k] for k in allowed[1:] if _related(fits[k].tempo_bpm, best.tempo_bpm)]
+    if not others:
+        return Level(allowed[0], best.tempo_bpm, 0.0, 1.0)
+    return Level(allowed[0], best.tempo_bpm, others[0].tempo_bpm, 1.0 - others[0].score / best.score)
+
+
+def _related(a_bpm: float, b_bpm: float, tolerance: float = 0.04) -> bool:
+    """Whether two tempi are a RELATED ratio apart (either way), within ``tolerance``."""
+    apart = abs(np.log(a_bpm / b_bpm))
+    return any(abs(apart - np.log(r)) < np.log(1 + tolerance) for r in RELATED)
+
+
+def on_the_beat(env: np.ndarray, frames: np.ndarray, ratio: float = 1.05) -> np.ndarray:
+    """Beats (frames) moved onto the beat when they were tracked on the off-beats.
+
+    A broad onset on every off-beat (a bass note, an open hi-hat) can outweigh a sharp kick
+    on the beat in a tracker that sums the envelope around each beat. When the envelope's
+    peaks halfway between the beats are over ``ratio`` times as high as those at the beats,
+    each beat moves to the strongest peak near the midpoint (and one is added at each end).
+    """
+    frames = np.asarray(frames, dtype=np.float64)
+    if len(frames) < 4:
+        return frames
+    period = float(np.median(np.diff(frames)))
+    reach = max(2, int(round(0.08 * period)))
+    mids = (frames[1:] + frames[:-1]) / 2
+
+    def heights(at: np.ndarray) -> float:  # the mean peak near ``at``, its highest and lowest tenth left out
+        idx = np.round(at).astype(int).clip(0, len(env) - 1)
+        peaks = np.sort([env[max(0, i - reach): i + reach + 1].max() for i in idx])
+        cut = len(peaks) // 10
+        return float(peaks[cut: len(peaks) - cut].mean())
+
+    if heights(mids) <= ratio * heights(frames):
+        return frames
+    ends = [frames[0] - (frames[1] - frames[0]) / 2, frames[-1] + (frames[-1] - frames[-2]) / 2]
+    moved = [m for m in (ends[0], *mids, ends[1]) if 0 <= m <= len(env) - 1]
+    return np.asarray([_refine(env, _peak_near(env, m, reach)[0]) for m in moved])

@@ -7,13 +7,15 @@ can, running librosa only when the script uses beats and the track is new).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from storyboard.errors import PlanError, ScriptErrors
+from storyboard.errors import PlanError
 from storyboard.music.grid import BeatGrid
+from storyboard.plan.captions import text_warnings
 from storyboard.plan.compile import compile_plan
 from storyboard.plan.data import Plan
+from storyboard.plan.narration import speak_scenes, with_auto_durations
 from storyboard.script.load import Script
 from storyboard.script.timecode import TimeValue, clock_seconds
 
@@ -32,19 +34,22 @@ def plan_script(script: Script, *, analyse: bool = True) -> Planned:
     """Compile ``script``; music drives beats and bars when the script uses them.
 
     Every music track is probed first (decodable audio, ``start`` inside the file).
-    Raises :class:`ScriptErrors` located in the script's source.
+    Raises :class:`ScriptErrors` located in the script's source, with the errors the script
+    was loaded with (:attr:`Script.problems`): a script with any never yields a plan.
     """
     timing = None
     warnings: list[str] = []
     board = script.storyboard
-    lengths = check_music_files(script)
+    script, lengths = check_music_files(script)
+    speech, voice_errors = speak_scenes(script)
+    script = with_auto_durations(replace(script, problems=script.with_problems(voice_errors).errors), speech)
     if board.music and needs_beat_grid(board):
         try:
             timing = music_timing(script, analyse_if_needed=analyse)
         except Exception as exc:  # unreadable audio: say which file
             doc = script.document
-            raise ScriptErrors([doc.error(f"cannot analyse '{board.music[0].path}': {type(exc).__name__}: {exc}",
-                                          doc.resolve(("music", 0, "path")))]) from None
+            raise script.with_problems([doc.error(f"cannot analyse '{board.music[0].path}': {type(exc).__name__}: "
+                                                  f"{exc}", doc.resolve(("music", 0, "path")))]) from None
         if timing is not None and not timing.analysis.confident:
             a = timing.analysis
             warnings.append(
@@ -52,49 +57,68 @@ def plan_script(script: Script, *, analyse: bool = True) -> Planned:
                 f"coverage {a.coverage:.0%}); its {len(a.beats)} beats at {a.tempo_bpm:.1f} BPM are a guess. "
                 "Check them with `storyboard plan --plot`, or set bpm: and remove the music's sync."
             )
+        elif timing is not None and timing.analysis.close_call:
+            a = timing.analysis
+            warnings.append(
+                f"music '{board.music[0].path}': tempo {a.tempo_bpm:.1f} BPM was a close call ({a.runner_up_bpm:.1f} "
+                f"BPM also fits); beats and bars follow {a.tempo_bpm:.1f} BPM. To choose, set bpm: on the music "
+                f"track: bpm: {a.runner_up_bpm:.0f} for the other, bpm: {a.tempo_bpm:.0f} to keep this one."
+            )
         if timing is not None and board.bpm is not None:
             warnings.append(f"bpm: {board.bpm:g} is ignored: beats follow the music ({timing.analysis.tempo_bpm:.1f} BPM)")
     try:
         if timing is None:
-            plan = compile_plan(script)
+            plan = compile_plan(script, speech=speech)
         else:
-            plan = compile_plan(script, timing.grid, timing.onset_strength, timing.snap_points)
+            plan = compile_plan(script, timing.grid, timing.onset_strength, timing.snap_points, speech)
     except PlanError as exc:
         raise script.plan_errors(exc) from None
+    script.check()
     warnings += sync_warnings(board, plan, timing.snap_points if timing else None)
     warnings += music_end_warnings(board, plan, lengths)
+    warnings += text_warnings(board, plan)
     return Planned(plan, tuple(warnings))
 
 
 # --- the music files: probed before anything is planned ------------------------------------
 
 
-def check_music_files(script: Script) -> list[float]:
+def check_music_files(script: Script) -> tuple[Script, list[float]]:
     """Each music track's file length in seconds, after checking that it holds decodable audio
     and that ``start`` lies inside it. Cheap (one short ffmpeg run per file, no librosa).
 
-    Raises :class:`ScriptErrors` located at the track's ``path`` or ``start``.
+    A track's problems join the script's :attr:`Script.problems` (returned with them), so that
+    planning goes on to report timing errors too; unless the script needs the first track's
+    beats, when planning cannot go on: then raises :class:`ScriptErrors` with all so far.
     """
     from storyboard.music.analysis import AudioProbeError, probe_audio
 
     doc, fps = script.document, script.storyboard.output.fps
-    errors, lengths = [], []
+    known = {e.path for e in script.problems}
+    errors, lengths, unusable = [], [], False
     for i, track in enumerate(script.storyboard.music):
+        where = doc.resolve(("music", i, "path"))
+        if where in known or any(where[:len(t)] == t for t in script.tainted):
+            lengths.append(0.0)
+            unusable = unusable or i == 0
+            continue
         try:
             length = probe_audio(script.resolve(track.path)).duration_s
         except (AudioProbeError, OSError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            errors.append(doc.error(f"cannot use '{track.path}' as music: {reason}", doc.resolve(("music", i, "path"))))
+            errors.append(doc.error(f"cannot use '{track.path}' as music: {reason}", where))
             lengths.append(0.0)
+            unusable = unusable or i == 0
             continue
         start = clock_seconds(track.start, fps)
         if start >= length:
             errors.append(doc.error(f"start {start:g} s is past the end of '{track.path}', which is {length:g} s long",
                                     doc.resolve(("music", i, "start"))))
+            unusable = unusable or i == 0
         lengths.append(length)
-    if errors:
-        raise ScriptErrors(errors)
-    return lengths
+    if unusable and needs_beat_grid(script.storyboard):
+        raise script.with_problems(errors)
+    return replace(script, problems=tuple(script.with_problems(errors).errors)), lengths
 
 
 def music_end_warnings(board: "Storyboard", plan: Plan, lengths: list[float]) -> list[str]:
@@ -177,7 +201,8 @@ def music_timing(script: Script, *, analyse_if_needed: bool = True) -> MusicTimi
 
     ``start`` (skipped head of the file) and ``offset`` (where the track begins in the
     video) shift the grid: a beat at file time ``t`` falls at ``t - start + offset``.
-    Beat 0 is the detected beat nearest to the script's ``downbeat``.
+    Beat 0 is the detected beat nearest to the script's ``downbeat``. The track's ``bpm``
+    hint sets the tempo's metrical level (and is part of the cached analysis's key).
     """
     from storyboard.music.analysis import analyse, cached_analysis
 
@@ -186,7 +211,7 @@ def music_timing(script: Script, *, analyse_if_needed: bool = True) -> MusicTimi
         return None
     track = board.music[0]
     path = script.resolve(track.path)
-    analysis = analyse(path) if analyse_if_needed else cached_analysis(path)
+    analysis = analyse(path, bpm=track.bpm) if analyse_if_needed else cached_analysis(path, bpm=track.bpm)
     if analysis is None:
         return None
     fps = board.output.fps

@@ -15,10 +15,11 @@ from __future__ import annotations
 import bisect
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from storyboard.errors import Loc
 from storyboard.music.grid import BeatGrid, ConstantTempo, Grid
+from storyboard.plan.captions import caption_plans
 from storyboard.plan.clock import Clock, Problems, frame_at
 from storyboard.plan.data import (
     AudioTrackPlan,
@@ -30,14 +31,16 @@ from storyboard.plan.data import (
     TransitionPlan,
 )
 from storyboard.plan.glides import glide_weights
+from storyboard.plan.narration import mix_plan, place_narration
 from storyboard.plan.sync import BeatFrames, beat_frames, snap, snap_reach
 from storyboard.plan.windows import windows_for
 from storyboard.script.load import scene_id
-from storyboard.script.timecode import MAX_VIDEO_S, clock_seconds
+from storyboard.script.timecode import MAX_VIDEO_S, AutoDuration, clock_seconds
 
 if TYPE_CHECKING:
     from storyboard.script.load import Script
-    from storyboard.script.schema import Model, Scene, Storyboard
+    from storyboard.script.schema import Model, Output, Scene, Storyboard
+    from storyboard.voice.speech import Speech
 
 DEFAULT_CROSSFADE_S = 1.0
 DEFAULT_MORPH_S = 1.0
@@ -50,6 +53,7 @@ def compile_plan(
     grid: Grid | None = None,
     onset_strength: Callable[[float], float] | None = None,
     snap_points: Sequence[float] | None = None,
+    speech: Mapping[int, "Speech"] | None = None,
 ) -> Plan:
     """Compile a validated script into a :class:`Plan`.
 
@@ -57,6 +61,8 @@ def compile_plan(
     ``bpm:`` gives a constant tempo. ``onset_strength(t)`` (video seconds) shapes the
     steps of ``beats`` curves. ``snap_points`` (video seconds: beats, downbeats or
     onsets) are where scene boundaries written in seconds or frames move to (``sync``).
+    ``speech``: each narrated scene's speech, by scene index, with ``duration: auto`` already
+    resolved from it (:mod:`storyboard.plan.narration`).
     Raises :class:`PlanError` listing every problem.
     """
     board = script.storyboard
@@ -87,7 +93,9 @@ def compile_plan(
     seeds = [scene_seed(board, i) for i in range(len(board.scenes))]
     conds = [cond for span, glide, hold, seed in zip(spans, glides, holds, seeds)
              for cond in frame_conditioning(span, glide, hold, seed)]
-    captions = [c for scene, span in zip(board.scenes, spans) if (c := scene_caption(scene, span, clock)) is not None]
+    captions = [c for scene, span in zip(board.scenes, spans) for c in scene_caption(scene, span, clock, board.output)]
+    narration, spoken = place_narration(board, spans, speech or {}, clock)
+    captions = sorted(captions + spoken, key=lambda c: (c.start, c.scene))
     problems.raise_if_any()
 
     scenes = [scene_plan(board, span, ks, shot, seed, hold)
@@ -98,6 +106,8 @@ def compile_plan(
 
     return Plan(
         end_snapped_s=timeline.end_snapped_s,
+        narration=tuple(narration),
+        mix=mix_plan(board),
         title=board.title,
         fps=fps,
         width=board.output.width,
@@ -196,6 +206,12 @@ def scene_timeline(board: "Storyboard", clock: Clock, snap_points: Sequence[floa
     t = 0.0
     for i, scene in enumerate(board.scenes):
         starts.append(t)
+        if isinstance(scene.duration, AutoDuration):  # resolved from the speech by plan_script
+            clock.problems.add(("scenes", i, "duration"), "duration: auto needs the narration's speech; plan the "
+                               "script with storyboard.plan.build.plan_script")
+            requested.append(t)
+            skipped.append(False)
+            continue
         end = t + clock.seconds(scene.duration, t, ("scenes", i, "duration"))
         requested.append(end)
         moved = None
@@ -442,11 +458,12 @@ def frame_conditioning(span: SceneSpan, glide: Glide, hold: Hold, seed: int) -> 
 # --- captions, audio, settings --------------------------------------------------------------
 
 
-def scene_caption(scene: "Scene", span: SceneSpan, clock: Clock) -> CaptionPlan | None:
-    """The scene's caption as frames: from ``at`` for ``duration`` (or to the scene's end), at least one frame."""
+def scene_caption(scene: "Scene", span: SceneSpan, clock: Clock, output: "Output") -> list[CaptionPlan]:
+    """The scene's caption as frames: from ``at`` for ``duration`` (or to the scene's end), at least one
+    frame; split into timed pages when it is too long for two lines on the output's frames."""
     c = scene.caption
     if c is None:
-        return None
+        return []
     c0_s = clock.seconds(c.at, span.start_s, span.loc("caption", "at"))
     c0 = frame_at(span.start_s + c0_s, clock.fps)
     c1 = span.end
@@ -454,7 +471,7 @@ def scene_caption(scene: "Scene", span: SceneSpan, clock: Clock) -> CaptionPlan 
         c1 = frame_at(span.start_s + c0_s + clock.seconds(c.duration, span.start_s + c0_s, span.loc("caption", "duration")), clock.fps)
     if c0 >= span.end:
         clock.problems.add(span.loc("caption", "at"), "the caption starts after the scene ends")
-    return CaptionPlan(c.text, c0, min(max(c1, c0 + 1), span.end), span.index)
+    return caption_plans(c.text, c0, min(max(c1, c0 + 1), span.end), span.index, output.width, output.height)
 
 
 def place_audio(script: "Script", clock: Clock) -> list[AudioTrackPlan]:

@@ -119,6 +119,29 @@ class AudioTrackPlan:
 
 
 @dataclass(frozen=True)
+class NarrationPlan:
+    """A scene's speech placed on the video timeline; all times in seconds."""
+
+    scene: int
+    path: str  # the speech (mono WAV, from the speech cache)
+    offset_s: float  # where it starts in the video
+    duration_s: float
+    volume: float
+    sentences: tuple[tuple[str, float, float], ...]  # (text, start, end), in video seconds
+
+
+@dataclass(frozen=True)
+class MixPlan:
+    """How the voice and the music are mixed: ducking (dB, seconds) and the loudness target."""
+
+    duck_db: float = 12.0  # the music's drop under the voice
+    attack_s: float = 0.15  # how fast it drops
+    release_s: float = 0.6  # how fast it recovers
+    loudness_lufs: float | None = -16.0  # integrated loudness of the mix; None: levels as mixed
+    true_peak_db: float = -1.0
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything the backends and the compositor need; JSON-serialisable with :meth:`to_json`."""
 
@@ -140,7 +163,14 @@ class Plan:
     beats: tuple[int, ...] = ()
     bars: tuple[int, ...] = ()
     end_snapped_s: float = 0.0
+    narration: tuple[NarrationPlan, ...] = ()
+    mix: MixPlan = MixPlan()
     version: int = PLAN_VERSION
+
+    @property
+    def has_sound(self) -> bool:
+        """Whether the video gets an audio track: music or narration."""
+        return bool(self.audio or self.narration)
 
     @property
     def duration_s(self) -> float:
@@ -189,6 +219,9 @@ class Plan:
             "beats": list(self.beats),
             "bars": list(self.bars),
             "end_snapped_s": self.end_snapped_s,
+            **({"narration": [{**asdict(n), "sentences": [list(x) for x in n.sentences]} for n in self.narration]}
+               if self.narration else {}),
+            **({"mix": asdict(self.mix)} if self.has_sound else {}),
         }
 
 

@@ -29,29 +29,42 @@ def default_cache(video: Path) -> Path:
     return video.parent / CACHE_NAME
 
 
-def subtitles_path(video: Path) -> Path:
-    """Where the subtitles of ``video`` go: beside it, ``.srt``."""
-    return video.with_suffix(".srt")
+SUBTITLE_FORMATS = {"srt": ("srt",), "vtt": ("vtt",), "both": ("srt",), "all": ("srt", "vtt")}  # by output.captions
+
+
+def subtitles_path(video: Path, kind: str = "srt") -> Path:
+    """Where the subtitles of ``video`` go: beside it, ``.srt`` (or ``.vtt``)."""
+    return video.with_suffix("." + kind)
+
+
+def subtitle_files(plan: Plan, video: Path) -> tuple[Path, ...]:
+    """The subtitle files a render of ``plan`` to ``video`` writes (none without captions)."""
+    kinds = SUBTITLE_FORMATS.get(plan.output.get("captions", "srt"), ())
+    return tuple(subtitles_path(video, k) for k in kinds) if plan.captions else ()
+
+
+def burns_captions(plan: Plan) -> bool:
+    """Whether captions are drawn into the picture (``burn``, ``both`` or ``all``)."""
+    return plan.output.get("captions") in ("burn", "both", "all")
 
 
 @dataclass(frozen=True)
 class Outputs:
-    """The files a render writes (``subtitles`` None when it writes none) and the cache it fills."""
+    """The files a render writes (``subtitles``: .srt and/or .vtt, maybe none) and the cache it fills."""
 
     video: Path
-    subtitles: Path | None
+    subtitles: tuple[Path, ...]
     cache: Path
 
     def describe(self) -> str:
-        subs = f" and {self.subtitles}" if self.subtitles else ""
+        subs = "".join(f" and {p}" for p in self.subtitles)
         return f"writes {self.video}{subs} (cache {self.cache})"
 
 
 def plan_outputs(plan: Plan, cache_dir: str | Path | None = None) -> Outputs:
     """The files rendering ``plan`` writes."""
     video = Path(plan.output["path"])
-    subs = subtitles_path(video) if plan.captions and plan.output.get("captions", "srt") in ("srt", "both") else None
-    return Outputs(video, subs, Path(cache_dir) if cache_dir else default_cache(video))
+    return Outputs(video, subtitle_files(plan, video), Path(cache_dir) if cache_dir else default_cache(video))
 
 
 def output_problems(outputs: Outputs, inputs: dict[str, Path], confine_to: Path | None = None) -> list[str]:
@@ -61,12 +74,12 @@ def output_problems(outputs: Outputs, inputs: dict[str, Path], confine_to: Path 
     ``confine_to``: the folder a script's own output must stay in (None for ``-o``).
     """
     problems = []
-    targets = {"the video": outputs.video, **({"the subtitles": outputs.subtitles} if outputs.subtitles else {})}
-    for what, target in targets.items():
+    for what, target in [("the video", outputs.video), *(("the subtitles", p) for p in outputs.subtitles)]:
         problems += _target_problems(what, target, inputs, outputs.cache, confine_to)
-    if outputs.subtitles is not None and _same(outputs.video, outputs.subtitles):
-        problems.append(f"the subtitles ({outputs.subtitles}) would be written over the video: give the video a "
-                        ".mp4 name, or set output.captions to burn or none")
+    for subtitles in outputs.subtitles:
+        if _same(outputs.video, subtitles):
+            problems.append(f"the subtitles ({subtitles}) would be written over the video: give the video a "
+                            ".mp4 name, or set output.captions to burn or none")
     return problems
 
 
@@ -109,7 +122,8 @@ def check_outputs(script: "Script", plan: Plan, *, cache_dir: str | Path | None 
     the script's folder, and problems are the user's (exit 2), not the script's (located).
     """
     outputs = plan_outputs(plan, cache_dir)
-    inputs = {"the script": script.path, **{f"music track {k + 1}": Path(t.path) for k, t in enumerate(plan.audio)}}
+    inputs = {"the script": script.path, **{f"music track {k + 1}": Path(t.path) for k, t in enumerate(plan.audio)},
+              **{f"scene {n.scene + 1}'s speech": Path(n.path) for n in plan.narration}}
     problems = output_problems(outputs, inputs, None if chosen_by_user else script.folder)
     if problems and chosen_by_user:
         raise UsageError("; ".join(problems))

@@ -193,7 +193,7 @@ def plot_plan(script, plan: Plan, path: str | Path) -> Path:
         shift = min(clock_seconds(track.offset, fps), plan.duration_s) - clock_seconds(track.start, fps)  # seconds
         lead = int(round(shift * rate))
         audio = np.concatenate([np.zeros(max(0, lead)), samples[max(0, -lead):]])
-        analysis = analyse(source)
+        analysis = analyse(source, bpm=track.bpm)
         env_rate = 1.0 / analysis.hop_s
         env = np.asarray(analysis.envelope)
         lead_env = int(round(shift * env_rate))

@@ -15,6 +15,7 @@ def timeline_table(plan: Plan, style: str = "") -> str:
         return p[: -len(style) - 2] if style and p.endswith(", " + style) else p
 
     transitions = {t.into: t for t in plan.transitions}
+    spoken = {n.scene: n for n in plan.narration}
     rows = [("#", "scene", "start", "end", "frames", "shot", "transition", "prompts")]
     for s in plan.scenes:
         tr = transitions.get(s.index)
@@ -25,6 +26,10 @@ def timeline_table(plan: Plan, style: str = "") -> str:
             extra.append(f"hold {plan.timecode(s.hold[0])}-{plan.timecode(s.hold[1])}")
         if s.caption:
             extra.append(f'caption "{_short(s.caption, 24)}"')
+        if s.index in spoken:
+            n = spoken[s.index]
+            extra.append(f"voice {plan.timecode(round(n.offset_s * plan.fps))}, {n.duration_s:.1f} s, "
+                         f"{len(n.sentences)} sentences")
         if abs(s.snapped_s) > 1e-6:
             extra.append(f"synced {s.snapped_s * 1000:+.0f} ms")
         if extra:
@@ -42,6 +47,10 @@ def timeline_table(plan: Plan, style: str = "") -> str:
         f"{plan.title or 'untitled'}: {plan.total_frames} frames, {plan.duration_s:.3f} s at {plan.fps} fps, "
         f"{plan.width}x{plan.height}{tempo}"
     )
+    if plan.narration:
+        words = sum(len(x[0].split()) for n in plan.narration for x in n.sentences)
+        lines.append(f"narration: {sum(n.duration_s for n in plan.narration):.1f} s of speech, {words} words, "
+                     f"{len(plan.captions)} caption cues; music ducks {plan.mix.duck_db:g} dB under it")
     lines.append(
         f"{len(plan.shots)} shots, {sum(len(s.windows) for s in plan.shots)} windows of {window['frames']} frames "
         f"(overlap {window['overlap']}): {evals / max(1, rendered):.2f} denoiser frame-evaluations per frame; "

@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import subprocess
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterator
@@ -24,10 +24,18 @@ import numpy as np
 
 from storyboard.files import commit, temporary_sibling
 from storyboard.plan.data import Plan
-from storyboard.plan.outputs import subtitles_path
+from storyboard.plan.outputs import burns_captions, subtitle_files
 from storyboard.render import entries
-from storyboard.render.compose import Composed, blend, mix_audio, write_srt
+from storyboard.render.compose import (
+    AUDIO_RATE,
+    Composed,
+    blend,
+    mix_audio,
+    write_srt,
+    write_vtt,
+)
 from storyboard.render.encode import EncodeError, VideoEncoder, count_frames, ffmpeg_exe
+from storyboard.render.loudness import loudnorm_filter
 from storyboard.render.segments import Segment, decode_frames
 
 PIECE_FORMAT = 1
@@ -49,7 +57,7 @@ def runs_for(plan: Plan) -> list[Run]:
     for t in plan.transitions:
         if t.kind == "crossfade":
             special.update(range(t.start, t.start + t.frames))
-    if plan.output.get("captions") in ("burn", "both"):
+    if burns_captions(plan):
         for c in plan.captions:
             special.update(range(c.start, c.end))
     runs: list[Run] = []
@@ -76,7 +84,7 @@ def piece_key(plan: Plan, run: Run, segments: list[Segment]) -> str:
             payload["handle"] = segments[run.shot - 1].key
             payload["fade"] = [[f - t.start, round(t.weights[f - t.start], 6)] for t in fades for f in range(run.start, run.end)
                                if t.start <= f < t.start + t.frames]
-        if plan.output.get("captions") in ("burn", "both"):
+        if burns_captions(plan):
             payload["captions"] = [[f - run.start, c.text] for c in plan.captions for f in range(run.start, run.end)
                                    if c.start <= f < c.end]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:40]
@@ -160,7 +168,7 @@ def _run_frames(plan: Plan, run: Run, segments: list[Segment]) -> Iterator[np.nd
         count = min(run.end, fade.start + fade.frames) - run.start
         handle = list(islice(decode_frames(segments[run.shot - 1].path, plan.width, plan.height,
                                            prev.end - prev.start + first, plan.fps), count))
-    burn = plan.output.get("captions") in ("burn", "both")
+    burn = burns_captions(plan)
     if burn:
         from storyboard.drawing import burn_caption
     for k, frame in enumerate(own):
@@ -210,7 +218,7 @@ def assemble(plan: Plan, segments: list[Segment], path: str | Path, pieces: Path
         if on_frame:
             on_frame(done)
 
-    audio = audio_piece(plan, pieces, warn) if plan.audio else None
+    audio = audio_piece(plan, pieces, warn) if plan.has_sound else None
     stream = temporary_sibling(path, ".h264")
     try:
         with open(stream, "wb") as out:
@@ -221,9 +229,7 @@ def assemble(plan: Plan, segments: list[Segment], path: str | Path, pieces: Path
         muxed = _mux(stream, audio, path, plan)
     finally:
         stream.unlink(missing_ok=True)
-    subtitles = None
-    if plan.captions and plan.output.get("captions", "srt") in ("srt", "both"):
-        subtitles = write_srt(plan, subtitles_path(path))
+    subtitles = tuple(write_vtt(plan, p) if p.suffix == ".vtt" else write_srt(plan, p) for p in subtitle_files(plan, path))
     return Composed(path, muxed, muxed / plan.fps, subtitles), encoded, reused
 
 
@@ -233,8 +239,11 @@ def audio_key(plan: Plan) -> str:
         stat = os.stat(track.path)
         tracks.append([track.path, stat.st_size, stat.st_mtime_ns, track.offset_s, track.start_s, track.volume,
                        track.fade_in_s, track.fade_out_s] + (["loop"] if getattr(track, "loop", False) else []))
-    return hashlib.sha256(json.dumps({"format": PIECE_FORMAT, "tracks": tracks, "frames": plan.total_frames,
-                                      "fps": plan.fps, "aac": "192k"}).encode()).hexdigest()[:40]
+    voices = [[n.path, os.stat(n.path).st_size, n.offset_s, n.volume, n.sentences] for n in plan.narration]
+    made_of = {"format": PIECE_FORMAT, "tracks": tracks, "frames": plan.total_frames, "fps": plan.fps, "aac": "192k"}
+    if voices or plan.mix.loudness_lufs is not None:  # (keys of mixes made before these stay as they were)
+        made_of |= {"voices": voices, "mix": asdict(plan.mix)}
+    return hashlib.sha256(json.dumps(made_of).encode()).hexdigest()[:40]
 
 
 def audio_piece(plan: Plan, pieces: Path, warn: Callable[[str], None] | None = None) -> Path:
@@ -253,8 +262,10 @@ def audio_piece(plan: Plan, pieces: Path, warn: Callable[[str], None] | None = N
     wav = temporary_sibling(target, ".wav")
     partial = temporary_sibling(target, ".m4a")
     try:
-        mix_audio(plan.audio, plan.duration_s, wav)
+        mix_audio(plan.audio, plan.duration_s, wav, plan.narration, plan.mix)
+        loudness = loudnorm_filter(wav, plan.mix)
         result = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(wav),
+                                 *(["-af", loudness] if loudness else []), "-ar", str(AUDIO_RATE),
                                  "-c:a", "aac", "-b:a", "192k", "-f", "mp4", str(partial)], capture_output=True, text=True)
         if result.returncode != 0:
             raise EncodeError(f"ffmpeg could not encode the music: {result.stderr.strip()[-2000:]}")
@@ -294,7 +305,7 @@ def _mux(stream: Path, audio: Path | None, path: Path, plan: Plan) -> int:
 def piece_keys(plan: Plan, segments: list[Segment]) -> set[str]:
     """Names (stems) of every piece the plan's assembly uses, the music's included."""
     keys = {piece_key(plan, run, segments) for run in runs_for(plan)}
-    if plan.audio:
+    if plan.has_sound:
         keys.add(f"audio-{audio_key(plan)}")
     return keys
 

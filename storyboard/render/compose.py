@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
 from storyboard.files import atomic
-from storyboard.plan.data import AudioTrackPlan, Plan
+from storyboard.plan.data import AudioTrackPlan, MixPlan, NarrationPlan, Plan
 
 AUDIO_RATE = 44100
 
@@ -24,7 +24,7 @@ class Composed:
     path: Path
     frames: int
     duration_s: float
-    subtitles: Path | None
+    subtitles: tuple[Path, ...]  # .srt and/or .vtt written beside the video
 
 
 def blend(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
@@ -33,7 +33,36 @@ def blend(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
     return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
 
 
-def mix_audio(tracks: Iterable[AudioTrackPlan], duration_s: float, path: Path) -> Path:
+def duck_gain(times: np.ndarray, spans: Sequence[tuple[float, float]], mix: MixPlan) -> np.ndarray:
+    """The music's gain (linear) at ``times`` (seconds) under a voice speaking during ``spans``.
+
+    The music is down ``mix.duck_db`` while the voice speaks. It starts going down ``attack_s``
+    before each span (the plan knows when the voice will start, so the music is already down
+    for its first syllable) and comes back over ``release_s`` after it; gaps too short for
+    both stay down. Ramps are linear in dB.
+    """
+    depth = np.zeros(np.shape(times), dtype=np.float64)  # dB below full
+    attack, release = max(mix.attack_s, 1e-3), max(mix.release_s, 1e-3)
+    for start, end in merged_spans(spans, attack + release):
+        rise = np.clip((times - (start - attack)) / attack, 0.0, 1.0)
+        fall = np.clip(1.0 - (times - end) / release, 0.0, 1.0)
+        depth = np.maximum(depth, mix.duck_db * np.where(times < start, rise, np.where(times > end, fall, 1.0)))
+    return 10.0 ** (-depth / 20.0)
+
+
+def merged_spans(spans: Sequence[tuple[float, float]], gap_s: float) -> list[tuple[float, float]]:
+    """``spans`` (seconds) sorted, with those less than ``gap_s`` apart joined."""
+    out: list[tuple[float, float]] = []
+    for start, end in sorted(spans):
+        if out and start - out[-1][1] < gap_s:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def mix_audio(tracks: Iterable[AudioTrackPlan], duration_s: float, path: Path,
+              narration: Sequence[NarrationPlan] = (), mix: MixPlan = MixPlan()) -> Path:
     """Mix the tracks onto a silent bed of ``duration_s`` seconds, written as 16-bit WAV.
 
     Each track is trimmed at ``start_s`` seconds into its file, placed at ``offset_s`` on the
@@ -41,6 +70,7 @@ def mix_audio(tracks: Iterable[AudioTrackPlan], duration_s: float, path: Path) -
     starts and out over ``fade_out_s`` before it stops: the video's end, or the file's end
     when the track runs out first. With ``loop`` the file, from ``start_s`` to its end,
     repeats until the video ends, so it never runs out (faded in once, out at the end).
+    Narration is laid over the music, which ducks under it (:func:`duck_gain`).
     """
     from moviepy import AudioClip, AudioFileClip, CompositeAudioClip
     from moviepy.audio.fx import AudioFadeIn, AudioFadeOut, AudioLoop, MultiplyVolume
@@ -63,9 +93,19 @@ def mix_audio(tracks: Iterable[AudioTrackPlan], duration_s: float, path: Path) -
         if track.fade_out_s > 0:
             effects.append(AudioFadeOut(min(track.fade_out_s, length)))
         clips.append(clip.with_effects(effects).with_start(track.offset_s))
-    mix = CompositeAudioClip(clips).with_duration(duration_s)
+    music = CompositeAudioClip(clips).with_duration(duration_s)
+    spans = [(start, end) for n in narration for _, start, end in n.sentences]
+    if spans and mix.duck_db > 0:
+        music = music.transform(lambda get_frame, t: get_frame(t) * duck_gain(np.asarray(t), spans, mix)[..., None],
+                                keep_duration=True)
+    voices = []
+    for n in narration:
+        source = AudioFileClip(n.path, fps=AUDIO_RATE)
+        sources.append(source)
+        voices.append(source.with_effects([MultiplyVolume(n.volume)]).with_start(n.offset_s))
+    final = CompositeAudioClip([music, *voices]).with_duration(duration_s) if voices else music
     try:
-        mix.write_audiofile(str(path), fps=AUDIO_RATE, nbytes=2, codec="pcm_s16le", logger=None)
+        final.write_audiofile(str(path), fps=AUDIO_RATE, nbytes=2, codec="pcm_s16le", logger=None)
     finally:
         for source in sources:
             source.close()
@@ -85,6 +125,20 @@ def write_srt(plan: Plan, path: Path) -> Path:
     blocks = [f"{n}\n{srt_time(c.start, plan.fps)} --> {srt_time(c.end, plan.fps)}\n{srt_text(c.text)}\n"
               for n, c in enumerate(sorted(plan.captions, key=lambda c: c.start), 1)]
     with atomic(path, ".srt") as tmp:
+        tmp.write_text("\n".join(blocks), encoding="utf-8")
+    return path
+
+
+def vtt_time(frame: int, fps: int) -> str:
+    return srt_time(frame, fps).replace(",", ".")
+
+
+def write_vtt(plan: Plan, path: Path) -> Path:
+    """Write the captions as WebVTT, atomically (the same cues as the SRT)."""
+    blocks = ["WEBVTT\n"] + [f"{n}\n{vtt_time(c.start, plan.fps)} --> {vtt_time(c.end, plan.fps)}\n"
+                             f"{srt_text(c.text).replace('-->', '->')}\n"
+                             for n, c in enumerate(sorted(plan.captions, key=lambda c: c.start), 1)]
+    with atomic(path, ".vtt") as tmp:
         tmp.write_text("\n".join(blocks), encoding="utf-8")
     return path
 

@@ -32,7 +32,7 @@ class RenderResult:
     frames: int
     duration_s: float
     seconds: float
-    subtitles: Path | None
+    subtitles: tuple[Path, ...]
     rendered: int = 0
     reused: int = 0
     cache: Path | None = None

@@ -3,14 +3,23 @@
 Validation has three layers, all reported with file, line, column and field path:
 syntax (:mod:`storyboard.script.source`), shape and types (pydantic, :mod:`storyboard.script.schema`),
 and meaning (unique scene ids, audio files that exist; timing is checked by the plan).
+
+A user should see every mistake in one round, not fix the shape to learn about the meaning
+and then the timing. So a script with shape errors is *repaired* for the later checks: each
+bad field is dropped (back to its default) or, when it is required, replaced by a neutral
+placeholder, and marked *tainted*. The later checks run on the repaired script; what they
+find at a tainted field is left out, and for timing errors anywhere in the object that held
+it (they may be echoes of the repair). The repaired script carries its shape errors in :attr:`Script.problems`, and
+:func:`storyboard.plan.build.plan_script` raises them with its own, so it never plans for real.
 """
 
 from __future__ import annotations
 
+import copy
 import difflib
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +38,8 @@ class Script:
     storyboard: Storyboard
     document: Document
     path: Path
+    problems: tuple[ScriptError, ...] = ()  # errors found so far, when loading went on past them
+    tainted: tuple[Loc, ...] = ()  # source paths of the fields repaired to go on
 
     @property
     def folder(self) -> Path:
@@ -45,39 +56,119 @@ class Script:
         return self.resolve(out) if out else self.folder / (self.path.stem + ".mp4")
 
     def plan_errors(self, error: PlanError) -> ScriptErrors:
-        """Locate a :class:`PlanError`'s problems in the source."""
-        return ScriptErrors(self.document.error(msg, self.document.resolve(loc)) for loc, msg in error.problems)
+        """Locate a :class:`PlanError`'s problems in the source, with the errors found before it."""
+        located = (self.document.error(msg, self.document.resolve(loc)) for loc, msg in error.problems)
+        return self.with_problems(located, echoes="object")
+
+    def with_problems(self, later: typing.Iterable[ScriptError], echoes: str = "field") -> ScriptErrors:
+        """:attr:`problems` and the ``later`` errors, once each, in source order.
+
+        A later error may be an echo of a repair: one at a repaired field is left out, and with
+        ``echoes='object'`` (timing errors, which follow from every field of a scene) one
+        anywhere in the object that held a repaired field too.
+        """
+        zones = {t[:-1] if echoes == "object" and len(t) > 1 else t for t in self.tainted}
+        seen = {(e.path, e.message) for e in self.problems}
+        kept = list(self.problems)
+        for e in later:
+            if (e.path, e.message) not in seen and not any(e.path[:len(z)] == z for z in zones):
+                seen.add((e.path, e.message))
+                kept.append(e)
+        return ScriptErrors(sorted(kept, key=lambda e: (e.line or 0, e.column or 0)))
+
+    def check(self) -> None:
+        """Raise :attr:`problems` if there are any."""
+        if self.problems:
+            raise self.with_problems(())
 
 
-def load_script(path: str | Path) -> Script:
-    """Read, parse and validate a script file. Raises :class:`ScriptErrors`."""
+def load_script(path: str | Path, *, keep_going: bool = False) -> Script:
+    """Read, parse and validate a script file. Raises :class:`ScriptErrors`.
+
+    With ``keep_going``, shape and meaning errors are returned in :attr:`Script.problems` of a
+    repaired script instead, when the script could be repaired, so that planning it adds the
+    timing errors to the same report (:func:`storyboard.plan.build.plan_script` raises them all).
+    """
     doc = load_document(path)
-    return _validate(doc, Path(path))
+    return _validate(doc, Path(path), keep_going)
 
 
-def load_script_text(text: str, name: str = "<script>.yaml") -> Script:
+def load_script_text(text: str, name: str = "<script>.yaml", *, keep_going: bool = False) -> Script:
     """Validate script text (for tests and tools); relative paths resolve against the CWD."""
     doc = parse_text(text, name, json_syntax=name.endswith(".json"))
-    return _validate(doc, Path(name))
+    return _validate(doc, Path(name), keep_going)
 
 
-def _validate(doc: Document, path: Path) -> Script:
-    misread = _misread_numbers(doc)
+def _validate(doc: Document, path: Path, keep_going: bool = False) -> Script:
+    """Shape, then meaning; see the module's docstring for how a bad shape goes on to meaning."""
+    errors = _misread_numbers(doc)
     try:
         board = Storyboard.model_validate(doc.data)
     except ValidationError as exc:
-        errors = [_translate(doc, e) for e in exc.errors(include_url=False)]
-        if misread:  # one error a field: ours says what YAML read
-            taken = {e.path for e in misread}
-            errors = sorted(misread + [e for e in errors if e.path not in taken], key=lambda e: (e.line or 0, e.column or 0))
-        raise ScriptErrors(errors) from None
-    if misread:
-        raise ScriptErrors(misread)
-    script = Script(board, doc, path)
-    errors = _check_meaning(script)
+        taken = {e.path for e in errors}  # one error a field: ours says what YAML read
+        errors += [e for e in (_translate(doc, x) for x in exc.errors(include_url=False)) if e.path not in taken]
+        board = None
+    errors.sort(key=lambda e: (e.line or 0, e.column or 0))
+    tainted: tuple[Loc, ...] = ()
     if errors:
-        raise ScriptErrors(errors)
+        board, tainted = _repaired(doc, errors)
+        if board is None:
+            raise ScriptErrors(errors)
+    script = Script(board, doc, path, tuple(errors), tainted)
+    script = replace(script, problems=script.with_problems(_check_meaning(script)).errors)
+    if script.problems and not keep_going:
+        script.check()
     return script
+
+
+# --- going on past shape errors ----------------------------------------------------------
+
+_PLACEHOLDERS: dict[Any, Any] = {TimeValue: "1s", str: "placeholder", int: 1, float: 1.0}
+
+
+def _repaired(doc: Document, errors: list[ScriptError]) -> tuple[Storyboard | None, tuple[Loc, ...]]:
+    """The script with each bad field dropped or replaced by a placeholder, and the source paths
+    of the objects that held one; ``(None, ())`` when it cannot be repaired (a bad list item,
+    a required field of a type with no placeholder), so only the shape errors are reported."""
+    data = copy.deepcopy(doc.data)
+    tainted: set[Loc] = set()
+    locs = [e.path for e in errors]
+    for _ in range(4):
+        for loc in locs:
+            fixed = _repair_at(data, loc)
+            if fixed is None:
+                return None, ()
+            tainted.add(fixed)
+        try:
+            return Storyboard.model_validate(data), tuple(sorted(tainted, key=str))
+        except ValidationError as exc:
+            locs = [doc.resolve(tuple(x["loc"])) for x in exc.errors(include_url=False)]
+    return None, ()
+
+
+def _repair_at(data: Any, loc: Loc) -> Loc | None:
+    """Drop the field at ``loc`` (or its nearest mapping key when ``loc`` runs into a shorthand),
+    or put a placeholder there if it is missing. The path repaired, or None if it cannot be."""
+    node, path = data, []
+    for step in loc[:-1]:  # down to the mapping that holds the field
+        inside = node[step] if isinstance(node, dict) and step in node else \
+            node[step] if isinstance(node, list) and isinstance(step, int) and step < len(node) else None
+        if not isinstance(inside, (dict, list)):
+            break
+        node, path = inside, path + [step]
+    if not isinstance(node, dict):
+        return None  # a list item, or a value that is not a mapping: cannot drop it without shifting what follows
+    key = loc[len(path)] if len(path) < len(loc) else None
+    if key in node:
+        del node[key]
+        return (*path, key)
+    ann = _annotation_at((*path, key)) if key is not None else None
+    options = typing.get_args(ann) if typing.get_origin(ann) in (typing.Union, types.UnionType) else (ann,)
+    placeholder = next((_PLACEHOLDERS[a] for a in options if a in _PLACEHOLDERS), None)
+    if placeholder is None:
+        return None
+    node[key] = placeholder
+    return (*path, key)
 
 
 def _check_meaning(script: Script) -> list[ScriptError]:
@@ -100,9 +191,30 @@ def _check_meaning(script: Script) -> list[ScriptError]:
                                         "written in seconds or frames", doc.resolve(("music", i, name))))
         if i > 0 and track.sync != "none":
             errors.append(doc.error("only the first music track can set sync (it gives the beat grid)", doc.resolve(("music", i, "sync"))))
+    for loc in _voice_times(board):
+        errors.append(doc.error(f"'{_value_at(board, loc)}': the narration's times are written in seconds or frames "
+                                "(speech does not follow the beat)", doc.resolve(loc)))
     if board.downbeat.musical:
         errors.append(doc.error(f"'{board.downbeat}': the first downbeat is written in seconds or frames", ("downbeat",)))
     return errors
+
+
+def _voice_times(board: Storyboard) -> list[Loc]:
+    """Where a narration or voice time is written in beats or bars."""
+    found: list[Loc] = [("voice", name) for name in ("pause", "attack", "release") if getattr(board.voice, name).musical]
+    for i, scene in enumerate(board.scenes):
+        n = scene.narration
+        if n is not None:
+            found += [("scenes", i, "narration", name) for name in ("at", "pause")
+                      if getattr(n, name) is not None and getattr(n, name).musical]
+    return found
+
+
+def _value_at(board: Storyboard, loc: Loc) -> Any:
+    node: Any = board
+    for step in loc:
+        node = node[step] if isinstance(step, int) else getattr(node, step)
+    return node
 
 
 def _misread_numbers(doc: Document) -> list[ScriptError]:
@@ -128,7 +240,8 @@ def _expects(path: Loc) -> str | None:
     ann = _annotation_at(path)
     if ann in (int, float) or typing.get_origin(ann) is typing.Literal and all(type(a) is int for a in typing.get_args(ann)):
         return "number"
-    return "time" if ann is TimeValue else None
+    times = typing.get_args(ann) if typing.get_origin(ann) in (typing.Union, types.UnionType) else (ann,)
+    return "time" if TimeValue in times else None  # a scene's duration is a time or auto
 
 
 def _same_time(scalar: Scalar) -> bool:
@@ -258,4 +371,4 @@ def with_overrides(script: Script, *, model: str | None = None, output: str | No
         board = board.model_copy(update={"model": merged})
     if output:
         board = board.model_copy(update={"output": board.output.model_copy(update={"path": str(Path(output).resolve())})})
-    return Script(board, script.document, script.path)
+    return replace(script, storyboard=board)

@@ -31,7 +31,14 @@ from pydantic import (
     model_validator,
 )
 
-from storyboard.script.timecode import TIME_HELP, TimeValue, parse_time
+from storyboard.script.timecode import (
+    DURATION_HELP,
+    TIME_HELP,
+    AutoDuration,
+    TimeValue,
+    parse_duration,
+    parse_time,
+)
 
 _TIME_SCHEMA = {
     "anyOf": [
@@ -50,6 +57,18 @@ Time = Annotated[
     PlainValidator(parse_time),
     PlainSerializer(str, return_type=str),
     WithJsonSchema(_TIME_SCHEMA),
+]
+
+_DURATION_SCHEMA = {
+    "anyOf": [*_TIME_SCHEMA["anyOf"], {"type": "string", "pattern": r"^\s*[Aa][Uu][Tt][Oo]\s*(\+.*)?$"}],
+    "description": DURATION_HELP.capitalize() + ". Numbers are seconds.",
+}
+
+Duration = Annotated[
+    TimeValue | AutoDuration,
+    PlainValidator(parse_duration),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(_DURATION_SCHEMA),
 ]
 
 Curve = Literal["linear", "ease-in", "ease-out", "ease-in-out", "smooth", "step", "beats"]
@@ -73,9 +92,13 @@ class Output(_Strict):
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = Field(
         "medium", description="x264 speed/size trade-off."
     )
-    captions: Literal["none", "burn", "srt", "both"] = Field(
-        "srt", description="Scene captions: burn into the picture, write an .srt beside the MP4, both, or none."
+    captions: Literal["none", "burn", "srt", "vtt", "both", "all"] = Field(
+        "srt", description="Captions (written ones and the narration's): burn into the picture, write an .srt "
+        "or a WebVTT .vtt beside the MP4, both (burn and .srt), all (burn, .srt and .vtt), or none."
     )
+    loudness: float | None = Field(-16.0, ge=-40, le=-5, description="Integrated loudness of the final mix in LUFS "
+                                   "(EBU R128); null leaves the levels as mixed.")
+    true_peak: float = Field(-1.0, ge=-9, le=0, description="Ceiling for the mix's true peak in dBTP, with loudness.")
 
     @field_validator("path")
     @classmethod
@@ -154,6 +177,38 @@ class MusicTrack(_Strict):
         "none", description="Snap scene boundaries written in seconds to the nearest beat, downbeat or onset, "
         "when one lies within a beat (a bar for bars); a boundary with none that close stays, with a warning."
     )
+    bpm: (Annotated[float, Field(gt=0, le=400)]
+          | tuple[Annotated[float, Field(gt=0, le=400)], Annotated[float, Field(gt=0, le=400)]] | None) = Field(
+        None, description="Tempo hint for the beat tracker (first track only): about this many beats per minute, "
+        "e.g. 174, or a range [low, high], e.g. [160, 180]. Use it when the tracker picks half or double the "
+        "tempo a listener taps (`storyboard beats` says when that was a close call)."
+    )
+
+    @field_validator("bpm", mode="before")
+    @classmethod
+    def _tempo_hint(cls, value: Any) -> Any:
+        """A tempo above 0 and up to 400 BPM, or a range [low, high] of two such with low below high."""
+        def tempo(v: Any) -> float:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ValueError(f"expected a tempo in BPM such as 174, or a range [low, high] such as [160, 180], "
+                                 f"got {v!r}")
+            if not 0 < v <= 400:
+                raise ValueError(f"expected a tempo greater than 0 and at most 400 BPM, got {v:g}")
+            return float(v)
+
+        if value is None:
+            return None
+        if not isinstance(value, (list, tuple)):
+            return tempo(value)
+        if len(value) != 2:
+            raise ValueError(f"expected a range [low, high] of two tempos such as [160, 180], got {value!r}")
+        low, high = tempo(value[0]), tempo(value[1])
+        if low == high:
+            raise ValueError(f"range [{low:g}, {high:g}]: low must be below high; for one tempo write a number, "
+                             f"bpm: {low:g}")
+        if low > high:
+            raise ValueError(f"range [{low:g}, {high:g}]: low must be below high, e.g. [{high:g}, {low:g}]")
+        return low, high
 
 
 class PromptKey(_Strict):
@@ -218,17 +273,60 @@ class Caption(_Strict):
         return {"text": data} if isinstance(data, str) else data
 
 
+class Narration(_Strict):
+    """Words spoken over the scene by the offline voice; they set ``duration: auto`` and become captions."""
+
+    text: str = Field(min_length=1, description="What is said. Sentences are spoken and captioned one by one.")
+    voice: str | None = Field(None, description="A voice for this scene (default: the script's voice.voice).")
+    speed: float | None = Field(None, ge=0.5, le=2, description="Speaking rate, 1 as the voice speaks (default: voice.speed).")
+    at: Time = Field("0s", validate_default=True, description="When the voice starts, from the scene's start (seconds or frames).")
+    pause: Time | None = Field(None, description="Silence between sentences (default: voice.pause).")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("narration text is blank")
+        return " ".join(v.split())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"text": data} if isinstance(data, str) else data
+
+
+class Voice(_Strict):
+    """The narration's defaults, and how the music makes room for it."""
+
+    engine: Literal["piper"] = Field("piper", description="Text-to-speech engine: piper (offline, neural).")
+    voice: str = Field("en_US-joe-medium", min_length=1, description="An installed voice's name (see `storyboard "
+                       "voices`) or a piper .onnx file, relative to the script's folder.")
+    speed: float = Field(1.0, ge=0.5, le=2, description="Speaking rate, 1 as the voice speaks.")
+    volume: float = Field(1.0, ge=0, le=4, description="Gain on the voice: 1 leaves it as synthesised.")
+    pause: Time = Field("0.35s", validate_default=True, description="Silence between sentences (seconds or frames).")
+    captions: bool = Field(True, description="Show the narration as captions, sentence by sentence, timed to the voice.")
+    duck: float = Field(12.0, ge=0, le=60, description="How far the music drops under the voice, in dB.")
+    attack: Time = Field("0.15s", validate_default=True, description="How fast the music drops when the voice starts.")
+    release: Time = Field("0.6s", validate_default=True, description="How fast it comes back when the voice stops.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"voice": data} if isinstance(data, str) else data
+
+
 class Scene(_Strict):
     """A span of time with a prompt sequence."""
 
     id: str | None = Field(None, description="Unique name (letters, digits, _ . -). Default: scene1, scene2, ...")
-    duration: Time = Field(description="Length of the scene.")
+    duration: Duration = Field(description="Length of the scene; auto: as long as its narration (auto + 1s adds 1 s).")
     prompts: list[PromptKey] = Field(min_length=1, description="One prompt, or prompts keyed by time (interpolated between).")
     transition: Transition = Field(default_factory=Transition, description="How the previous scene becomes this one.")
     curve: Curve = Field("linear", description="Default easing between this scene's prompt keys.")
     hold: Hold | None = None
     seed: int | None = Field(None, ge=0, lt=2**31, description="Noise seed for this scene.")
     caption: Caption | None = None
+    narration: Narration | None = None
 
     @field_validator("id")
     @classmethod
@@ -239,10 +337,17 @@ class Scene(_Strict):
 
     @field_validator("duration")
     @classmethod
-    def _positive(cls, v: TimeValue) -> TimeValue:
+    def _positive(cls, v: TimeValue | AutoDuration) -> TimeValue | AutoDuration:
         if v.is_zero:
             raise ValueError("a scene's duration must be greater than zero")
         return v
+
+    @model_validator(mode="after")
+    def _auto_needs_narration(self) -> "Scene":
+        if isinstance(self.duration, AutoDuration) and self.narration is None:
+            raise ValueError("duration: auto lasts as long as the scene's narration, and this scene has none; "
+                             "add narration: or give the duration")
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -257,7 +362,7 @@ class Scene(_Strict):
             n = len(prompts) - 1
             duration = data.get("duration")
             try:
-                total = parse_time(duration)
+                total = parse_time(duration)  # auto is not known yet: each prompt then needs its at:
             except ValueError:
                 return {**data, "prompts": [{"text": p} for p in prompts]}  # duration's own error reports
             prompts = [{"at": TimeValue(total.amount * i / n, total.unit), "text": p} for i, p in enumerate(prompts)]
@@ -275,12 +380,13 @@ class Scene(_Strict):
                 {"type": "array", "minItems": 1, "items": {"anyOf": [{"type": "string", "minLength": 1}, keyed["items"]]}},
             ],
         }
-        for name in ("transition", "hold", "caption"):
+        for name in ("transition", "hold", "caption", "narration"):
             prop = schema["properties"][name]
             shorthand = {
                 "transition": {"enum": ["cut", "crossfade", "morph"]},
                 "hold": {"const": True},
                 "caption": {"type": "string", "minLength": 1},
+                "narration": {"type": "string", "minLength": 1},
             }[name]
             schema["properties"][name] = {"anyOf": [shorthand, *prop.get("anyOf", [prop])], **({"description": prop["description"]} if "description" in prop else {})}
             schema["properties"][name].get("anyOf")[1].pop("description", None)
@@ -300,6 +406,7 @@ class Storyboard(_Strict):
     meter: str = Field("4/4", pattern=r"^[1-9][0-9]?/(1|2|4|8|16)$", description="Time signature; its numerator is beats per bar.")
     downbeat: Time = Field("0s", validate_default=True, description="Video time of the first downbeat (beat 0) for an explicit bpm.")
     music: list[MusicTrack] = Field(default_factory=list, description="One track or a list; the first gives the beat grid.")
+    voice: Voice = Field(default_factory=Voice, description="The narration's voice and how the music ducks under it.")
     scenes: list[Scene] = Field(min_length=1)
 
     @model_validator(mode="before")

@@ -30,6 +30,7 @@ _PATTERN = re.compile(rf"^\s*({_NUMBER})\s*(ms|[a-z]*)\s*$", re.IGNORECASE)
 _CLOCK = re.compile(rf"^\s*([0-9]+):({_NUMBER})\s*$")
 
 TIME_HELP = "a time such as 6s, 1.5, 250ms, 1:30, 48f, 8 beats or 2 bars"
+DURATION_HELP = TIME_HELP + ", or auto (as long as the narration) or auto + 1s"
 MAX_VIDEO_S = 24 * 3600.0  # the longest video a script may describe (seconds)
 MAX_FPS = 120
 MAX_BPM = 400
@@ -107,6 +108,46 @@ def _checked(amount: float, unit: Unit, original: object) -> TimeValue:
         raise ValueError(f"{original!r} is more than 24 hours of video (at most {LIMITS[unit]:g} {unit_name}), "
                          "the longest a script may describe")
     return TimeValue(amount, unit)
+
+
+@dataclass(frozen=True)
+class AutoDuration:
+    """A scene's ``duration: auto`` (or ``auto + 1s``): as long as its narration, plus ``pad``.
+
+    :mod:`storyboard.plan.build` turns it into seconds once the speech is synthesised.
+    """
+
+    pad: TimeValue = TimeValue(0.0)
+
+    def __str__(self) -> str:
+        return "auto" if self.pad.is_zero else f"auto + {self.pad}"
+
+    @property
+    def musical(self) -> bool:
+        return False
+
+    @property
+    def is_zero(self) -> bool:
+        return False
+
+
+_AUTO = re.compile(r"^\s*auto\s*(?:\+\s*(.*?))?\s*$", re.IGNORECASE)
+
+
+def parse_duration(value: object) -> TimeValue | AutoDuration:
+    """A scene's duration: a time (:func:`parse_time`), ``auto`` or ``auto + <time>``, the padding
+    in seconds or frames."""
+    if isinstance(value, (TimeValue, AutoDuration)):
+        return value
+    match = _AUTO.match(value) if isinstance(value, str) else None
+    if match is None:
+        return parse_time(value)
+    if match.group(1) is None:
+        return AutoDuration()
+    pad = parse_time(match.group(1))
+    if pad.musical:
+        raise ValueError(f"'{value}': the padding after the narration is written in seconds or frames")
+    return AutoDuration(pad)
 
 
 def clock_seconds(value: TimeValue, fps: int) -> float:

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from storyboard.backends.preview.colours import prompt_colours
-from storyboard.drawing import font, paste_text
+from storyboard.drawing import draw_line, line_extent, paste_text
 from storyboard.plan.data import FrameCond, Plan, ShotPlan
 
 
@@ -25,7 +25,7 @@ class PreviewBackend:
     """Renders animatic frames from the plan alone."""
 
     name = "preview"
-    version = "2"  # 2: timecodes drawn as m:ss.mmm
+    version = "3"  # 2: timecodes drawn as m:ss.mmm; 3: Noto fonts with fallback for every script
 
     def render_shot(self, plan: Plan, shot: ShotPlan) -> Iterator[np.ndarray]:
         for offset, cond in enumerate(shot.frames):
@@ -65,8 +65,8 @@ class PreviewBackend:
         if gliding:
             header += f"  glide {cond.w:.0%}"
         # The header changes every frame: one plain text draw, no wrapping or caching.
-        draw.rectangle((0, 0, int(len(header) * small * 0.62) + 2 * small, 2 * small), fill=(0, 0, 0, 150))
-        draw.text((small, small // 2), header, font=font(small), fill=(255, 255, 255))
+        draw.rectangle((0, 0, int(line_extent(header, small)) + 2 * small, 2 * small), fill=(0, 0, 0, 150))
+        draw_line(draw, (small, small // 4), header, small, fill=(255, 255, 255))
         if gliding:
             text = f"{plan.prompts[cond.a]}  >>  {plan.prompts[cond.b]}"
         else:

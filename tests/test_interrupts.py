@@ -1,0 +1,95 @@
+"""Ctrl-C always exits 130, wherever it lands, and leaves nothing half-written.
+
+A terminal sends Ctrl-C's SIGINT to the whole foreground process group: storyboard and
+every ffmpeg it runs. These tests do the same (``killpg``) at times spread over a render,
+from the imports to the final mux.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from helpers import probe, write
+
+LONG = ("output: {width: 320, height: 192, fps: 24, preset: ultrafast}\nscenes:\n"
+        + "".join(f"  - {{duration: 4s, prompts: scene {i}, transition: {'crossfade' if i else 'cut'}}}\n"
+                  for i in range(10)))
+
+
+def ctrl_c_at(script, out, delay_s: float) -> subprocess.CompletedProcess[str]:
+    """Run ``storyboard render`` in its own process group and press Ctrl-C ``delay_s`` seconds in."""
+    proc = subprocess.Popen([sys.executable, "-m", "storyboard", "render", str(script), "-o", str(out), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(delay_s)
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+    except ProcessLookupError:  # it had finished
+        pass
+    stdout, stderr = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay_s", [0.5, 0.8, 1.2, 1.6, 2.0, 2.5, 3.0, 4.0])
+def test_ctrl_c_to_the_process_group_exits_130_at_any_moment(tmp_path, delay_s):
+    script = write(tmp_path / "long.yaml", LONG)
+    out = tmp_path / "v.mp4"
+    result = ctrl_c_at(script, out, delay_s)
+    partials = [p.name for p in tmp_path.rglob("*") if ".part" in p.name]
+    assert partials == []
+    if result.returncode == 0:  # the render finished before the key was pressed: it must be whole
+        assert probe(out).frames == 960
+        return
+    assert result.returncode == 130, result.stderr
+    assert "interrupted" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_a_failure_caused_by_the_interruption_still_exits_130(monkeypatch, tmp_path, capsys):
+    """After Ctrl-C, what breaks on the way out (an ffmpeg the same Ctrl-C stopped; an import a
+    Rust extension turned into a panic, which is a BaseException) is the interruption: 130."""
+    from storyboard import cli, interrupts
+    from storyboard.render.encode import EncodeError
+
+    class Panic(BaseException):
+        pass
+
+    script = write(tmp_path / "s.yaml", "scenes:\n  - {duration: 1s, prompts: a}\n")
+    for failure in (EncodeError("ffmpeg exited with code 255"), Panic("KeyboardInterrupt"), BrokenPipeError()):
+        def command(args, failure=failure):
+            raise failure
+
+        monkeypatch.setitem(cli.COMMANDS, "validate", command)
+        monkeypatch.setattr(interrupts, "_received", True)
+        assert cli.main(["validate", str(script)]) == 130
+        assert "interrupted" in capsys.readouterr().err
+        monkeypatch.setattr(interrupts, "_received", False)
+        if isinstance(failure, Exception) and not isinstance(failure, BrokenPipeError):
+            assert cli.main(["validate", str(script)]) == 1  # the same failure, unprompted, is a failure
+
+
+@pytest.mark.slow
+def test_a_full_disk_says_no_space_left_and_leaves_nothing(tmp_path):
+    """ffmpeg's writes go to /dev/full (every write fails with ENOSPC), as on a full disk."""
+    from storyboard.render.encode import ffmpeg_exe
+
+    wrapper = tmp_path / "ffmpeg-on-a-full-disk"
+    wrapper.write_text(f"#!{sys.executable}\nimport os, sys\nargs = sys.argv[1:]\n"
+                       "if args and '.part' in args[-1]:\n    args[-1] = '/dev/full'\n"
+                       f"os.execv({ffmpeg_exe()!r}, [{ffmpeg_exe()!r}] + args)\n")
+    wrapper.chmod(0o755)
+    script = write(tmp_path / "s.yaml", "output: {width: 64, height: 64, fps: 8}\nscenes:\n  - {duration: 2s, prompts: a}\n")
+    env = {**os.environ, "IMAGEIO_FFMPEG_EXE": str(wrapper)}
+    result = subprocess.run([sys.executable, "-m", "storyboard", "render", str(script), "--quiet"],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 1, result.stderr
+    assert "No space left on device" in result.stderr
+    assert "Traceback" not in result.stderr and "seek of closed file" not in result.stderr
+    assert not (tmp_path / "s.mp4").exists()
+    assert [p.name for p in tmp_path.rglob("*") if ".part" in p.name] == []
