@@ -1,27 +1,31 @@
-"""Continuity benchmark: the cost and quality of sliding-window latent continuity.
+"""Continuity benchmark, per model family: the cost and quality of sliding-window latent continuity.
 
-Prints one JSON line with:
+Prints one JSON line with, for each family (``unet3d``: ModelScope's epsilon-prediction
+DDIM, 16-frame windows; ``wan``: flow matching, 21-latent-frame windows, 4 frames a
+latent frame; ``ltx``: flow matching, 16-latent-frame windows, 8 frames a latent frame):
 
-* ``denoiser_frame_evals_per_output_frame``: frames the denoiser processes per output
-  frame with the default window (16) and overlap (4), over a 1024-frame shot.
-* ``seam_ratio_windowed`` / ``seam_ratio_independent``: mean absolute difference between
-  consecutive latent frames across window boundaries, divided by the same inside
-  windows, for the fused sampler and for naive independent 16-frame clips.
-* ``peak_rss_mb`` at 64, 256 and 1024 frames: the real diffusion backend (tiny random
-  model, 128x128, 2 steps) rendering one shot, frames streamed out and dropped, each
-  size in a fresh process; ``latent_mb`` gives the size of one copy of the shot's
-  latent tensor and ``rss_growth_in_latent_copies`` how many such copies the growth
-  from 256 to 1024 frames amounts to (the sampler keeps a handful: the latents, the
-  noise, the fused prediction and the scheduler's temporaries).
+* ``evals_per_output_frame``: latent frames the denoiser processes per output frame,
+  with the family's window and an overlap of 4 latent frames, over a long shot;
+* ``seam_ratio`` for three ways to make a long video, each at the same cost:
+  ``windowed`` (our fused sliding windows), ``independent`` (clips sampled on their own,
+  as stock pipelines make them) and ``tail_conditioned`` (the scheme of diffusers'
+  ``LTXI2VLongMultiPromptPipeline``: windows one after another, each conditioned on the
+  previous window's last latent frames, re-noised to the current noise level at every
+  step, with as much overlap as ours): the mean absolute difference between consecutive
+  latent frames across window boundaries over the same inside windows (1 = no seam);
+* ``peak_rss_mb`` at four lengths: the real diffusion backend with the family's tiny
+  random model rendering one shot, frames streamed out and dropped, each in a fresh
+  process (``null`` where a family's tiny model is not available).
 
 The seam figures use a denoiser whose exact answer is known: the posterior mean
 (MMSE) denoiser for a prior in which a window's clean clip is a per-pixel content
-``c ~ N(0, 1)`` shared by its frames plus a smooth motion ``g(frame, prompt)``.
-Given a window of noisy frames it infers ``c`` from them, so each independent clip
-settles on its own content (a seam at every clip boundary), while fused windows
-must agree with their neighbours. It measures the sampler, not random weights.
+``c ~ N(0, 1)`` shared by its frames plus a smooth motion ``g(frame, prompt)``, in the
+family's parameterisation (noise for epsilon models, velocity for flow matching). Given
+a window of noisy frames it infers ``c`` from them, so each independent clip settles on
+its own content (a seam at every clip boundary), while fused windows must agree with
+their neighbours. It measures the samplers, not random weights.
 
-    python benchmarks/continuity.py            # about a minute on 2 CPU cores
+    python benchmarks/continuity.py            # a few minutes on 2 CPU cores
 """
 
 from __future__ import annotations
@@ -40,11 +44,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from storyboard.backends.diffusion.families.unet3d import SCHEDULER  # noqa: E402
 from storyboard.backends.diffusion.loading import make_scheduler  # noqa: E402
 from storyboard.backends.diffusion.sampler import sample  # noqa: E402
+from storyboard.plan.latents import FAMILY_TIMING  # noqa: E402
 from storyboard.plan.windows import windows_for  # noqa: E402
 
-WINDOW, OVERLAP = 16, 4
+OVERLAP = 4  # latent frames shared by neighbouring windows
 SHAPE = (4, 8, 8)  # latent channels, height, width for the seam measurement
-SIZE = 128  # pixels, for the memory measurement (latents SIZE / 8)
+SIZE = 128  # pixels, for the memory measurement
+LENGTHS = (64, 256, 512, 1024)  # output frames, for the memory measurement
+FAMILIES = {"unet3d": ("epsilon", 16), "wan": ("flow", 21), "ltx": ("flow", 16)}  # parameterisation, window (latent frames)
 
 
 def motion(frames: torch.Tensor, prompt_phase: float) -> torch.Tensor:
@@ -57,21 +64,41 @@ def motion(frames: torch.Tensor, prompt_phase: float) -> torch.Tensor:
 
 
 class ContentDenoiser:
-    """Exact epsilon for the prior ``x0[k] = c + g(k)``, ``c ~ N(0, I)`` shared by the window."""
+    """The exact prediction for the prior ``x0[k] = c + g(k)``, ``c ~ N(0, I)`` shared by the window.
 
-    def __init__(self, scheduler, prompt_phase: float = 0.3):
-        self.alphas = scheduler.alphas_cumprod
-        self.phase = prompt_phase
+    ``epsilon``: ``x_t = sqrt(ab) x0 + sqrt(1 - ab) e``, predicts ``e``; ``flow``:
+    ``x_t = (1 - s) x0 + s e``, predicts the velocity ``e - x0``. ``offset``: the absolute
+    index of the window's first frame (for clips sampled on their own).
+    """
+
+    def __init__(self, scheduler, kind: str, offset: int = 0, prompt_phase: float = 0.3):
+        self.scheduler, self.kind, self.offset, self.phase = scheduler, kind, offset, prompt_phase
+
+    def signal_noise(self, t: torch.Tensor) -> tuple[float, float]:
+        if self.kind == "epsilon":
+            ab = float(self.scheduler.alphas_cumprod[int(t)])
+            return ab ** 0.5, (1 - ab) ** 0.5
+        sigma = float(t) / self.scheduler.config.num_train_timesteps
+        return 1 - sigma, sigma
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor, window: tuple[int, int]) -> torch.Tensor:
-        s, e = window
-        ab = float(self.alphas[int(t)])
+        s, e = window[0] + self.offset, window[1] + self.offset
+        a, b = self.signal_noise(t)
         g = motion(torch.arange(s, e), self.phase)
-        n = e - s
-        residual = x - ab ** 0.5 * g
-        c_hat = ab ** 0.5 * residual.sum(dim=2, keepdim=True) / (n * ab + (1 - ab))
+        residual = x - a * g
+        c_hat = a * residual.sum(dim=2, keepdim=True) / ((e - s) * a * a + b * b)
         x0_hat = c_hat + g
-        return (x - ab ** 0.5 * x0_hat) / (1 - ab) ** 0.5
+        eps = (x - a * x0_hat) / max(b, 1e-6)
+        return eps if self.kind == "epsilon" else eps - x0_hat
+
+
+def make(kind: str):
+    """A fresh scheduler of the family's kind: DDIM, or flow-matching Euler with a shift of 3."""
+    if kind == "epsilon":
+        return make_scheduler("ddim", SCHEDULER)
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    return FlowMatchEulerDiscreteScheduler(shift=3.0)
 
 
 def seam_ratio(latents: torch.Tensor, boundaries: set[int]) -> float:
@@ -82,41 +109,81 @@ def seam_ratio(latents: torch.Tensor, boundaries: set[int]) -> float:
     return (sum(seam) / len(seam)) / (sum(inside) / len(inside))
 
 
-def seam_figures(frames: int = 256, steps: int = 25, seed: int = 0) -> dict[str, float]:
-    noise = torch.randn((1, *SHAPE[:1], frames, *SHAPE[1:]), generator=torch.Generator().manual_seed(seed))
-    # Fused: the sampler as the backend runs it.
-    windows = windows_for(0, frames, WINDOW, OVERLAP)
-    scheduler = make_scheduler("ddim", SCHEDULER)
-    fused = sample(ContentDenoiser(scheduler), scheduler, noise, windows, steps=steps)
-    edges = {s for s, _ in windows if s > 0} | {e for _, e in windows if e < frames}
-    # Independent: each 16-frame clip sampled on its own, as stock pipelines would.
+def independent(noise: torch.Tensor, kind: str, window: int, steps: int) -> torch.Tensor:
+    """Clips of ``window`` latent frames sampled on their own, one after another."""
     clips = []
-    for start in range(0, frames, WINDOW):
-        end = min(start + WINDOW, frames)
-        scheduler = make_scheduler("ddim", SCHEDULER)
-        part = noise[:, :, start:end]
-        denoiser = ContentDenoiser(scheduler)
-        clips.append(sample(lambda x, t, w, s0=start: denoiser(x, t, (s0 + w[0], s0 + w[1])), scheduler, part,
-                            [(0, end - start)], steps=steps))
-    independent = torch.cat(clips, dim=2)
-    cuts = set(range(WINDOW, frames, WINDOW))
+    for start in range(0, noise.shape[2], window):
+        part = noise[:, :, start:start + window]
+        scheduler = make(kind)
+        clips.append(sample(ContentDenoiser(scheduler, kind, start), scheduler, part, [(0, part.shape[2])], steps=steps))
+    return torch.cat(clips, dim=2)
+
+
+def tail_conditioned(noise: torch.Tensor, kind: str, window: int, overlap: int, steps: int) -> tuple[torch.Tensor, set[int]]:
+    """Windows one after another; each window's first ``overlap`` latent frames are the previous
+    window's last, clean, re-noised to the current level at every step (inpainting-style
+    conditioning, as the LTX long multi-prompt pipeline conditions on a window's tail)."""
+    frames = noise.shape[2]
+    out = torch.empty_like(noise)
+    start, edges = 0, set()
+    while start < frames:
+        begin = max(0, start - overlap) if start else 0
+        end = min(begin + window, frames)
+        scheduler = make(kind)
+        denoiser = ContentDenoiser(scheduler, kind, begin)
+        known = out[:, :, begin:start].clone()
+        part = noise[:, :, begin:end]
+
+        def conditioned(x, t, w, known=known, part=part, denoiser=denoiser):
+            a, b = denoiser.signal_noise(t)
+            x = x.clone()
+            x[:, :, :known.shape[2]] = a * known + b * part[:, :, :known.shape[2]]
+            return denoiser(x, t, w)
+
+        result = sample(conditioned, scheduler, part, [(0, end - begin)], steps=steps)
+        out[:, :, start:end] = result[:, :, start - begin:]
+        if start:
+            edges.add(start)
+        start = end
+    return out, edges
+
+
+def seam_figures(family: str, latent_frames: int = 128, steps: int = 25, seed: int = 0) -> dict[str, float]:
+    kind, window = FAMILIES[family]
+    noise = torch.randn((1, SHAPE[0], latent_frames, *SHAPE[1:]), generator=torch.Generator().manual_seed(seed))
+    windows = windows_for(0, latent_frames, window, OVERLAP)
+    scheduler = make(kind)
+    fused = sample(ContentDenoiser(scheduler, kind), scheduler, noise, windows, steps=steps)
+    edges = {s for s, _ in windows if s > 0} | {e for _, e in windows if e < latent_frames}
+    tail, tail_edges = tail_conditioned(noise, kind, window, OVERLAP, steps)
     return {
-        "seam_ratio_windowed": round(seam_ratio(fused, edges), 4),
-        "seam_ratio_independent": round(seam_ratio(independent, cuts), 4),
+        "windowed": round(seam_ratio(fused, edges), 4),
+        "independent": round(seam_ratio(independent(noise, kind, window, steps), set(range(window, latent_frames, window))), 4),
+        "tail_conditioned": round(seam_ratio(tail, tail_edges), 4),
     }
 
 
-def peak_rss_child(frames: int) -> None:
-    """Render one shot of ``frames`` frames with the tiny model; print peak RSS (MB) and seconds."""
+def evals_per_output_frame(family: str, output_frames: int = 4096) -> float:
+    """Latent frames the denoiser processes per output frame, with the family's window and overlap."""
+    timing = FAMILY_TIMING[family]
+    latent = timing.latent_frames(output_frames)
+    windows = windows_for(0, latent, min(latent, FAMILIES[family][1]), OVERLAP)
+    return sum(e - s for s, e in windows) / output_frames
+
+
+def peak_rss_child(family: str, frames: int) -> None:
+    """Render one shot of ``frames`` frames with the family's tiny model; print peak RSS (MB) and seconds."""
     from storyboard.backends.diffusion.backend import DiffusionBackend
-    from storyboard.backends.diffusion.families.unet3d import tiny_components
+    from storyboard.backends.diffusion.families import load_components
     from storyboard.plan.compile import compile_plan
     from storyboard.script.load import load_script_text
 
-    text = (f"output: {{width: {SIZE}, height: {SIZE}, fps: 24}}\nmodel: {{id: tiny-random, steps: 2}}\n"
+    tiny = {"unet3d": "tiny-random", "wan": "tiny-wan", "ltx": "tiny-ltx"}[family]
+    text = (f"output: {{width: {SIZE}, height: {SIZE}, fps: 24}}\nmodel: {{id: {tiny}, steps: 2}}\n"
             f"scenes:\n  - {{duration: {frames}f, prompts: [a red room, a blue sea]}}\n")
     plan = compile_plan(load_script_text(text, "bench.yaml"))
-    backend = DiffusionBackend(tiny_components(), plan, "cpu", torch.float32)
+    module, components = load_components(tiny, dtype=torch.float32)
+    backend = DiffusionBackend(module, components, plan, "cpu", torch.float32)
     started = time.perf_counter()
     count = sum(1 for _ in backend.render_shot(plan, plan.shots[0]))
     assert count == frames
@@ -124,35 +191,28 @@ def peak_rss_child(frames: int) -> None:
     print(json.dumps({"frames": frames, "peak_rss_mb": round(peak, 1), "seconds": round(time.perf_counter() - started, 2)}))
 
 
+def memory(family: str) -> dict[str, float | None]:
+    """Peak RSS (MB) of a fresh process rendering one shot at each of :data:`LENGTHS`."""
+    rss: dict[str, float | None] = {}
+    for frames in LENGTHS:
+        out = subprocess.run([sys.executable, __file__, "--child", family, str(frames)], capture_output=True, text=True)
+        lines = out.stdout.strip().splitlines()
+        rss[str(frames)] = json.loads(lines[-1])["peak_rss_mb"] if out.returncode == 0 and lines else None
+    return rss
+
+
 def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--child":
-        peak_rss_child(int(sys.argv[2]))
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        peak_rss_child(sys.argv[2], int(sys.argv[3]))
         return
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     started = time.perf_counter()
-    long = windows_for(0, 1024, WINDOW, OVERLAP)
-    evals = sum(e - s for s, e in long) / 1024
-    figures = seam_figures()
-    rss, seconds = {}, {}
-    for frames in (64, 256, 1024):
-        out = subprocess.run([sys.executable, __file__, "--child", str(frames)], capture_output=True, text=True, check=True)
-        child = json.loads(out.stdout.strip().splitlines()[-1])
-        rss[str(frames)] = child["peak_rss_mb"]
-        seconds[str(frames)] = child["seconds"]
-    latent_mb = {str(n): round(4 * n * (SIZE // 8) ** 2 * 4 / 2**20, 2) for n in (64, 256, 1024)}
-    growth = rss["1024"] - rss["256"]
-    print(json.dumps({
-        "window": WINDOW,
-        "overlap": OVERLAP,
-        "denoiser_frame_evals_per_output_frame": round(evals, 4),
-        **figures,
-        "peak_rss_mb": rss,
-        "peak_rss_growth_256_to_1024_mb": round(growth, 1),
-        "latent_mb": latent_mb,
-        "rss_growth_in_latent_copies": round(growth / (latent_mb["1024"] - latent_mb["256"]), 1),
-        f"render_seconds_tiny_{SIZE}px_2_steps": seconds,
-        "benchmark_seconds": round(time.perf_counter() - started, 1),
-    }))
+    families = {}
+    for family in FAMILIES:
+        families[family] = {"window_latent_frames": FAMILIES[family][1], "overlap_latent_frames": OVERLAP,
+                            "evals_per_output_frame": round(evals_per_output_frame(family), 4),
+                            "seam_ratio": seam_figures(family), "peak_rss_mb": memory(family)}
+    print(json.dumps({"families": families, "size_px": SIZE, "benchmark_seconds": round(time.perf_counter() - started, 1)}))
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"], help="override model.device")
     p.add_argument("--dtype", choices=["auto", "bf16", "fp16", "fp32"], help="override model.dtype (auto: bf16 on CUDA, fp16 on MPS, fp32 on CPU)")
     p.add_argument("--offload", action="store_true", default=None, help="keep components on the CPU and move each to the GPU only while it runs")
-    p.add_argument("--scheduler", choices=["ddim", "dpm++"], help="override model.scheduler")
+    p.add_argument("--scheduler", choices=["auto", "ddim", "dpm++", "unipc", "euler"], help="override model.scheduler")
     p.add_argument("--steps", type=int, help="override model.steps")
     p.add_argument("--cache", metavar="DIR", help="segment cache folder (default: .storyboard-cache beside the output)")
     p.add_argument("--dry-run", action="store_true", help="list which segments would be rendered and which reused; render nothing")

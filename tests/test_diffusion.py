@@ -33,7 +33,11 @@ def plan_of(text: str):
 
 
 def backend_for(tiny, plan):
-    return DiffusionBackend(tiny, plan, "cpu", torch.float32)
+    from storyboard.backends.diffusion.families import unet3d
+
+    backend = DiffusionBackend(unet3d, tiny, plan, "cpu", torch.float32)
+    unet3d.Denoiser(tiny, backend.table, (), 1.0, torch.float32)  # installs per-frame attention
+    return backend
 
 
 SMALL = """
@@ -61,11 +65,11 @@ def test_each_frame_gets_the_slerp_of_its_prompts_at_the_plan_weight(tiny):
     backend = backend_for(tiny, plan)
     shot = plan.shots[0]
     captured = []
-    denoiser = UNetDenoiser(tiny.unet, backend.context, backend.table, shot, 7.5, torch.float32)
+    denoiser = UNetDenoiser(tiny.unet, tiny.context, backend.table, shot.frames, 7.5, torch.float32)
     original = tiny.unet.forward
 
     def spy(*args, **kwargs):
-        captured.append(backend.context.embeddings.clone())
+        captured.append(tiny.context.embeddings.clone())
         return original(*args, **kwargs)
 
     tiny.unet.forward = spy
@@ -203,7 +207,8 @@ def test_folder_round_trip_offline_through_the_cli(tiny, tmp_path):
 def test_loaded_weights_equal_saved(tiny, tmp_path):
     from storyboard.backends.diffusion.families import load_components
 
-    loaded = load_components(str(save_components(tiny, tmp_path / "m")))
+    family, loaded = load_components(str(save_components(tiny, tmp_path / "m")))
+    assert family.NAME == "unet3d"
     for name in ("unet", "vae", "text_encoder"):
         saved, back = getattr(tiny, name).state_dict(), getattr(loaded, name).state_dict()
         assert saved.keys() == back.keys()

@@ -73,11 +73,38 @@ def plan_script(script: Script, *, analyse: bool = True) -> Planned:
             plan = compile_plan(script, timing.grid, timing.onset_strength, timing.snap_points, speech)
     except PlanError as exc:
         raise script.plan_errors(exc) from None
+    script = replace(script, problems=script.with_problems(model_size_errors(script)).errors)
     script.check()
     warnings += sync_warnings(board, plan, timing.snap_points if timing else None)
     warnings += music_end_warnings(board, plan, lengths)
     warnings += text_warnings(board, plan)
     return Planned(plan, tuple(warnings))
+
+
+def model_size_errors(script: Script) -> list:
+    """Width and height against the model's size rule, when ``model.id`` is a folder whose
+    configs say it (the backend checks again when it loads any model)."""
+    from storyboard.plan.latents import size_multiple
+
+    board, doc = script.storyboard, script.document
+    rule = size_multiple(board.model.id) if board.model.id != "preview" else None
+    if rule is None:
+        return []
+    family, n = rule
+    if n == 0:
+        from storyboard.plan.latents import PIPELINE_FAMILIES
+
+        supported = ", ".join(f"{p} ({f})" for p, f in PIPELINE_FAMILIES.items())
+        return [doc.error(f"model '{board.model.id}' was saved by {family}, which storyboard does not drive; it "
+                          f"drives {supported}", doc.resolve(("model", "id")))]
+    errors = []
+    for name in ("width", "height"):
+        value = getattr(board.output, name)
+        if value % n:
+            errors.append(doc.error(f"{value} does not fit model '{board.model.id}' ({family}): width and height must "
+                                    f"be multiples of {n} (nearest: {value // n * n or n} or {(value // n + 1) * n})",
+                                    doc.resolve(("output", name))))
+    return errors
 
 
 # --- the music files: probed before anything is planned ------------------------------------

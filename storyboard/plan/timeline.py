@@ -51,9 +51,33 @@ def timeline_table(plan: Plan, style: str = "") -> str:
         words = sum(len(x[0].split()) for n in plan.narration for x in n.sentences)
         lines.append(f"narration: {sum(n.duration_s for n in plan.narration):.1f} s of speech, {words} words, "
                      f"{len(plan.captions)} caption cues; music ducks {plan.mix.duck_db:g} dB under it")
-    lines.append(
-        f"{len(plan.shots)} shots, {sum(len(s.windows) for s in plan.shots)} windows of {window['frames']} frames "
-        f"(overlap {window['overlap']}): {evals / max(1, rendered):.2f} denoiser frame-evaluations per frame; "
-        f"model {plan.model['id']}"
-    )
+    latent = latent_summary(plan)
+    if latent:
+        lines.append(latent)
+    else:
+        lines.append(
+            f"{len(plan.shots)} shots, {sum(len(s.windows) for s in plan.shots)} windows of {window['frames']} frames "
+            f"(overlap {window['overlap']}): {evals / max(1, rendered):.2f} denoiser frame-evaluations per frame; "
+            f"model {plan.model['id']}"
+        )
     return "\n".join(lines)
+
+
+def latent_summary(plan: Plan) -> str | None:
+    """For a model that compresses time or has a native rate (Wan, LTX): its native fps, the native
+    and latent frames the shots take, and the windows in latent frames. None for other models."""
+    from storyboard.plan.latents import FAMILY_TIMING, detect_family, shot_latents
+
+    family = detect_family(str(plan.model["id"]))
+    timing = FAMILY_TIMING.get(family or "")
+    if timing is None or (timing.ratio == 1 and timing.native_fps is None):
+        return None
+    mapped = [shot_latents(s, plan.fps, timing, int(plan.model["window"]["overlap"])) for s in plan.shots]
+    windows = sum(len(m.windows) for m in mapped)
+    evaluations = sum(e - s for m in mapped for s, e in m.windows)
+    rendered = sum(s.length for s in plan.shots)
+    return (f"model {plan.model['id']} ({family}): renders at {timing.native_fps:g} fps, shown at {plan.fps} fps; "
+            f"{len(plan.shots)} shots, {sum(m.native for m in mapped)} native frames, {sum(m.latent for m in mapped)} "
+            f"latent frames ({timing.ratio} frames each, the first alone); {windows} windows of up to "
+            f"{timing.clip_latents} latent frames (overlap {plan.model['window']['overlap']}): "
+            f"{evaluations / max(1, rendered):.2f} latent-frame evaluations per output frame")

@@ -143,7 +143,10 @@ class Model(_Strict):
     negative: str = Field("", description="Negative prompt.")
     seed: int = Field(0, ge=0, lt=2**31, description="Base seed; each scene's seed derives from it and the scene id unless set.")
     window: Window = Field(default_factory=Window)
-    scheduler: Literal["ddim", "dpm++"] = Field("ddim", description="Sampler: DDIM or DPM-Solver++ (2M).")
+    scheduler: Literal["auto", "ddim", "dpm++", "unipc", "euler"] = Field(
+        "auto", description="Sampler. auto: the model family's own (DDIM for ModelScope/zeroscope, UniPC with flow "
+        "matching for Wan, flow-matching Euler for LTX-Video); ddim or dpm++ (DPM-Solver++ 2M) for ModelScope; "
+        "unipc or euler (flow matching) for Wan and LTX.")
     noise: Literal["independent", "freenoise"] = Field(
         "freenoise", description="Initial noise: independent per frame, or FreeNoise (shuffled repeats of a window's noise)."
     )

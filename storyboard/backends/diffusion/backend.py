@@ -1,61 +1,56 @@
 """The diffusion backend: a diffusers text-to-video model driven by our own sampler.
 
-``render_shot`` reads top to bottom as the algorithm: prepare noise for the shot,
-denoise it with sliding windows (each frame conditioned on its own interpolated
-prompt embedding, classifier-free guidance with the negative prompt), then decode
-the latents window by window and stream the frames out. What is particular to a
-model's architecture lives in its family module
-(:mod:`storyboard.backends.diffusion.families`).
+``render_shot`` reads top to bottom as the algorithm: map the shot to the model's time
+(native frames, latent frames, each latent frame's prompt), prepare seeded noise,
+denoise it with sliding windows (each latent frame conditioned on its own interpolated
+prompt embedding, classifier-free guidance with the negative prompt), then decode the
+latents in chunks and stream the frames out, each output frame showing the native
+frame nearest its time. What is particular to an architecture lives in its family
+module (:mod:`storyboard.backends.diffusion.families`).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from types import ModuleType
 from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 
 from storyboard.backends.diffusion.families import load_components
-from storyboard.backends.diffusion.families.unet3d import (
-    Components,
-    UNetDenoiser,
-    check_size,
-    encode_prompts,
-    install_per_frame_attention,
-)
-from storyboard.backends.diffusion.loading import (
-    make_scheduler,
-    resolve_device,
-    resolve_dtype,
-)
+from storyboard.backends.diffusion.loading import resolve_device, resolve_dtype
 from storyboard.backends.diffusion.noise import shot_noise
 from storyboard.backends.diffusion.prompts import PromptTable
 from storyboard.backends.diffusion.sampler import sample
 from storyboard.plan.data import Plan, ShotPlan
+from storyboard.plan.latents import LatentShot, shot_latents
+
+MODULES = ("text_encoder", "unet", "transformer", "transformer_2", "vae")  # the components that hold weights
 
 
 class DiffusionBackend:
-    """Renders shots with a diffusers text-to-video model."""
+    """Renders shots with a diffusers text-to-video model of any supported family."""
 
     name = "diffusion"
     version = "1"
 
-    def __init__(self, components: Components, plan: Plan, device: str, dtype: torch.dtype):
-        self.components, self.plan, self.device, self.dtype = components, plan, device, dtype
+    def __init__(self, family: ModuleType, components: Any, plan: Plan, device: str, dtype: torch.dtype):
+        self.family, self.components, self.plan, self.device, self.dtype = family, components, plan, device, dtype
         model = plan.model
         self.offload = bool(model.get("offload")) and device != "cpu"
         self.scheduler_name = model["scheduler"]
-        if model.get("vae_slicing"):
-            components.vae.enable_slicing()
-        if model.get("vae_tiling"):
-            components.vae.enable_tiling()
-        self.context = install_per_frame_attention(components.unet)
+        vae = components.vae
+        if model.get("vae_slicing") and hasattr(vae, "enable_slicing"):
+            vae.enable_slicing()
+        if model.get("vae_tiling") and hasattr(vae, "enable_tiling"):
+            vae.enable_tiling()
         if not self.offload:
-            for module in (components.text_encoder, components.unet, components.vae):
+            for module in self._modules():
                 module.to(device)
         with self._on_device(components.text_encoder):
-            prompts = encode_prompts(components, list(plan.prompts), device)
-            negative = encode_prompts(components, [plan.negative], device)[0]
+            prompts = family.encode_prompts(components, list(plan.prompts), device)
+            negative = family.encode_prompts(components, [plan.negative], device)[0]
         self.table = PromptTable(prompts.to(dtype), negative.to(dtype))
         self.version = f"1:{model['id']}:{model.get('revision')}"  # as backend_identity() says
 
@@ -65,64 +60,76 @@ class DiffusionBackend:
         model = plan.model
         device = resolve_device(model.get("device", "auto"))
         dtype = resolve_dtype(model.get("dtype", "auto"), device)
-        components = load_components(model_id, revision=model.get("revision"), dtype=dtype)
-        check_size(components, plan)
-        return cls(components, plan, device, dtype)
+        family, components = load_components(model_id, revision=model.get("revision"), dtype=dtype)
+        family.check_size(components, plan.width, plan.height)
+        return cls(family, components, plan, device, dtype)
 
     def close(self) -> None:
         self.table = None  # type: ignore[assignment]
         if self.device == "cuda":
             torch.cuda.empty_cache()
 
-    def _on_device(self, module: Any):
+    def _modules(self) -> list[Any]:
+        return [m for m in (getattr(self.components, n, None) for n in MODULES) if m is not None]
+
+    def _on_device(self, *modules: Any):
         backend = self
 
         class _Scope:
             def __enter__(self) -> None:
                 if backend.offload:
-                    module.to(backend.device)
+                    for module in modules:
+                        module.to(backend.device)
 
             def __exit__(self, *exc: Any) -> None:
                 if backend.offload:
-                    module.to("cpu")
+                    for module in modules:
+                        module.to("cpu")
                     if backend.device == "cuda":
                         torch.cuda.empty_cache()
 
         return _Scope()
 
-    @torch.no_grad()
-    def latents(self, shot: ShotPlan, on_step: Callable[[int, int], None] | None = None) -> torch.Tensor:
-        """Denoised latents ``[1, C, shot.length, h, w]`` (float32) for one shot."""
-        c, model = self.components, self.plan.model
-        factor = c.vae_scale_factor
-        shape = (c.unet.config.in_channels, self.plan.height // factor, self.plan.width // factor)
-        window = model["window"]
-        noise = shot_noise(shot, shape, mode=model.get("noise", "independent"),
-                           window=window["frames"], overlap=window["overlap"]).to(self.device)
-        windows = [(s - shot.start, e - shot.start) for s, e in shot.windows]
-        denoiser = UNetDenoiser(c.unet, self.context, self.table, shot, float(model["guidance"]), self.dtype)
-        scheduler = make_scheduler(self.scheduler_name, c.scheduler_config)
-        with self._on_device(c.unet):
-            return sample(denoiser, scheduler, noise, windows, steps=int(model["steps"]), on_step=on_step)
+    def timeline(self, shot: ShotPlan) -> LatentShot:
+        """The shot in the model's time. A model with a latent frame per frame at any rate
+        (UNet3D) keeps the plan's own windows."""
+        timing, window = self.family.TIMING, self.plan.model["window"]
+        mapped = shot_latents(shot, self.plan.fps, timing, int(window["overlap"]))
+        if timing.ratio == 1 and timing.native_fps is None:
+            return replace(mapped, windows=tuple((s - shot.start, e - shot.start) for s, e in shot.windows))
+        return mapped
 
     @torch.no_grad()
-    def decode(self, latents: torch.Tensor, windows: list[tuple[int, int]]) -> Iterator[np.ndarray]:
-        """Decode latents window by window (no frame twice) and yield ``H x W x 3`` uint8 frames."""
-        vae = self.components.vae
-        scale = vae.config.scaling_factor
-        done = 0
-        with self._on_device(vae):
-            for _, end in windows:
-                if end <= done:
-                    continue
-                z = latents[0, :, done:end].permute(1, 0, 2, 3).to(self.device, self.dtype) / scale
-                images = vae.decode(z).sample.float()
-                pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-                yield from pixels
-                done = end
+    def latents(self, shot: ShotPlan, on_step: Callable[[int, int], None] | None = None) -> torch.Tensor:
+        """Denoised latents ``[1, C, latent frames, h, w]`` (float32) for one shot."""
+        c, model, family = self.components, self.plan.model, self.family
+        mapped = self.timeline(shot)
+        factor = family.spatial_factor(c)
+        shape = (family.latent_channels(c), self.plan.height // factor, self.plan.width // factor)
+        window = model["window"]
+        in_latent_time = replace(shot, frames=mapped.conds, render_end=shot.start + mapped.latent)
+        noise = shot_noise(in_latent_time, shape, mode=model.get("noise", "independent"),
+                           window=mapped.windows[0][1] - mapped.windows[0][0], overlap=window["overlap"])
+        denoiser = family.Denoiser(c, self.table, mapped.conds, float(model["guidance"]), self.dtype)
+        scheduler = family.scheduler(c, self.scheduler_name)
+        denoisers = [m for m in (getattr(c, n, None) for n in ("unet", "transformer", "transformer_2")) if m is not None]
+        with self._on_device(*denoisers):
+            return sample(denoiser, scheduler, noise.to(self.device), mapped.windows, steps=int(model["steps"]),
+                          on_step=on_step)
+
+    def decode(self, latents: torch.Tensor, mapped: LatentShot) -> Iterator[np.ndarray]:
+        """The shot's output frames: native frames decoded in chunks, each output frame the native
+        frame nearest its time (repeated or skipped when the rates differ)."""
+        with self._on_device(self.components.vae):
+            native = self.family.decode(self.components, latents, self.device, self.dtype)
+            index, frame = -1, None
+            for wanted in mapped.shown:
+                while index < wanted:
+                    frame, index = next(native), index + 1
+                yield frame
+            native.close()
 
     def render_shot(self, plan: Plan, shot: ShotPlan, progress: Callable[[float], None] | None = None) -> Iterator[np.ndarray]:
         on_step = (lambda done, total: progress(done / total)) if progress else None
         latents = self.latents(shot, on_step)
-        windows = [(s - shot.start, e - shot.start) for s, e in shot.windows]
-        yield from self.decode(latents, windows)
+        yield from self.decode(latents, self.timeline(shot))

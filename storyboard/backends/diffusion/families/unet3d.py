@@ -15,23 +15,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Sequence
 
+import numpy as np
 import torch
 
 from storyboard.backends.diffusion.loading import (
     ModelUnavailable,
     byte_vocab,
+    make_scheduler,
     missing_message,
     quiet_libraries,
 )
 from storyboard.backends.diffusion.prompts import PromptTable
 from storyboard.errors import UsageError
-from storyboard.plan.data import Plan, ShotPlan
+from storyboard.plan.data import FrameCond
+from storyboard.plan.latents import FAMILY_TIMING
 
 NAME = "unet3d"
 TINY = "tiny-random"
+PIPELINES = ("TextToVideoSDPipeline",)
 COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
+TIMING = FAMILY_TIMING[NAME]  # a latent frame per frame, at any frame rate
 PULSE_GUIDANCE = 0.25  # a beat pulse of 1 raises that frame's guidance scale by 25 %
 
 
@@ -43,6 +48,7 @@ class Components:
     vae: Any
     scheduler_config: dict[str, Any]
     model_id: str
+    context: "FrameContext | None" = None  # set when per-frame attention is installed
 
     @property
     def vae_scale_factor(self) -> int:
@@ -136,16 +142,20 @@ def install_per_frame_attention(unet: Any) -> FrameContext:
 
 
 class UNetDenoiser:
-    """The sampler's denoiser: UNet3D noise prediction with per-frame prompts and guidance."""
+    """The sampler's denoiser: UNet3D noise prediction with per-frame prompts and guidance.
 
-    def __init__(self, unet: Any, context: FrameContext, table: PromptTable, shot: ShotPlan, guidance: float, dtype: torch.dtype):
-        self.unet, self.context, self.table, self.shot = unet, context, table, shot
+    ``conds``: one :class:`FrameCond` per latent frame (here, per frame) of the shot.
+    """
+
+    def __init__(self, unet: Any, context: FrameContext, table: PromptTable, conds: Sequence[FrameCond],
+                 guidance: float, dtype: torch.dtype):
+        self.unet, self.context, self.table, self.conds = unet, context, table, conds
         self.guidance, self.dtype = guidance, dtype
         self.calls = 0
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor, window: tuple[int, int]) -> torch.Tensor:
         start, end = window
-        conds = list(self.shot.frames[start:end])
+        conds = list(self.conds[start:end])
         n = end - start
         cond = self.table.window(conds)
         guided = self.guidance > 1.0
@@ -168,14 +178,50 @@ class UNetDenoiser:
         return eps_uncond + scale.view(1, 1, -1, 1, 1) * (eps_cond - eps_uncond)
 
 
-def check_size(components: Components, plan: Plan) -> None:
+def Denoiser(c: Components, table: PromptTable, conds: Sequence[FrameCond], guidance: float,  # noqa: N802
+             dtype: torch.dtype) -> UNetDenoiser:
+    """The family's denoiser for one shot (installs per-frame attention on first use)."""
+    if c.context is None:
+        c.context = install_per_frame_attention(c.unet)
+    return UNetDenoiser(c.unet, c.context, table, conds, guidance, dtype)
+
+
+def latent_channels(c: Components) -> int:
+    return int(c.unet.config.in_channels)
+
+
+def spatial_factor(c: Components) -> int:
+    """Pixels per latent cell along each axis."""
+    return c.vae_scale_factor
+
+
+def scheduler(c: Components, name: str):  # noqa: ANN201 (a diffusers scheduler)
+    """DDIM (``auto``) or DPM-Solver++ from the model's own scheduler config."""
+    if name not in ("auto", "ddim", "dpm++"):
+        raise UsageError(f"model '{c.model_id}' (UNet3D, epsilon prediction) samples with ddim or dpm++, not {name}")
+    return make_scheduler("ddim" if name == "auto" else name, c.scheduler_config)
+
+
+def check_size(c: Components, width: int, height: int) -> None:
     """Width and height must map to latents the UNet can halve at each of its down blocks."""
-    factor = components.vae_scale_factor * 2 ** (len(components.unet.config.down_block_types) - 1)
-    if plan.width % factor or plan.height % factor:
+    factor = c.vae_scale_factor * 2 ** (len(c.unet.config.down_block_types) - 1)
+    if width % factor or height % factor:
         raise UsageError(
-            f"output {plan.width}x{plan.height} does not fit model '{components.model_id}': width and height must be "
-            f"multiples of {factor} (for example {plan.width // factor * factor}x{plan.height // factor * factor})"
+            f"output {width}x{height} does not fit model '{c.model_id}': width and height must be "
+            f"multiples of {factor} (for example {width // factor * factor}x{height // factor * factor})"
         )
+
+
+@torch.no_grad()
+def decode(c: Components, latents: torch.Tensor, device: str, dtype: torch.dtype,
+           chunk: int = 16) -> Iterator[np.ndarray]:
+    """Frames ``H x W x 3`` uint8 from latents ``[1, C, F, h, w]``: the VAE is per frame, so
+    ``chunk`` frames at a time keep memory flat in the shot's length."""
+    scale = c.vae.config.scaling_factor
+    for start in range(0, latents.shape[2], chunk):
+        z = latents[0, :, start:start + chunk].permute(1, 0, 2, 3).to(device, dtype) / scale
+        images = c.vae.decode(z).sample.float()
+        yield from ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 # --- the tiny offline model ---------------------------------------------------------------
