@@ -70,10 +70,14 @@ def sample(
     Returns the clean latents (float32). ``on_step(done, total)`` after each step.
     """
     scheduler.set_timesteps(steps, device=noise.device)
-    x = noise.float() * scheduler.init_noise_sigma
+    if hasattr(scheduler, "set_begin_index"):
+        scheduler.set_begin_index(0)  # step from the first timestep, not by looking each one up
+    # Flow-matching schedulers (Wan, LTX) start from the noise as is and take the input unscaled.
+    x = noise.float() * getattr(scheduler, "init_noise_sigma", 1.0)
+    scale_input = getattr(scheduler, "scale_model_input", lambda sample, t: sample)
     timesteps = scheduler.timesteps
     for i, t in enumerate(timesteps):
-        model_input = scheduler.scale_model_input(x, t)
+        model_input = scale_input(x, t)
         prediction = fused_prediction(denoise, model_input, t, windows)
         x = scheduler.step(prediction, t, x).prev_sample
         if on_step is not None:
