@@ -237,8 +237,28 @@ def test_missing_weights_fail_fast_with_instructions(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert "model 'damo-vilab/text-to-video-ms-1.7b' is not available" in err
-    assert "huggingface-cli download damo-vilab/text-to-video-ms-1.7b" in err and "HF_HUB_OFFLINE is set" in err
+    assert "`hf download damo-vilab/text-to-video-ms-1.7b`" in err and "HF_HUB_OFFLINE is set" in err
     assert not out.exists()
+
+
+def test_an_unreachable_hub_fails_in_seconds_without_hf_hub_offline(tmp_path):
+    """No network and HF_HUB_OFFLINE unset: the hub's address refuses (a closed local port here),
+    and the render stops in seconds with the download command, instead of retrying for minutes."""
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends
+    script = write(tmp_path / "s.yaml", "scenes:\n  - {duration: 1s, prompts: x}\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_ENDPOINT": f"http://127.0.0.1:{port}",
+           "HF_HOME": str(tmp_path / "hf")}
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "storyboard", "render", str(script), "--model", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert time.monotonic() - started < 30
+    assert "the hub cannot be reached" in result.stderr and "`hf download Wan-AI/Wan2.1-T2V-1.3B-Diffusers`" in result.stderr
 
 
 def test_incomplete_model_folder_names_what_is_missing(tmp_path, capsys):

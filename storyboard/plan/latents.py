@@ -138,6 +138,17 @@ def detect_family(model_id: str) -> str | None:
         except (OSError, ValueError):
             continue
         return PIPELINE_FAMILIES.get(name, name)
+    return _named_family(model_id) if not folder.exists() and model_id.count("/") == 1 else None
+
+
+def _named_family(hub_id: str) -> str | None:
+    """A last guess from a hub id's name (Wan-AI/Wan2.1-..., Lightricks/LTX-Video): only for what
+    ``plan`` shows and messages, before the model's own index is at hand."""
+    name = hub_id.lower()
+    if name.startswith("wan-ai/") or "/wan2" in name:
+        return "wan"
+    if "ltx-video" in name or name.startswith("lightricks/ltx"):
+        return "ltx"
     return None
 
 

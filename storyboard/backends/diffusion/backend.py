@@ -24,7 +24,7 @@ from storyboard.backends.diffusion.noise import shot_noise
 from storyboard.backends.diffusion.prompts import PromptTable
 from storyboard.backends.diffusion.sampler import sample
 from storyboard.plan.data import Plan, ShotPlan
-from storyboard.plan.latents import LatentShot, shot_latents
+from storyboard.plan.latents import LatentShot, LatentTiming, shot_latents
 
 MODULES = ("text_encoder", "unet", "transformer", "transformer_2", "vae")  # the components that hold weights
 
@@ -62,12 +62,19 @@ class DiffusionBackend:
         dtype = resolve_dtype(model.get("dtype", "auto"), device)
         family, components = load_components(model_id, revision=model.get("revision"), dtype=dtype)
         family.check_size(components, plan.width, plan.height)
+        family.scheduler(components, model["scheduler"])  # a sampler this family cannot use fails now
         return cls(family, components, plan, device, dtype)
 
     def close(self) -> None:
         self.table = None  # type: ignore[assignment]
         if self.device == "cuda":
             torch.cuda.empty_cache()
+
+    @property
+    def timing(self) -> LatentTiming:
+        """The loaded model's time (a family may read it from the model's configs)."""
+        read = getattr(self.family, "timing", None)
+        return read(self.components) if read else self.family.TIMING
 
     def _modules(self) -> list[Any]:
         return [m for m in (getattr(self.components, n, None) for n in MODULES) if m is not None]
@@ -93,7 +100,7 @@ class DiffusionBackend:
     def timeline(self, shot: ShotPlan) -> LatentShot:
         """The shot in the model's time. A model with a latent frame per frame at any rate
         (UNet3D) keeps the plan's own windows."""
-        timing, window = self.family.TIMING, self.plan.model["window"]
+        timing, window = self.timing, self.plan.model["window"]
         mapped = shot_latents(shot, self.plan.fps, timing, int(window["overlap"]))
         if timing.ratio == 1 and timing.native_fps is None:
             return replace(mapped, windows=tuple((s - shot.start, e - shot.start) for s, e in shot.windows))
@@ -111,7 +118,8 @@ class DiffusionBackend:
         noise = shot_noise(in_latent_time, shape, mode=model.get("noise", "independent"),
                            window=mapped.windows[0][1] - mapped.windows[0][0], overlap=window["overlap"])
         denoiser = family.Denoiser(c, self.table, mapped.conds, float(model["guidance"]), self.dtype)
-        scheduler = family.scheduler(c, self.scheduler_name)
+        scheduler = family.scheduler(c, self.scheduler_name, latent_shape=(mapped.windows[0][1] - mapped.windows[0][0],
+                                                                          *shape[1:]))
         denoisers = [m for m in (getattr(c, n, None) for n in ("unet", "transformer", "transformer_2")) if m is not None]
         with self._on_device(*denoisers):
             return sample(denoiser, scheduler, noise.to(self.device), mapped.windows, steps=int(model["steps"]),

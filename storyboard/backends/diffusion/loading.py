@@ -51,7 +51,7 @@ def resolve_dtype(name: str, device: str):
 def missing_message(model_id: str, detail: str, components: Sequence[str]) -> str:
     offline = hub_offline()
     how = (
-        f"download it on a connected machine with `huggingface-cli download {model_id}` (it lands in the Hugging Face "
+        f"download it on a connected machine with `hf download {model_id}` (it lands in the Hugging Face "
         f"cache, ~/.cache/huggingface, or HF_HOME), or point model.id at a local folder holding {', '.join(components)}/"
     )
     state = "HF_HUB_OFFLINE is set, so only the local cache is searched; " if offline else ""
@@ -84,7 +84,27 @@ def load_from(model_id: str, revision: str | None, components: Sequence[str],
     except ModelUnavailable:
         if hub_offline():
             raise
+    unreachable = hub_unreachable()
+    if unreachable:  # fail in seconds, not after minutes of retries
+        raise ModelUnavailable(missing_message(model_id, f"it is not in the local cache, and the hub cannot be "
+                                               f"reached ({unreachable})", components))
     return load(model_id, kwargs)
+
+
+def hub_unreachable(timeout_s: float = 3.0) -> str | None:
+    """Why the Hugging Face hub (``HF_ENDPOINT``) cannot be reached within ``timeout_s`` seconds, or
+    None when a connection opens. A TCP connection, not a download: no retries, no waiting."""
+    import socket
+    from urllib.parse import urlsplit
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    parts = urlsplit(endpoint)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout_s):
+            return None
+    except OSError as exc:
+        return f"{endpoint}: {exc.strerror or type(exc).__name__}"
 
 
 def hub_offline() -> bool:

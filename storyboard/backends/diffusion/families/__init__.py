@@ -15,7 +15,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from storyboard.backends.diffusion.loading import hub_offline, load_from
+from storyboard.backends.diffusion.loading import (
+    hub_offline,
+    hub_unreachable,
+    load_from,
+)
 from storyboard.errors import UsageError
 from storyboard.plan.latents import PIPELINE_FAMILIES, TINY_FAMILIES, detect_family
 
@@ -40,12 +44,14 @@ def family_of(model_id: str, revision: str | None = None) -> ModuleType:
 
 
 def _hub_family(model_id: str, revision: str | None) -> str | None:
+    if hub_offline() or hub_unreachable():
+        return None  # loading says what is missing, and how to download it
     try:
         from huggingface_hub import hf_hub_download
 
-        path = hf_hub_download(model_id, "model_index.json", revision=revision, local_files_only=hub_offline())
+        path = hf_hub_download(model_id, "model_index.json", revision=revision)
         name = json.loads(Path(path).read_text()).get("_class_name")
-    except Exception:  # no network, no such repo: loading says so with the download command
+    except Exception:  # no such repo, no such file: loading says so
         return None
     return PIPELINE_FAMILIES.get(name, name)
 

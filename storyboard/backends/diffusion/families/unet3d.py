@@ -195,8 +195,9 @@ def spatial_factor(c: Components) -> int:
     return c.vae_scale_factor
 
 
-def scheduler(c: Components, name: str):  # noqa: ANN201 (a diffusers scheduler)
-    """DDIM (``auto``) or DPM-Solver++ from the model's own scheduler config."""
+def scheduler(c: Components, name: str, latent_shape: tuple[int, int, int] | None = None):  # noqa: ANN201, ARG001
+    """DDIM (``auto``) or DPM-Solver++ from the model's own scheduler config (``latent_shape``,
+    a window's size, does not matter to them)."""
     if name not in ("auto", "ddim", "dpm++"):
         raise UsageError(f"model '{c.model_id}' (UNet3D, epsilon prediction) samples with ddim or dpm++, not {name}")
     return make_scheduler("ddim" if name == "auto" else name, c.scheduler_config)
