@@ -328,6 +328,14 @@ def scheduler(c: Components, name: str, latent_shape: tuple[int, int, int] | Non
     raise UsageError(f"scheduler '{name}' is not one Wan models use: choose {', '.join(SCHEDULERS)}")
 
 
+TI2V_TIMING = LatentTiming(ratio=4, causal_first=True, native_fps=24, clip_frames=121)  # Wan 2.2 TI2V-5B
+
+
+def timing(c: Components) -> LatentTiming:
+    """:data:`TIMING`, or TI2V-5B's: 24 frames a second in clips of 121 frames."""
+    return TI2V_TIMING if c.expand_timesteps else TIMING
+
+
 def latent_channels(c: Components) -> int:
     """Channels of the DiT's input latents (16 for Wan 2.1 and 2.2 A14B, 48 for TI2V-5B)."""
     return int(c.denoisers[0].config.in_channels)
