@@ -81,3 +81,20 @@ def read_audio(path: Path, rate: int = 44100) -> np.ndarray:
     pcm = subprocess.run([ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(path), "-map", "0:a:0",
                           "-f", "s16le", "-ac", "1", "-ar", str(rate), "-"], capture_output=True, check=True).stdout
     return np.frombuffer(pcm, "<i2").astype(np.float32) / 32768.0
+
+
+def torch_peak_bytes(run) -> int:
+    """Peak bytes held by torch's CPU allocator while ``run()`` runs (the profiler's memory events)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        run()
+    results = getattr(prof.profiler, "kineto_results", None)
+    if results is None:
+        __import__('pytest').skip("this torch's profiler does not expose memory events")
+    events = sorted((e for e in results.events() if e.name() == "[memory]"), key=lambda e: e.start_ns())
+    total = top = 0
+    for event in events:
+        total += event.nbytes()
+        top = max(top, total)
+    return top

@@ -178,10 +178,11 @@ def _clicks(path: Path, seconds: float, every: float, rate: int = 8000) -> Path:
 
 
 def _levels(path: Path) -> tuple[np.ndarray, int]:
-    """Left channel of a 16-bit wav as floats, and its rate."""
-    with wave.open(str(path)) as w:
-        rate, data = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), "<i2")
-        return data.reshape(-1, w.getnchannels())[:, 0] / 32767, rate
+    """Left channel of the mix (a float wav) and its rate."""
+    import soundfile
+
+    data, rate = soundfile.read(str(path), always_2d=True)
+    return data[:, 0], rate
 
 
 def _rms(y: np.ndarray, rate: int, a: float, b: float) -> float:

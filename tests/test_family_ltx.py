@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import ctypes
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
+
+from helpers import torch_peak_bytes  # noqa: E402
 
 from storyboard.backends.diffusion.families import ltx  # noqa: E402
 from storyboard.backends.diffusion.loading import ModelUnavailable, load_from  # noqa: E402
@@ -285,23 +285,6 @@ def test_default_chunks_leave_no_seam(tiny):
     assert np.abs(chunked - whole).mean() < 3.0  # measured: ~1.5 of 255 (random weights, short reach)
 
 
-def peak_bytes(run) -> int:
-    """Peak resident memory (bytes) ``run()`` adds, on Linux with glibc; big blocks are mmapped, so freed ones leave."""
-    libc = ctypes.CDLL("libc.so.6")
-    libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD, fixed
-    libc.malloc_trim(0)
-
-    def status(key: str) -> int:
-        line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(key))
-        return int(line.split()[1]) * 1024
-
-    base = status("VmRSS")
-    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM
-    run()
-    return status("VmHWM") - base
-
-
-@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's peak-RSS reset")
 def test_decode_memory_is_flat_in_the_shots_length(tiny):
     """12 latent frames (2 chunks of 8, 89 frames) against 48 (11 chunks, 377 frames), at 128x128 pixels."""
     def decode(latent_frames: int):
@@ -311,7 +294,7 @@ def test_decode_memory_is_flat_in_the_shots_length(tiny):
     tiny.decode_chunk, tiny.decode_overlap = 8, 4
     try:
         decode(12)()  # warm up
-        short, long = peak_bytes(decode(12)), peak_bytes(decode(48))
+        short, long = torch_peak_bytes(decode(12)), torch_peak_bytes(decode(48))
     finally:
         tiny.decode_chunk, tiny.decode_overlap = ltx.Components.decode_chunk, ltx.Components.decode_overlap
     assert long < 1.3 * short, f"{short / 2**20:.1f} MiB for 89 frames, {long / 2**20:.1f} MiB for 377"

@@ -12,6 +12,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 pytest.importorskip("accelerate")  # diffusers needs it to load a WanTransformer3DModel
 
+from helpers import torch_peak_bytes  # noqa: E402
+
 from storyboard.backends.diffusion.families import wan  # noqa: E402
 from storyboard.backends.diffusion.loading import ModelUnavailable  # noqa: E402
 from storyboard.backends.diffusion.prompts import PromptTable  # noqa: E402
@@ -212,23 +214,6 @@ def test_chunked_decoding_equals_one_vae_decode():
     assert max(int(abs(f.astype(int) - e.astype(int)).max()) for f, e in zip(frames, expected)) <= 1
 
 
-def peak_bytes(run) -> int:
-    """Peak bytes held by torch's CPU allocator while ``run()`` runs (the profiler's memory events)."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        run()
-    results = getattr(prof.profiler, "kineto_results", None)
-    if results is None:
-        pytest.skip("this torch's profiler does not expose memory events")
-    events = sorted((e for e in results.events() if e.name() == "[memory]"), key=lambda e: e.start_ns())
-    total = top = 0
-    for event in events:
-        total += event.nbytes()
-        top = max(top, total)
-    return top
-
-
 def test_decoding_memory_is_flat_in_the_shots_length():
     """4x the latent frames, the same peak: a decoder that held the video (vae.decode does) grows by
     about the extra frames' size (0.57 MB here), so growth must stay under a quarter of that."""
@@ -238,7 +223,7 @@ def test_decoding_memory_is_flat_in_the_shots_length():
         latents = torch.randn(1, 16, latent_frames, 4, 4, generator=torch.Generator().manual_seed(0))
         return lambda: [None for _ in wan.decode(c, latents, "cpu")]  # 32 x 32 pixels
 
-    short, long = peak_bytes(streamed(4)), peak_bytes(streamed(16))
+    short, long = torch_peak_bytes(streamed(4)), torch_peak_bytes(streamed(16))
     extra = (wan.TIMING.decoded_frames(16) - wan.TIMING.decoded_frames(4)) * 3 * 32 * 32 * 4  # as float32
     assert 0 < long <= 1.3 * short, f"peak {short / 2**20:.2f} MB for 4 latent frames, {long / 2**20:.2f} MB for 16"
     assert long - short < extra / 4

@@ -173,7 +173,7 @@ def test_the_music_ducks_by_the_set_amount_under_the_voice(tmp_path, private_cac
     for duck in (0, 12):
         voice = f"voice: {{volume: 0, duck: {duck}, attack: 0.1s, release: 0.3s}}"
         script = narrated(tmp_path, output="{width: 320, height: 176, fps: 24, loudness: null}", music=music,
-                          voice=voice, name=f"d{duck}.yaml")
+                          voice=voice, second="7s", name=f"d{duck}.yaml")
         assert main(["render", str(script), "--quiet"]) == 0
         out[duck] = read_audio(tmp_path / f"d{duck}.mp4")
     plan = plan_script(load_script(tmp_path / "d12.yaml")).plan
@@ -182,5 +182,29 @@ def test_the_music_ducks_by_the_set_amount_under_the_voice(tmp_path, private_cac
             a, b = int((t0 + 0.05) * 44100), int((t1 - 0.05) * 44100)
             rms = {d: np.sqrt(np.mean(out[d][a:b] ** 2)) for d in out}
             assert 20 * np.log10(rms[0] / rms[12]) >= 12 - 0.5
-    quiet = slice(int((plan.duration_s - 0.3) * 44100), int((plan.duration_s - 0.05) * 44100))  # after the voice
+    after = plan.narration[-1].sentences[-1][2] + 0.3 + 0.2  # the voice's end, its release, and a margin
+    assert plan.duration_s - after > 0.5
+    quiet = slice(int(after * 44100), int((plan.duration_s - 0.05) * 44100))  # the music alone again
     assert np.sqrt(np.mean(out[12][quiet] ** 2)) == pytest.approx(np.sqrt(np.mean(out[0][quiet] ** 2)), rel=0.1)
+
+
+def test_sync_only_lengthens_a_scene_as_long_as_its_voice(tmp_path, private_cache, example_media):
+    """With sync: beats an auto scene's end moves to the next beat, never to an earlier one."""
+    music = f"music: {{path: {example_media}, sync: beats, loop: true}}"
+    script = narrated(tmp_path, music=music, second="auto")
+    plan = plan_script(load_script(script)).plan
+    for n, scene in zip(plan.narration, plan.scenes):
+        assert scene.end / 24 >= n.offset_s + n.duration_s - 1 / 48  # the voice fits
+    assert plan.scenes[0].end in plan.beats  # and the boundary is on a beat
+    assert plan.scenes[0].snapped_s == 0 and plan.scenes[1].snapped_s > 0  # moved later, never earlier
+
+
+def test_webvtt_cues_escape_what_players_read_as_tags(tmp_path):
+    from storyboard.plan.data import CaptionPlan
+    from storyboard.render.compose import write_vtt
+
+    plan = plan_script(load_script(write(tmp_path / "c.yaml", "scenes:\n  - {duration: 2s, prompts: a}\n"))).plan
+    plan = type(plan)(**{**plan.__dict__, "captions": (CaptionPlan("Temperatures <30 °C & rising --> soon", 0, 24, 0),)})
+    text = write_vtt(plan, tmp_path / "c.vtt").read_text()
+    assert text.startswith("WEBVTT\n") and "00:00:00.000 --> 00:00:01.000" in text
+    assert "Temperatures &lt;30 °C &amp; rising -&gt; soon" in text

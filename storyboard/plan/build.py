@@ -125,7 +125,7 @@ def check_music_files(script: Script) -> tuple[Script, list[float]]:
     errors, lengths, unusable = [], [], False
     for i, track in enumerate(script.storyboard.music):
         where = doc.resolve(("music", i, "path"))
-        if where in known or any(where[:len(t)] == t for t in script.tainted):
+        if where in known or any(where[:len(t)] == t for t in script.tainted) or track.start.musical or track.offset.musical:
             lengths.append(0.0)
             unusable = unusable or i == 0
             continue
@@ -237,6 +237,8 @@ def music_timing(script: Script, *, analyse_if_needed: bool = True) -> MusicTimi
     if not board.music or not needs_beat_grid(board):
         return None
     track = board.music[0]
+    if track.start.musical or track.offset.musical or board.downbeat.musical:
+        return None  # reported when the script was loaded: these place the grid, so they are in seconds
     path = script.resolve(track.path)
     analysis = analyse(path, bpm=track.bpm) if analyse_if_needed else cached_analysis(path, bpm=track.bpm)
     if analysis is None:

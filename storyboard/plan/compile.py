@@ -206,18 +206,21 @@ def scene_timeline(board: "Storyboard", clock: Clock, snap_points: Sequence[floa
     t = 0.0
     for i, scene in enumerate(board.scenes):
         starts.append(t)
-        if isinstance(scene.duration, AutoDuration):  # resolved from the speech by plan_script
+        auto = isinstance(scene.duration, AutoDuration)
+        if auto and scene.duration.seconds is None:
             clock.problems.add(("scenes", i, "duration"), "duration: auto needs the narration's speech; plan the "
                                "script with storyboard.plan.build.plan_script")
             requested.append(t)
             skipped.append(False)
             continue
-        end = t + clock.seconds(scene.duration, t, ("scenes", i, "duration"))
+        end = t + (scene.duration.seconds if auto else clock.seconds(scene.duration, t, ("scenes", i, "duration")))
         requested.append(end)
         moved = None
         if points and not scene.duration.musical:
             reach = snap_reach(clock.grid, end, sync, board.beats_per_bar, points)
-            moved = snap(end, t, points, 0.5 / clock.fps, reach)
+            # A scene as long as its narration may only grow to a snap point: never cut the voice.
+            usable = points[bisect.bisect_left(points, end - 0.5 / clock.fps):] if auto else points
+            moved = snap(end, t, usable, 0.5 / clock.fps, reach)
         skipped.append(bool(points) and not scene.duration.musical and moved is None)
         t = end if moved is None else moved
     bounds = [frame_at(s, clock.fps) for s in starts] + [frame_at(t, clock.fps)]

@@ -106,8 +106,11 @@ def shot_latents(shot: ShotPlan, fps: int, timing: LatentTiming, overlap: int) -
         by_native.setdefault(n, []).append(j)
     conds = []
     for k in range(latent):
-        group = [j for n in timing.frames_of(k) for j in by_native.get(min(n, native - 1), [])]
-        group = group or [frames - 1]
+        held = timing.frames_of(k)
+        group = [j for n in held for j in by_native.get(min(n, native - 1), [])]
+        if not group:  # shown by no output frame (the model's rate is above the video's): the nearest in time
+            middle_native = min(held[len(held) // 2], native - 1)
+            group = [min(frames - 1, int(middle_native * fps / rate))]
         middle = shot.frames[group[len(group) // 2]]
         pulse = max(shot.frames[j].pulse for j in group)
         conds.append(FrameCond(middle.a, middle.b, middle.w, middle.seed, pulse, middle.scene))

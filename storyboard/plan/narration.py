@@ -47,7 +47,7 @@ def speak_scenes(script: "Script") -> tuple[dict[int, "Speech"], list[ScriptErro
             speech[i] = speak(n.text, voice, n.speed or board.voice.speed, pause)
         except UsageError as exc:
             errors.append(doc.error(str(exc), doc.resolve(where)))
-        except (OSError, RuntimeError, ValueError) as exc:  # the engine could not speak it
+        except Exception as exc:  # the engine could not load the voice or speak it (onnxruntime's own errors too)
             errors.append(doc.error(f"the voice could not speak this narration: {type(exc).__name__}: {exc}",
                                     doc.resolve(("scenes", i, "narration"))))
     return speech, errors
@@ -60,22 +60,25 @@ def start_s(scene: "Scene", fps: int) -> float:
 
 
 def with_auto_durations(script: "Script", speech: Mapping[int, "Speech"]) -> "Script":
-    """The script with each ``duration: auto`` replaced by its narration's length (from ``at`` to
+    """The script with each ``duration: auto`` resolved to its narration's length (from ``at`` to
     the end of the speech) plus the padding, rounded up to whole frames (seconds). A scene whose
-    speech failed gets 1 s, so that planning can go on to report the rest."""
+    speech failed gets 1 s and is marked repaired, so that planning can go on to report the
+    rest without blaming that scene's timing on the stand-in."""
     board = script.storyboard
     fps = board.output.fps
-    scenes = list(board.scenes)
+    scenes, stand_ins = list(board.scenes), []
     for i, scene in enumerate(scenes):
         if not isinstance(scene.duration, AutoDuration):
             continue
         if i in speech:
             pad = clock_seconds(scene.duration.pad, fps)
             seconds = math.ceil((start_s(scene, fps) + speech[i].duration_s + pad) * fps - 1e-6) / fps
-        else:  # its speech failed, and that error is reported: a stand-in length lets planning go on
+        else:  # its speech failed, and that error is reported
             seconds = 1.0
-        scenes[i] = scene.model_copy(update={"duration": TimeValue(seconds)})
-    return replace(script, storyboard=board.model_copy(update={"scenes": scenes}))
+            stand_ins.append(("scenes", i, "duration"))
+        scenes[i] = scene.model_copy(update={"duration": replace(scene.duration, seconds=seconds)})
+    return replace(script, storyboard=board.model_copy(update={"scenes": scenes}),
+                   tainted=script.tainted + tuple(stand_ins))
 
 
 def place_narration(board: "Storyboard", spans: Sequence, speech: Mapping[int, "Speech"],

@@ -63,7 +63,7 @@ def merged_spans(spans: Sequence[tuple[float, float]], gap_s: float) -> list[tup
 
 def mix_audio(tracks: Iterable[AudioTrackPlan], duration_s: float, path: Path,
               narration: Sequence[NarrationPlan] = (), mix: MixPlan = MixPlan()) -> Path:
-    """Mix the tracks onto a silent bed of ``duration_s`` seconds, written as 16-bit WAV.
+    """Mix the tracks onto a silent bed of ``duration_s`` seconds, written as a float WAV.
 
     Each track is trimmed at ``start_s`` seconds into its file, placed at ``offset_s`` on the
     video's timeline, scaled by ``volume``, faded in over ``fade_in_s`` from where it
@@ -105,11 +105,23 @@ def mix_audio(tracks: Iterable[AudioTrackPlan], duration_s: float, path: Path,
         voices.append(source.with_effects([MultiplyVolume(n.volume)]).with_start(n.offset_s))
     final = CompositeAudioClip([music, *voices]).with_duration(duration_s) if voices else music
     try:
-        final.write_audiofile(str(path), fps=AUDIO_RATE, nbytes=2, codec="pcm_s16le", logger=None)
+        write_float_wav(final, path)
     finally:
         for source in sources:
             source.close()
     return path
+
+
+def write_float_wav(clip, path: Path, chunk: int = 20_000) -> None:  # noqa: ANN001 (a MoviePy AudioClip)
+    """The clip as a 32-bit float stereo WAV, ``chunk`` samples at a time: a float mix never
+    clips (voice over music can peak above full scale before the loudness stage sets its level).
+    A chunk stays well inside MoviePy's file reader buffer (200,000 samples): a longer one
+    reads silence past it."""
+    import soundfile
+
+    with soundfile.SoundFile(str(path), "w", samplerate=AUDIO_RATE, channels=2, subtype="FLOAT", format="WAV") as out:
+        for part in clip.iter_chunks(chunksize=chunk, fps=AUDIO_RATE, quantize=False, logger=None):
+            out.write(np.asarray(part, dtype=np.float32).reshape(-1, 2))
 
 
 def srt_time(frame: int, fps: int) -> str:
@@ -136,11 +148,18 @@ def vtt_time(frame: int, fps: int) -> str:
 def write_vtt(plan: Plan, path: Path) -> Path:
     """Write the captions as WebVTT, atomically (the same cues as the SRT)."""
     blocks = ["WEBVTT\n"] + [f"{n}\n{vtt_time(c.start, plan.fps)} --> {vtt_time(c.end, plan.fps)}\n"
-                             f"{srt_text(c.text).replace('-->', '->')}\n"
+                             f"{vtt_text(c.text)}\n"
                              for n, c in enumerate(sorted(plan.captions, key=lambda c: c.start), 1)]
     with atomic(path, ".vtt") as tmp:
         tmp.write_text("\n".join(blocks), encoding="utf-8")
     return path
+
+
+def vtt_text(text: str) -> str:
+    """A cue's text for WebVTT: as for SRT, with ``&``, ``<`` and ``>`` escaped (a player reads
+    ``<30 °C`` as a tag) and no ``-->``."""
+    escaped = srt_text(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace("--&gt;", "-&gt;")
 
 
 def srt_text(text: str) -> str:

@@ -1,9 +1,10 @@
-"""Loudness normalisation of the final mix (EBU R128), with the bundled ffmpeg's ``loudnorm``.
+"""Loudness normalisation of the final mix (EBU R128) with the bundled ffmpeg.
 
-Two passes: the first measures the mix (integrated loudness, loudness range, true peak),
-the second applies the gain that brings it to the target. With ``linear=true`` that is
-one gain for the whole mix, so the ducking and the music's dynamics stay as mixed; ffmpeg
-falls back to its dynamic mode only when one gain would push the true peak over the ceiling.
+The mix is measured (``loudnorm``'s analysis: integrated loudness and true peak), then
+brought to the target by one gain, so the ducking and the music's dynamics stay as
+mixed. Where that gain would push peaks over the ceiling (speech peaks near full
+scale; quieter mixes need several dB), a limiter on a 4x oversampled signal catches
+them: the true-peak ceiling holds and only those peaks change.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from pathlib import Path
 from storyboard.plan.data import MixPlan
 from storyboard.render.encode import EncodeError, ffmpeg_exe
 
-LOUDNESS_RANGE = 11.0  # LU: loudnorm's target range, wide enough to leave speech over music alone
+LOUDNESS_RANGE = 11.0  # LU: loudnorm's target range (its analysis needs one)
+PEAK_MARGIN_DB = 0.3  # below the ceiling, for what the AAC encoder adds to peaks
+AUDIO_RATE = 44100
 
 
 def measure(path: Path, mix: MixPlan) -> dict[str, str]:
@@ -33,14 +36,15 @@ def measure(path: Path, mix: MixPlan) -> dict[str, str]:
 
 
 def loudnorm_filter(path: Path, mix: MixPlan) -> str | None:
-    """The filter that brings ``path`` to the plan's loudness, or None when there is nothing to do:
-    no target, or a mix too quiet to measure (silence)."""
+    """The filter that brings ``path`` to the plan's loudness and true-peak ceiling, or None when
+    there is nothing to do: no target, or a mix too quiet to measure (silence)."""
     if mix.loudness_lufs is None:
         return None
     m = measure(path, mix)
     measured = float(m["input_i"])
     if not math.isfinite(measured) or measured < -70:
         return None
-    return (f"loudnorm=I={mix.loudness_lufs}:TP={mix.true_peak_db}:LRA={LOUDNESS_RANGE}:measured_I={m['input_i']}:"
-            f"measured_TP={m['input_tp']}:measured_LRA={m['input_lra']}:measured_thresh={m['input_thresh']}:"
-            f"offset={m['target_offset']}:linear=true")
+    gain_db = mix.loudness_lufs - measured
+    ceiling = 10 ** ((mix.true_peak_db - PEAK_MARGIN_DB) / 20)
+    return (f"volume={gain_db:.3f}dB,aresample={4 * AUDIO_RATE},"
+            f"alimiter=limit={ceiling:.5f}:attack=1:release=50:level=disabled,aresample={AUDIO_RATE}")

@@ -61,17 +61,20 @@ class Script:
         return self.with_problems(located, echoes="object")
 
     def with_problems(self, later: typing.Iterable[ScriptError], echoes: str = "field") -> ScriptErrors:
-        """:attr:`problems` and the ``later`` errors, once each, in source order.
+        """:attr:`problems` and the ``later`` errors (none at a field already faulted), in source order.
 
         A later error may be an echo of a repair: one at a repaired field is left out, and with
         ``echoes='object'`` (timing errors, which follow from every field of a scene) one
         anywhere in the object that held a repaired field too.
         """
         zones = {t[:-1] if echoes == "object" and len(t) > 1 else t for t in self.tainted}
+        if echoes == "object" and any(t[:2] in GLOBAL_TIMING or t[:1] in GLOBAL_TIMING for t in self.tainted):
+            zones.add(("scenes",))  # every scene's timing follows from it
+        said = {e.path for e in self.problems}  # a field an earlier round faulted: its error says it
         seen = {(e.path, e.message) for e in self.problems}
         kept = list(self.problems)
         for e in later:
-            if (e.path, e.message) not in seen and not any(e.path[:len(z)] == z for z in zones):
+            if e.path not in said and (e.path, e.message) not in seen and not any(e.path[:len(z)] == z for z in zones):
                 seen.add((e.path, e.message))
                 kept.append(e)
         return ScriptErrors(sorted(kept, key=lambda e: (e.line or 0, e.column or 0)))
@@ -124,6 +127,7 @@ def _validate(doc: Document, path: Path, keep_going: bool = False) -> Script:
 # --- going on past shape errors ----------------------------------------------------------
 
 _PLACEHOLDERS: dict[Any, Any] = {TimeValue: "1s", str: "placeholder", int: 1, float: 1.0}
+GLOBAL_TIMING = {("bpm",), ("meter",), ("downbeat",), ("output", "fps"), ("music", 0)}  # settings every scene's timing uses
 
 
 def _repaired(doc: Document, errors: list[ScriptError]) -> tuple[Storyboard | None, tuple[Loc, ...]]:

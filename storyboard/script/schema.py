@@ -59,6 +59,15 @@ Time = Annotated[
     WithJsonSchema(_TIME_SCHEMA),
 ]
 
+
+def parse_or_none(value: Any) -> TimeValue | AutoDuration | None:
+    """A duration as :func:`parse_duration` reads it, or None when it is not one."""
+    try:
+        return parse_duration(value)
+    except (ValueError, TypeError):
+        return None
+
+
 _DURATION_SCHEMA = {
     "anyOf": [*_TIME_SCHEMA["anyOf"], {"type": "string", "pattern": r"^\s*[Aa][Uu][Tt][Oo]\s*(\+.*)?$"}],
     "description": DURATION_HELP.capitalize() + ". Numbers are seconds.",
@@ -118,8 +127,10 @@ class Output(_Strict):
 class Window(_Strict):
     """The model's native clip length, slid over each shot with overlap."""
 
-    frames: int = Field(16, ge=2, le=256, description="Frames the denoiser sees at once.")
-    overlap: int = Field(4, ge=0, description="Frames shared by neighbouring windows.")
+    frames: int = Field(16, ge=2, le=256, description="Frames the denoiser sees at once (ModelScope/zeroscope). "
+                        "Wan and LTX-Video always use their native clip: 81 and 121 frames.")
+    overlap: int = Field(4, ge=0, description="Frames shared by neighbouring windows; for Wan and LTX-Video, latent "
+                         "frames (4 or 8 frames each).")
 
     @model_validator(mode="after")
     def _overlap_below_frames(self) -> "Window":
@@ -364,8 +375,12 @@ class Scene(_Strict):
             # Plain strings spread evenly: first at 0, last at the scene's end.
             n = len(prompts) - 1
             duration = data.get("duration")
+            if isinstance(parse_or_none(duration), AutoDuration):
+                raise ValueError("a list of prompts is spread over the scene's duration, and duration: auto is not "
+                                 "known until the narration is spoken: give each prompt an at:, e.g. "
+                                 "prompts: [{at: 0s, text: ...}, {at: 4s, text: ...}]")
             try:
-                total = parse_time(duration)  # auto is not known yet: each prompt then needs its at:
+                total = parse_time(duration)
             except ValueError:
                 return {**data, "prompts": [{"text": p} for p in prompts]}  # duration's own error reports
             prompts = [{"at": TimeValue(total.amount * i / n, total.unit), "text": p} for i, p in enumerate(prompts)]

@@ -118,6 +118,7 @@ class AutoDuration:
     """
 
     pad: TimeValue = TimeValue(0.0)
+    seconds: float | None = None  # the narration's length plus the padding, once synthesised
 
     def __str__(self) -> str:
         return "auto" if self.pad.is_zero else f"auto + {self.pad}"

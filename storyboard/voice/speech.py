@@ -60,8 +60,10 @@ def speech_cache() -> Path:
 
 
 def speech_key(text: str, voice: VoiceFile, speed: float, pause_s: float) -> str:
-    """What a speech is made of: the words, the voice model (name and size), speed and pause."""
+    """What a speech is made of: the words, the voice (name, model size, its config's checksum),
+    speed and pause."""
     made_of = {"format": FORMAT, "engine": "piper", "voice": voice.name, "model_bytes": voice.model.stat().st_size,
+               "config": hashlib.sha256(voice.config.read_bytes()).hexdigest(),
                "text": " ".join(text.split()), "speed": round(speed, 4), "pause": round(pause_s, 4)}
     return hashlib.sha256(json.dumps(made_of, sort_keys=True).encode()).hexdigest()[:40]
 
