@@ -269,6 +269,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def _dry_run(plan, args: argparse.Namespace) -> int:
+    from storyboard.plan.latents import latent_evaluations
     from storyboard.plan.outputs import default_cache
     from storyboard.render.orchestrate import plan_segments
     from storyboard.render.segments import SegmentCache
@@ -285,9 +286,10 @@ def _dry_run(plan, args: argparse.Namespace) -> int:
         print(f"{n:<8} {seg.shot.index:>4} {seg.shot.length:>7}  {seg.key[:12]}  {action:7}  {ids}")
         if not seg.cached:
             todo_frames += seg.shot.length
-            todo_evals += sum(e - s for s, e in seg.shot.windows) * steps * (2 if plan.model.get("guidance", 0) > 1 else 1)
+            todo_evals += latent_evaluations(seg.shot, plan.fps, int(plan.model["window"]["overlap"]),
+                                             str(plan.model["id"])) * steps * (2 if plan.model.get("guidance", 0) > 1 else 1)
     todo = sum(1 for s in segments if not s.cached)
-    work = f" ({todo_evals} UNet frame-evaluations at {steps} steps)" if steps else ""
+    work = f" ({todo_evals} denoiser (latent) frame-evaluations at {steps} steps)" if steps else ""
     print(f"\n{todo} of {len(segments)} segments to render: {todo_frames} frames, "
           f"{todo_frames / plan.fps:.1f} s of video{work}; {len(segments) - todo} reused from {cache.folder}")
     return 0

@@ -45,3 +45,17 @@ def test_windows_are_the_native_clip_in_latent_frames():
     assert all(e - s == 21 for s, e in mapped.windows)
     assert mapped.windows[0][0] == 0 and mapped.windows[-1][1] == 241
     assert all(b[0] <= a[1] - 4 for a, b in zip(mapped.windows, mapped.windows[1:]))
+
+
+def test_the_family_and_its_time_come_from_the_folder(tmp_path):
+    from storyboard.plan.latents import TI2V_TIMING, model_timing
+
+    (tmp_path / "ti2v").mkdir()
+    (tmp_path / "ti2v" / "model_index.json").write_text('{"_class_name": "WanPipeline", "expand_timesteps": true}')
+    (tmp_path / "t2v").mkdir()
+    (tmp_path / "t2v" / "model_index.json").write_text('{"_class_name": "WanPipeline"}')
+    assert model_timing(str(tmp_path / "ti2v")) == ("wan", TI2V_TIMING)
+    assert model_timing(str(tmp_path / "t2v")) == ("wan", FAMILY_TIMING["wan"])
+    assert model_timing("tiny-ltx") == ("ltx", FAMILY_TIMING["ltx"])
+    assert model_timing("Wan-AI/Wan2.1-T2V-14B-Diffusers")[0] == "wan"
+    assert model_timing("someone/some-model") == (None, None)

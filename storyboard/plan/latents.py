@@ -74,6 +74,7 @@ FAMILY_TIMING: dict[str, LatentTiming] = {
     "wan": LatentTiming(ratio=4, causal_first=True, native_fps=16, clip_frames=81),
     "ltx": LatentTiming(ratio=8, causal_first=True, native_fps=24, clip_frames=121),
 }
+TI2V_TIMING = LatentTiming(ratio=4, causal_first=True, native_fps=24, clip_frames=121)  # Wan 2.2 TI2V-5B
 TINY_FAMILIES = {"tiny-random": "unet3d", "tiny-wan": "wan", "tiny-ltx": "ltx"}
 PIPELINE_FAMILIES = {"TextToVideoSDPipeline": "unet3d", "WanPipeline": "wan", "LTXPipeline": "ltx"}
 
@@ -184,3 +185,28 @@ def size_multiple(model_id: str) -> tuple[str, int] | None:
     patch = patch[-1] if isinstance(patch, (list, tuple)) else patch
     spatial = vae.get("scale_factor_spatial") or vae.get("spatial_compression_ratio") or (8 if family == "wan" else 32)
     return family, int(spatial) * int(patch)
+
+
+def model_timing(model_id: str) -> tuple[str | None, LatentTiming | None]:
+    """The family of ``model_id`` and its time (TI2V-5B's when a Wan folder says ``expand_timesteps``);
+    ``(None, None)`` when the family cannot be told without loading the model."""
+    import json
+    from pathlib import Path
+
+    family = detect_family(model_id)
+    timing = FAMILY_TIMING.get(family or "")
+    if family == "wan":
+        try:
+            if json.loads((Path(model_id).expanduser() / "model_index.json").read_text()).get("expand_timesteps"):
+                timing = TI2V_TIMING
+        except (OSError, ValueError):
+            pass
+    return family, timing
+
+
+def latent_evaluations(plan_shot: ShotPlan, fps: int, overlap: int, model_id: str) -> int:
+    """Latent frames the denoiser processes for one shot at one step (without guidance's doubling)."""
+    _, timing = model_timing(model_id)
+    if timing is None or (timing.ratio == 1 and timing.native_fps is None):
+        return sum(e - s for s, e in plan_shot.windows)
+    return sum(e - s for s, e in shot_latents(plan_shot, fps, timing, overlap).windows)

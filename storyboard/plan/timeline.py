@@ -66,10 +66,9 @@ def timeline_table(plan: Plan, style: str = "") -> str:
 def latent_summary(plan: Plan) -> str | None:
     """For a model that compresses time or has a native rate (Wan, LTX): its native fps, the native
     and latent frames the shots take, and the windows in latent frames. None for other models."""
-    from storyboard.plan.latents import FAMILY_TIMING, detect_family, shot_latents
+    from storyboard.plan.latents import model_timing, shot_latents
 
-    family = detect_family(str(plan.model["id"]))
-    timing = FAMILY_TIMING.get(family or "")
+    family, timing = model_timing(str(plan.model["id"]))
     if timing is None or (timing.ratio == 1 and timing.native_fps is None):
         return None
     mapped = [shot_latents(s, plan.fps, timing, int(plan.model["window"]["overlap"])) for s in plan.shots]

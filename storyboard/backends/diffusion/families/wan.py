@@ -36,6 +36,7 @@ from storyboard.backends.diffusion.loading import (
 from storyboard.backends.diffusion.prompts import PromptTable
 from storyboard.errors import UsageError
 from storyboard.plan.data import FrameCond
+from storyboard.plan.latents import TI2V_TIMING
 
 NAME = "wan"
 TINY = "tiny-wan"
@@ -326,9 +327,6 @@ def scheduler(c: Components, name: str, latent_shape: tuple[int, int, int] | Non
             return FlowMatchEulerDiscreteScheduler.from_config(config)
         return FlowMatchEulerDiscreteScheduler(num_train_timesteps=steps, shift=shift)
     raise UsageError(f"scheduler '{name}' is not one Wan models use: choose {', '.join(SCHEDULERS)}")
-
-
-TI2V_TIMING = LatentTiming(ratio=4, causal_first=True, native_fps=24, clip_frames=121)  # Wan 2.2 TI2V-5B
 
 
 def timing(c: Components) -> LatentTiming:
