@@ -156,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _interrupted() -> int:
+    from storyboard.interrupts import settle
+
+    settle()
     print("\nstoryboard: interrupted; no output was written", file=sys.stderr)
     return 130
 
@@ -245,6 +248,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from storyboard.interrupts import settle
     from storyboard.plan.outputs import check_outputs
     from storyboard.render.orchestrate import Interrupted, render_plan
 
@@ -260,6 +264,7 @@ def cmd_render(args: argparse.Namespace) -> int:
                 f"{exc.done} of {exc.total} segments to render were finished")
         print(f"\nstoryboard: interrupted: {done} and are kept in {exc.cache}; no MP4 was written. "
               "Run the same command again to resume.", file=sys.stderr)
+        settle()
         return 130
     extra = "".join(f" and {p}" for p in result.subtitles)
     print(f"wrote {result.path}{extra}: {result.duration_s:.3f} s, {result.frames} frames, "

@@ -10,19 +10,29 @@ interruption waits until the block ends.
 
 from __future__ import annotations
 
+import _thread
 import signal
+import sys
 import threading
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
 _depth = 0
 _pending: int | None = None
 _received = False
+_in_hook = False
+_settled = False
 
 
 def _stop(signum: int, frame: object) -> None:  # noqa: ARG001
     global _pending, _received
     _received = True
+    if _settled:  # the interruption was already answered (exit 130): nothing more to stop
+        return
+    if _in_hook:  # inside the hook below, where a raise is lost: again, a moment later
+        _thread.start_new_thread(_again, (signum,))
+        return
     if _depth:
         _pending = signum
         return
@@ -30,10 +40,50 @@ def _stop(signum: int, frame: object) -> None:  # noqa: ARG001
 
 
 def install() -> None:
-    """Make SIGINT and SIGTERM (``kill``) raise ``KeyboardInterrupt``, deferred inside shielded blocks."""
+    """Make SIGINT and SIGTERM (``kill``) raise ``KeyboardInterrupt``, deferred inside shielded blocks.
+
+    An interruption that lands in a finaliser (a generator closed by the garbage collector,
+    a ``__del__``) cannot propagate from there: Python would print "Exception ignored" with a
+    traceback and carry on. It is raised again in the main flow instead, silently.
+    """
+    global _received, _settled
+    _received = _settled = False  # a new run
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _stop)
         signal.signal(signal.SIGTERM, _stop)
+        if sys.unraisablehook is not _unraisable:
+            global _previous_hook
+            _previous_hook = sys.unraisablehook
+            sys.unraisablehook = _unraisable
+
+
+_previous_hook = sys.unraisablehook
+
+
+def _unraisable(info: "sys.UnraisableHookArgs") -> None:
+    """An interruption lost in a finaliser is signalled again, a moment later, from another thread:
+    it lands in the main flow, which raises it (one that lands in a finaliser again comes back here)."""
+    global _in_hook
+    if isinstance(info.exc_value, KeyboardInterrupt):
+        _in_hook = True
+        try:
+            _thread.start_new_thread(_again, (signal.SIGINT,))
+        finally:
+            _in_hook = False
+        return
+    _previous_hook(info)
+
+
+def _again(signum: int) -> None:
+    time.sleep(0.001)  # let the hook return
+    _thread.interrupt_main(signum)
+
+
+def settle() -> None:
+    """The interruption has been answered (the program is exiting with 130): later signals,
+    such as one raised again after a finaliser swallowed it, are ignored."""
+    global _settled
+    _settled = True
 
 
 def received() -> bool:

@@ -62,15 +62,18 @@ def test_a_failure_caused_by_the_interruption_still_exits_130(monkeypatch, tmp_p
 
     script = write(tmp_path / "s.yaml", "scenes:\n  - {duration: 1s, prompts: a}\n")
     for failure in (EncodeError("ffmpeg exited with code 255"), Panic("KeyboardInterrupt"), BrokenPipeError()):
-        def command(args, failure=failure):
+        def interrupted(args, failure=failure):
+            interrupts._received = True  # what the signal handler records
             raise failure
 
-        monkeypatch.setitem(cli.COMMANDS, "validate", command)
-        monkeypatch.setattr(interrupts, "_received", True)
+        def unprompted(args, failure=failure):
+            raise failure
+
+        monkeypatch.setitem(cli.COMMANDS, "validate", interrupted)
         assert cli.main(["validate", str(script)]) == 130
         assert "interrupted" in capsys.readouterr().err
-        monkeypatch.setattr(interrupts, "_received", False)
         if isinstance(failure, Exception) and not isinstance(failure, BrokenPipeError):
+            monkeypatch.setitem(cli.COMMANDS, "validate", unprompted)
             assert cli.main(["validate", str(script)]) == 1  # the same failure, unprompted, is a failure
 
 
@@ -93,3 +96,35 @@ def test_a_full_disk_says_no_space_left_and_leaves_nothing(tmp_path):
     assert "Traceback" not in result.stderr and "seek of closed file" not in result.stderr
     assert not (tmp_path / "s.mp4").exists()
     assert [p.name for p in tmp_path.rglob("*") if ".part" in p.name] == []
+
+
+def test_an_interruption_that_lands_in_a_finaliser_is_raised_again_without_a_traceback(capsys):
+    """A signal can arrive while the garbage collector closes a generator (an ffmpeg reader's
+    clean-up): Python would print "Exception ignored ... Traceback" and carry on. It is raised
+    again in the main flow, and nothing is printed."""
+    import gc
+    import signal
+
+    from storyboard import interrupts
+
+    def reader():
+        try:
+            yield 1
+        finally:
+            raise KeyboardInterrupt  # what the handler does when the signal lands here
+
+    previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    interrupts.install()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            g = reader()
+            next(g)
+            del g
+            gc.collect()
+            for _ in range(1000):  # the re-raise lands at one of the next bytecodes
+                time.sleep(0.001)
+    finally:
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
+    err = capsys.readouterr().err
+    assert "Exception ignored" not in err and "Traceback" not in err
