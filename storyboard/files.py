@@ -26,6 +26,16 @@ from storyboard.interrupts import shielded
 _PARTIAL = re.compile(r"^\..*\.(?P<pid>\d+)(?:-(?P<host>[0-9a-f]{6}))?\.[a-z0-9_]{8}\.part")
 
 
+def user_cache(kind: str) -> Path:
+    """Where storyboard keeps ``kind`` (``audio`` analyses, ``speech``) between runs:
+    ``$STORYBOARD_CACHE/<kind>``, else ``$XDG_CACHE_HOME/storyboard/<kind>``, else ``~/.cache/storyboard/<kind>``."""
+    root = os.environ.get("STORYBOARD_CACHE")
+    if root:
+        return Path(root) / kind
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "storyboard" / kind
+
+
 def host_tag() -> str:
     """Six hex digits naming this machine (partials of other machines sharing a folder are left alone)."""
     return f"{zlib.crc32(socket.gethostname().encode()) & 0xFFFFFF:06x}"

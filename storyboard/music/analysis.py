@@ -114,12 +114,10 @@ def file_hash(path: str | Path) -> str:
 
 
 def cache_folder() -> Path:
-    """``$STORYBOARD_CACHE/audio``, else ``$XDG_CACHE_HOME/storyboard/audio``, else ``~/.cache/storyboard/audio``."""
-    root = os.environ.get("STORYBOARD_CACHE")
-    if root:
-        return Path(root) / "audio"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "storyboard" / "audio"
+    """Where analyses are kept: :func:`storyboard.files.user_cache` ``("audio")``."""
+    from storyboard.files import user_cache
+
+    return user_cache("audio")
 
 
 BpmHint = float | Sequence[float] | None  # a tempo (BPM), a range [low, high], or none

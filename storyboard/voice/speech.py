@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import re
 import wave
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from storyboard.files import atomic
+from storyboard.files import atomic, user_cache
 from storyboard.voice.voices import VoiceFile
 
 FORMAT = 1  # bump when the cached WAV or note changes
@@ -51,12 +50,8 @@ def split_sentences(text: str) -> list[str]:
 
 
 def speech_cache() -> Path:
-    """``$STORYBOARD_CACHE/speech``, else ``$XDG_CACHE_HOME/storyboard/speech``, else ``~/.cache/storyboard/speech``."""
-    root = os.environ.get("STORYBOARD_CACHE")
-    if root:
-        return Path(root) / "speech"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "storyboard" / "speech"
+    """Where speech is kept: :func:`storyboard.files.user_cache` ``("speech")``."""
+    return user_cache("speech")
 
 
 def speech_key(text: str, voice: VoiceFile, speed: float, pause_s: float) -> str:
