@@ -85,6 +85,7 @@ def _tool_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     p.add_argument("--say", metavar="TEXT", help="speak TEXT with --voice and write it to -o")
     p.add_argument("--voice", default="en_US-joe-medium", help="a voice's name or a piper .onnx file (default: %(default)s)")
     p.add_argument("-o", "--output", metavar="WAV", default="voice.wav", help="where --say writes (default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="let --say replace an existing WAV")
 
     p = sub.add_parser("beats", help="analyse a music file: tempo, beats, bars",
                        description="Find the tempo, the beats (following tempo drift) and the bars of a music file "
@@ -447,7 +448,7 @@ def cmd_voices(args: argparse.Namespace) -> int:
     from storyboard.voice.voices import INSTALL_HINT, find_voice, installed_voices
 
     if args.say:
-        return _say(args.say, find_voice(args.voice, Path.cwd()), Path(args.output))
+        return _say(args.say, find_voice(args.voice, Path.cwd()), Path(args.output), args.force)
     voices = installed_voices()
     if args.json:
         print(json.dumps([{"name": v.name, "language": v.language, "quality": v.quality, "sample_rate": v.sample_rate,
@@ -460,15 +461,19 @@ def cmd_voices(args: argparse.Namespace) -> int:
     return 0
 
 
-def _say(text: str, voice, output: Path) -> int:
+def _say(text: str, voice, output: Path, force: bool = False) -> int:
     import shutil
 
     from storyboard.errors import UsageError
     from storyboard.files import atomic
     from storyboard.voice.speech import speak
 
+    if output.suffix.lower() != ".wav":
+        raise UsageError(f"-o {output}: name a .wav file")
     if output.exists() and not output.is_file():
         raise UsageError(f"-o {output}: is not a regular file")
+    if output.exists() and not force:
+        raise UsageError(f"-o {output}: exists; pass --force to replace it")
     speech = speak(text, voice)
     with atomic(output, ".wav") as tmp:
         shutil.copyfile(speech.path, tmp)

@@ -208,3 +208,16 @@ def test_webvtt_cues_escape_what_players_read_as_tags(tmp_path):
     text = write_vtt(plan, tmp_path / "c.vtt").read_text()
     assert text.startswith("WEBVTT\n") and "00:00:00.000 --> 00:00:01.000" in text
     assert "Temperatures &lt;30 °C &amp; rising -&gt; soon" in text
+
+
+def test_say_never_replaces_a_file_unasked(tmp_path, private_cache, capsys):
+    mine = tmp_path / "script.yaml"
+    mine.write_text("mine\n")
+    assert main(["voices", "--say", "Hello.", "-o", str(mine)]) == 2  # not a WAV
+    wav = tmp_path / "take.wav"
+    wav.write_bytes(b"an earlier take")
+    assert main(["voices", "--say", "Hello.", "-o", str(wav)]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert mine.read_text() == "mine\n" and wav.read_bytes() == b"an earlier take"
+    assert main(["voices", "--say", "Hello.", "-o", str(wav), "--force"]) == 0
+    assert wav.read_bytes()[:4] == b"RIFF"
