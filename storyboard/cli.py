@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", metavar="DIR", help="segment cache folder (default: .storyboard-cache beside the output)")
     p.add_argument("--dry-run", action="store_true", help="list which segments would be rendered and which reused; render nothing")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or segment lines; only the final summary")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="render the shots on a Ray cluster (needs storyboard[farm]): without ADDRESS a local one on "
+                        "127.0.0.1, else join the cluster at ADDRESS (HOST:6379, from `ray start --head`); "
+                        "with --dry-run, show the critical path and the speed-up workers can reach")
+    p.add_argument("--workers", type=int, metavar="N", help="with --ray: how many workers (default: one per GPU for a "
+                                                             "diffusion model, one per CPU for the preview; never more "
+                                                             "than the shots to render)")
 
     _tool_parsers(sub)
     return parser
@@ -249,17 +256,30 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from storyboard.errors import UsageError
     from storyboard.interrupts import settle
     from storyboard.plan.outputs import check_outputs
     from storyboard.render.orchestrate import Interrupted, render_plan
 
+    if args.workers is not None and (args.workers < 1 or not args.ray):
+        raise UsageError(f"--workers {args.workers}: " + ("needs --ray" if args.ray is None else "give at least 1"))
+    if args.ray and not args.dry_run:
+        from storyboard.farm.cluster import require_ray
+
+        require_ray()  # before any work: a clear exit 2 when Ray is not installed
     script, plan = _load(args.file, model=args.model, output=args.output, device=args.device, dtype=args.dtype,
                          offload=args.offload, scheduler=args.scheduler, steps=args.steps)
     check_outputs(script, plan, cache_dir=args.cache, chosen_by_user=bool(args.output))
     if args.dry_run:
         return _dry_run(plan, args)
     try:
-        result = render_plan(plan, quiet=args.quiet, cache_dir=args.cache)
+        if args.ray:
+            from storyboard.farm import render_plan_on_ray
+
+            result = render_plan_on_ray(plan, quiet=args.quiet, cache_dir=args.cache, workers=args.workers,
+                                        address=None if args.ray == "local" else args.ray)
+        else:
+            result = render_plan(plan, quiet=args.quiet, cache_dir=args.cache)
     except Interrupted as exc:
         done = (f"all {len(plan.shots)} segments were already rendered" if exc.total == 0 else
                 f"{exc.done} of {exc.total} segments to render were finished")
@@ -298,6 +318,10 @@ def _dry_run(plan, args: argparse.Namespace) -> int:
     work = f" ({todo_evals} denoiser (latent) frame-evaluations at {steps} steps)" if steps else ""
     print(f"\n{todo} of {len(segments)} segments to render: {todo_frames} frames, "
           f"{todo_frames / plan.fps:.1f} s of video{work}; {len(segments) - todo} reused from {cache.folder}")
+    if args.ray:
+        from storyboard.farm.schedule import describe
+
+        print("\n" + "\n".join(describe(plan, [s.shot for s in segments if not s.cached], args.workers)))
     return 0
 
 

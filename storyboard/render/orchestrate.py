@@ -21,6 +21,7 @@ from storyboard.files import sweep_partials, sweep_stale_partials
 from storyboard.interrupts import shielded
 from storyboard.plan.data import Plan
 from storyboard.plan.outputs import default_cache
+from storyboard.render import entries
 from storyboard.render.encode import abort_all
 from storyboard.render.progress import Progress, clock
 from storyboard.render.segments import Segment, SegmentCache, tag_cache
@@ -61,12 +62,20 @@ def _counted(frames: Iterator[np.ndarray], on_frame: Callable[[], None]) -> Iter
         on_frame()
 
 
+# renders the missing segments: (plan, segments, todo, cache, path, progress, say) -> how many it rendered
+Renderer = Callable[[Plan, list[Segment], list[Segment], SegmentCache, Path, Progress, "Reporter"], int]
+
+
 def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = False,
-                cache_dir: str | Path | None = None, log: TextIO | None = None) -> RenderResult:
+                cache_dir: str | Path | None = None, log: TextIO | None = None,
+                renderer: Renderer | None = None) -> RenderResult:
     """Render the plan's missing segments, then assemble the MP4.
 
     The backend is opened (and its weights loaded) only if a segment is missing,
-    before anything is written.
+    before anything is written. ``renderer`` renders the missing segments into the cache
+    (default :func:`render_missing`, here; the farm passes one that renders them on Ray):
+    ``renderer(plan, segments, todo, cache, path, progress, say)`` returns how many it
+    rendered and raises :class:`Interrupted` on Ctrl-C. The rest is the same either way.
     """
     path = Path(output or plan.output["path"])
     cache = SegmentCache(Path(cache_dir) if cache_dir else default_cache(path))
@@ -83,7 +92,7 @@ def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = F
     say(f"{len(segments)} segments: {len(todo)} to render, {len(segments) - len(todo)} reused from {cache.folder}")
     for segment in (s for s in segments if s.damaged):
         say(f"warning: segment {segment.path.name} (shot {segment.shot.index}) {segment.problem}; rendering it again")
-    done = render_missing(plan, segments, todo, cache, path, progress, say)
+    done = (renderer or render_missing)(plan, segments, todo, cache, path, progress, say)
     progress.finish()
     assembled_at = time.monotonic()
     result, encoded, copied = assemble_video(plan, segments, path, cache, Interrupted(done, len(todo), cache.folder), say)
@@ -135,7 +144,10 @@ def render_missing(plan: Plan, segments: list[Segment], todo: list[Segment], cac
     except KeyboardInterrupt:
         clean_up(cache.folder, cache.folder / "pieces", pieces=pieces)
         progress.finish()
-        raise Interrupted(done, len(todo), cache.folder) from None
+        # Counted from the cache, not from `done`: a Ctrl-C just after a segment was sealed, before it
+        # was counted, would under-report what is kept.
+        kept = sum(1 for s in todo if entries.problem(s.path, s.shot.length) is None)
+        raise Interrupted(kept, len(todo), cache.folder) from None
     except BaseException:
         clean_up(cache.folder, cache.folder / "pieces", pieces=pieces)
         raise

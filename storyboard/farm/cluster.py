@@ -1,0 +1,172 @@
+"""Reaching Ray: a cluster of this machine alone, or one that is already running.
+
+``connect(None)`` starts a private local cluster for this render: every Ray server
+listens on 127.0.0.1 only, usage statistics are off, there is no dashboard, and its
+session files go to a temporary folder of its own that :func:`shutdown` removes (and
+that the next render removes if this one was killed). ``connect("HOST:PORT")`` joins a
+cluster started with ``ray start --head`` (and ``ray start --address=...`` on the other
+machines). If this process already talks to a Ray cluster (``ray.init`` was called,
+as in the tests), that cluster is used and left running.
+
+Ray is imported here, inside the functions, and only by ``render --ray``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from storyboard.errors import UsageError
+from storyboard.files import process_alive
+from storyboard.interrupts import shielded
+
+LOCAL = "local"
+INSTALL_HINT = "render --ray needs Ray: install storyboard[farm] (pip install 'storyboard[farm]')"
+SESSION_PREFIX = "sbray-"  # short: Ray's socket paths under it must fit in 107 bytes
+_SESSION = re.compile(rf"^{SESSION_PREFIX}(\d+)-")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The Ray cluster a render uses: ``address`` (for messages), whether this process started
+    the connection (``owned``: :func:`shutdown` ends it) and the local cluster's session folder."""
+
+    address: str
+    owned: bool
+    local: bool
+    session: Path | None = None
+
+    def describe(self) -> str:
+        return f"a local Ray cluster on 127.0.0.1 ({self.address})" if self.local else f"the Ray cluster at {self.address}"
+
+
+def require_ray() -> Any:
+    """The ``ray`` module; a :class:`UsageError` (exit 2) saying what to install when it is missing."""
+    try:
+        import ray
+    except ImportError:
+        raise UsageError(INSTALL_HINT) from None
+    return ray
+
+
+def is_loopback(address: str) -> bool:
+    """Whether ``address`` (``HOST:PORT``) names this machine's loopback interface."""
+    host = address.rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def connect(address: str | None = None, cpus: int | None = None) -> Cluster:
+    """Start a private local cluster (``address`` None or ``"local"``; ``cpus``: its CPU count, default
+    this machine's) or join the cluster at ``address``. Raises :class:`UsageError` if it cannot be reached."""
+    ray = require_ray()
+    if ray.is_initialized():
+        gcs = ray.get_runtime_context().gcs_address
+        return Cluster(gcs, owned=False, local=is_loopback(gcs))
+    local = address in (None, LOCAL)
+    if local or is_loopback(str(address)):
+        _loopback_only()
+    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
+    if not local:
+        reachable(str(address))
+        with _signals_kept():
+            try:
+                ray.init(address=address, **quiet)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise UsageError(f"--ray {address}: cannot join that Ray cluster ({exc}); start one with "
+                                 "`ray start --head` and give its address, HOST:6379") from None
+        return Cluster(ray.get_runtime_context().gcs_address, owned=True, local=is_loopback(str(address)))
+    sweep_stale_sessions()
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a private cluster reports nothing anywhere
+    session = Path(tempfile.mkdtemp(prefix=f"{SESSION_PREFIX}{os.getpid()}-", dir=session_root()))
+    with _signals_kept():
+        try:
+            ray.init(address=LOCAL, num_cpus=cpus, _temp_dir=str(session), _node_ip_address="127.0.0.1", **quiet)
+        except BaseException:
+            shutil.rmtree(session, ignore_errors=True)
+            raise
+    return Cluster(ray.get_runtime_context().gcs_address, owned=True, local=True, session=session)
+
+
+def reachable(address: str, timeout_s: float = 10.0) -> None:
+    """Raise :class:`UsageError` unless something listens at ``address`` (``HOST:PORT``) within ``timeout_s``
+    seconds: Ray itself would wait for an unreachable cluster for minutes. ``auto`` is left to Ray; the Ray
+    Client (``ray://``) is refused: the farm streams its workers' progress, which the client does not carry."""
+    if "://" in address:
+        raise UsageError(f"--ray {address}: the Ray Client is not supported; run storyboard on a machine of the "
+                         "cluster (`ray start --address=HEAD:6379` there) and give HEAD:6379")
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise UsageError(f"--ray {address}: no Ray cluster answers there ({exc.strerror or exc}); start one with "
+                         "`ray start --head --port=6379` and give HOST:6379") from None
+
+
+def shutdown(cluster: Cluster) -> None:
+    """Leave the cluster: a local cluster this process started stops and its session folder goes;
+    a cluster this process found running is left as it was. Ctrl-C waits until it is done."""
+    if not cluster.owned:
+        return
+    import ray
+
+    with shielded():
+        ray.shutdown()
+        if cluster.session is not None:
+            shutil.rmtree(cluster.session, ignore_errors=True)
+
+
+def session_root() -> Path:
+    """Where local clusters keep their session folders: ``$RAY_TMPDIR``, else /tmp as Ray does (a short path:
+    Ray's sockets live under it), else the system's temporary folder."""
+    root = os.environ.get("RAY_TMPDIR") or ("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir())
+    return Path(root)
+
+
+def sweep_stale_sessions() -> list[Path]:
+    """Remove the session folders of local clusters whose render no longer runs (killed); returns them."""
+    removed = []
+    for folder in session_root().glob(f"{SESSION_PREFIX}*"):
+        match = _SESSION.match(folder.name)
+        if match and folder.is_dir() and not process_alive(int(match.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _loopback_only() -> None:
+    """Make Ray use 127.0.0.1 for this machine's node: its servers listen there and nowhere else.
+
+    Ray's switch for a cluster of one machine (on by default on macOS and Windows) is read from
+    the environment when ray is imported; the node's processes inherit it.
+    """
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None and getattr(constants, "ENABLE_RAY_CLUSTER", False):
+        constants.ENABLE_RAY_CLUSTER = False  # ray was imported before the switch was set
+
+
+@contextmanager
+def _signals_kept() -> Iterator[None]:
+    """``ray.init`` installs its own SIGTERM handler (``sys.exit``); put storyboard's back, so that
+    SIGTERM still stops a render like Ctrl-C (exit 130, finished segments kept)."""
+    main = threading.current_thread() is threading.main_thread()
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            if handler is not None:
+                signal.signal(number, handler)
