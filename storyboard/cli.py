@@ -23,6 +23,7 @@ examples:
   storyboard beats music.ogg                   tempo, beats and bars of a track
   storyboard synth examples/media/pulse-120.wav --bpm 120 --bars 24
   storyboard schema -o schemas/storyboard.schema.json
+  storyboard studio examples/story.yaml        the studio in the browser, from the current folder
 """
 
 
@@ -146,6 +147,20 @@ def _tool_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
                                                    "(default: clean editorial illustration, soft light)")
     p.add_argument("--llm", metavar="MODEL", help="write the prompts with this text-generation model: a folder or a "
                                                   "Hugging Face hub id (the local cache first; needs transformers)")
+
+    p = sub.add_parser("studio", help="write, check, preview and render scripts in the browser (needs storyboard[studio])",
+                       description="Serve the studio: a page with the script in an editor, checked as you type (the "
+                                   "errors of `validate`, with line and column), its plan (timeline picture with the "
+                                   "beats, prompt weights and narration, the plan's table, the tempo), a preview with "
+                                   "a player, renders as a queue of background jobs (progress, ETA, cancel, resume "
+                                   "after a restart) and the segment caches. It reads and writes only inside the "
+                                   "current folder, and listens on 127.0.0.1 unless --host says otherwise. "
+                                   "Install it with: pip install 'storyboard[studio]'.")
+    p.add_argument("script", nargs="?", metavar="SCRIPT", help="the script to open first (inside the current folder; "
+                                                               "a new name starts a new script)")
+    p.add_argument("--port", type=int, metavar="N", help="port to listen on (default: the first free from 7860)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine "
+                                                       "only); any other is announced with a warning")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -515,5 +530,27 @@ def cmd_draft(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_studio(args: argparse.Namespace) -> int:
+    """Serve the studio of the current folder until Ctrl-C (exit 130, a running render stopped to be resumed)."""
+    from storyboard.errors import UsageError
+    from storyboard.interrupts import settle
+    from storyboard.studio.server import gradio_missing, host_warning, serve
+
+    if args.port is not None and not 0 < args.port < 65536:
+        raise UsageError(f"--port {args.port}: expected a port from 1 to 65535")
+    if gradio_missing():
+        raise UsageError("the studio needs Gradio: install storyboard[studio] (pip install 'storyboard[studio]')")
+    warning = host_warning(args.host, Path.cwd())
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    try:
+        serve(args.script, args.host, args.port)
+    except KeyboardInterrupt:
+        settle()
+        print("storyboard studio: stopped", file=sys.stderr)
+        return 130
+    return 0
+
+
 COMMANDS = {"validate": cmd_validate, "voices": cmd_voices, "plan": cmd_plan, "render": cmd_render, "beats": cmd_beats,
-            "synth": cmd_synth, "cache": cmd_cache, "schema": cmd_schema, "draft": cmd_draft}
+            "synth": cmd_synth, "cache": cmd_cache, "schema": cmd_schema, "draft": cmd_draft, "studio": cmd_studio}

@@ -1,11 +1,13 @@
 """A progress bar on stderr: frames done, video time done, wall time elapsed, ETA.
 
 On a terminal it redraws one line; elsewhere (CI logs, pipes) it prints a line at
-every tenth of the work. ``quiet`` prints nothing.
+every tenth of the work, or every 1/N with ``STORYBOARD_PROGRESS_STEPS=N`` (the studio
+asks for 100). ``quiet`` prints nothing.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import TextIO
@@ -30,6 +32,8 @@ class Progress:
         self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self._last_draw = 0.0
         self._last_decile = -1
+        steps = os.environ.get("STORYBOARD_PROGRESS_STEPS", "")
+        self._steps = min(1000, max(1, int(steps))) if steps.isdigit() else 10  # lines a run when not on a terminal
 
     def update(self, done: int) -> None:
         """Set the number of frames finished (never moves backwards)."""
@@ -43,7 +47,7 @@ class Progress:
                 self.stream.write("\r" + self.line() + "\x1b[K")
                 self.stream.flush()
         else:
-            decile = self.done * 10 // self.total
+            decile = self.done * self._steps // self.total
             if decile != self._last_decile:
                 self._last_decile = decile
                 self.stream.write(self.line() + "\n")

@@ -1,0 +1,143 @@
+"""What the page's editor and buttons do, as plain functions of plain values (no Gradio here).
+
+:class:`Studio` holds the folder and the render queue; each method takes what the page
+sends (the script's path as typed, the editor's text, the text last saved or opened) and
+returns what to show. Every path is confined to the studio's folder here, not in the page:
+the page's own requests could be forged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from storyboard.errors import UsageError
+from storyboard.studio.checks import Checked, check_text, model_problem
+from storyboard.studio.children import Status
+from storyboard.studio.folder import Folder
+from storyboard.studio.jobs import RenderQueue
+
+NEW_SCRIPT = """\
+version: 1
+title: Untitled
+output: {path: out/untitled.mp4, width: 768, height: 432, fps: 24, preset: veryfast}
+model: preview
+scenes:
+  - id: opening
+    duration: 4s
+    prompts: a quiet street at dawn
+"""
+
+
+@dataclass(frozen=True)
+class Opened:
+    path: str  # relative to the studio's folder
+    text: str
+    saved: str | None  # the text on disk (None: not saved yet)
+    message: str
+
+
+@dataclass(frozen=True)
+class Viewed:
+    """A check of the editor's text, with the plan's picture when it planned."""
+
+    checked: Checked
+    picture: Path | None
+    unsaved: bool
+
+
+class Studio:
+    """The studio of one folder: its scripts, checks, previews, render queue and caches."""
+
+    def __init__(self, folder: Folder, first: str | None = None, *, queue: RenderQueue | None = None):
+        self.folder = folder
+        self.first = first
+        self.queue = queue if queue is not None else RenderQueue(folder)
+
+    # --- scripts ------------------------------------------------------------------------------
+
+    def scripts(self) -> list[str]:
+        return self.folder.scripts()
+
+    def open(self, path: str | None) -> Opened:
+        """Open ``path`` (default: the script the studio was started with, else the first one)."""
+        path = path or self.first or next(iter(self.scripts()), "untitled.yaml")
+        resolved = self.folder.script(path)
+        name = self.folder.relative(resolved)
+        if not resolved.exists():
+            return Opened(name, NEW_SCRIPT, None, f"{name} is new: it is written when you save it")
+        text = self.folder.read_script(name)
+        return Opened(name, text, text, f"opened {name}")
+
+    def save(self, path: str, text: str, saved: str | None) -> tuple[str, str]:
+        """Write ``text`` to ``path`` atomically; (the text now saved, what happened). The file is
+        replaced only if it still holds what was opened (``saved``): a change made to it elsewhere
+        since then is never overwritten."""
+        from storyboard.files import atomic
+
+        resolved = self.folder.script(path)
+        on_disk = resolved.read_text(encoding="utf-8") if resolved.is_file() else None
+        if on_disk != saved:
+            what = "was created" if saved is None else "was deleted" if on_disk is None else "changed"
+            raise UsageError(f"not saved: {self.folder.relative(resolved)} {what} on disk since it was opened; "
+                             "open it again (your text is still in the editor: copy it first)")
+        resolved.parent.mkdir(parents=True, exist_ok=True)
+        with atomic(resolved, resolved.suffix) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        return text, f"saved {self.folder.relative(resolved)}"
+
+    # --- checks and the plan ------------------------------------------------------------------
+
+    def check(self, path: str, text: str, saved: str | None, model: str | None = None) -> Viewed:
+        """Check the editor's text as the script at ``path``, and draw its plan."""
+        from storyboard.studio.plot import plan_picture
+
+        resolved = self.folder.script(path)
+        checked = check_text(text, resolved, self.folder, model=model)
+        picture = None
+        if checked.ok:
+            assert checked.script is not None and checked.plan is not None
+            picture = plan_picture(checked.script, checked.plan, self.folder.plots, checked.name)
+        return Viewed(checked, picture, text != saved)
+
+    # --- previews and renders -----------------------------------------------------------------
+
+    def preview(self, path: str, text: str) -> Iterator[Status]:
+        """Render the editor's text with the preview backend; its status as it goes (see
+        :func:`storyboard.studio.previews.run_preview`)."""
+        from storyboard.studio.previews import run_preview
+
+        resolved = self.folder.script(path)
+        checked = check_text(text, resolved, self.folder, model="preview")
+        if not checked.ok:
+            raise UsageError("the script has errors: fix them before previewing")
+        yield from run_preview(self.folder, resolved, text, checked)
+
+    def render(self, path: str, text: str, saved: str | None, model: str) -> str:
+        """Queue a render of the saved script with ``model`` (empty: the script's own); what happened."""
+        resolved = self.folder.script(path)
+        name = self.folder.relative(resolved)
+        if saved is None or text != saved:
+            raise UsageError(f"save {name} first: a render job renders the saved script, so that it can resume "
+                             "after a restart")
+        model = model.strip() or None
+        if model is not None and (problem := model_problem(model, self.folder)):
+            raise UsageError(problem)
+        checked = check_text(saved, resolved, self.folder, model=model)
+        if not checked.ok:
+            raise UsageError(f"{name} has errors: fix them before rendering")
+        assert checked.plan is not None
+        job = self.queue.submit(name, str(checked.plan.model["id"]))
+        return f"queued {job.id}: {name} with {job.model}"
+
+    def models(self) -> dict[str, set[str]]:
+        """The models each script was rendered with from the studio (its jobs)."""
+        found: dict[str, set[str]] = {}
+        for job in self.queue.snapshot()[1]:
+            found.setdefault(job.script, set()).add(job.model)
+        return found
+
+    def close(self) -> str | None:
+        """Stop the render queue; the id of the render it interrupted, if any."""
+        return self.queue.close()

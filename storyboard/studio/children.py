@@ -1,0 +1,170 @@
+"""Renders as child processes of the command line, and what their output says.
+
+The studio runs ``python -m storyboard render ...`` rather than rendering in its own
+process, so that exit codes, Ctrl-C (exit 130, finished segments kept, partial files
+removed), output checks and the segment cache are exactly the command line's. Each child
+gets a process group of its own; stopping one sends SIGINT to that group, as a terminal's
+Ctrl-C would. Its output (progress lines, one every 1/100 of the work when not on a
+terminal, and the segment and summary lines) is read line by line into a :class:`Status`.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+PROGRESS = re.compile(r"^(?P<phase>render|assemble) \[[#.]*\]\s+\d+% (?P<done>\d+)/(?P<total>\d+) frames\b")
+SEGMENT = re.compile(r"^segment (?P<n>\d+)/(?P<of>\d+): ")
+PLANNED = re.compile(r"^(?P<all>\d+) segments: (?P<todo>\d+) to render, (?P<reused>\d+) reused")
+WROTE = re.compile(r"^wrote (?P<path>.+?)(?: and .+)?: [\d.]+ s, \d+ frames")
+TAIL = 40  # lines of output kept
+
+
+@dataclass
+class Status:
+    """How far a render has come, from its output lines. Times are in seconds."""
+
+    phase: str = "starting"  # starting, render, assemble, then the outcome (done, failed, cancelled, interrupted)
+    done: int = 0  # frames finished in this phase
+    total: int = 0  # frames in this phase
+    segment: int = 0  # the segment being rendered (1-based) of ``segments`` to render
+    segments: int = 0
+    reused: int = 0  # segments found in the cache
+    eta_s: float | None = None
+    output: str | None = None  # the video written, once it is
+    lines: list[str] = field(default_factory=list)
+    _since: tuple[float, int] | None = None  # (time, frames done) when this phase's first progress line came
+
+    @property
+    def fraction(self) -> float:
+        """Of the whole run, 0 to 1: rendering counts 90 %, assembly 10 %."""
+        if self.phase == "done":
+            return 1.0
+        part = self.done / self.total if self.total else 0.0
+        return 0.9 * part if self.phase in ("starting", "render") else 0.9 + 0.1 * part if self.phase == "assemble" \
+            else 0.0
+
+    def feed(self, line: str, now: float | None = None) -> None:
+        """Take one line of the child's output."""
+        now = time.monotonic() if now is None else now
+        line = line.rstrip("\n")
+        self.lines = (self.lines + [line])[-TAIL:]
+        if match := PROGRESS.match(line):
+            phase, done, total = match["phase"], int(match["done"]), int(match["total"])
+            if phase != self.phase or self._since is None:
+                self.phase, self._since = phase, (now, done)
+            self.done, self.total = done, total
+            self.eta_s = self._eta(now)
+        elif match := SEGMENT.match(line):
+            self.segment, self.segments = int(match["n"]), int(match["of"])
+        elif match := PLANNED.match(line):
+            self.segments, self.reused = int(match["todo"]), int(match["reused"])
+        elif match := WROTE.match(line):
+            self.output = match["path"]
+
+    def _eta(self, now: float) -> float | None:
+        """Seconds left in this phase at the rate since its first line (frames found in the cache
+        count as done at once, so they do not make a resumed render look fast)."""
+        assert self._since is not None
+        since, first = self._since
+        if now - since < 1.0 or self.done <= first:
+            return None
+        return (self.total - self.done) * (now - since) / (self.done - first)
+
+    def last_words(self) -> str:
+        """The child's last lines that are not progress lines (what it said when it stopped)."""
+        said = [line for line in self.lines if line.strip() and not PROGRESS.match(line)]
+        return "\n".join(said[-6:])
+
+
+def child_env() -> dict[str, str]:
+    """The environment a child runs in: ours, with a progress line every 1/100 of the work and this
+    copy of storyboard importable."""
+    package_parent = str(Path(__file__).resolve().parents[2])
+    path = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "STORYBOARD_PROGRESS_STEPS": "100", "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": package_parent + (os.pathsep + path if path else "")}
+
+
+class Child:
+    """One ``python -m storyboard ARGS`` in its own process group, its output read line by line."""
+
+    def __init__(self, args: list[str], cwd: Path):
+        self.args = [sys.executable, "-m", "storyboard", *args]
+        self.process = subprocess.Popen(self.args, cwd=cwd, env=child_env(), stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        encoding="utf-8", errors="replace", bufsize=1, start_new_session=True)
+        self.pid = self.process.pid
+        self.started = process_start(self.pid)
+        self.stopping = False
+        self._said: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        threading.Thread(target=self._read, name=f"storyboard-child-{self.pid}", daemon=True).start()
+
+    def _read(self) -> None:
+        """Read the child's output as it comes, whether or not anyone is listening (so that it never
+        blocks on a full pipe, even while it cleans up after Ctrl-C)."""
+        assert self.process.stdout is not None
+        with self.process.stdout:
+            for line in self.process.stdout:
+                self._said.put(line)
+        self._said.put(None)
+
+    def lines(self) -> Iterator[str]:
+        """The child's output, line by line, until it closes it."""
+        while (line := self._said.get()) is not None:
+            yield line
+
+    def interrupt(self) -> None:
+        """Ctrl-C: SIGINT to the child's process group (the render stops, keeping finished segments)."""
+        self.stopping = True
+        signal_group(self.pid, signal.SIGINT)
+
+    def wait(self, timeout: float | None = None) -> int:
+        """The exit status (130 after an interruption)."""
+        return self.process.wait(timeout)
+
+    def stop(self, grace_s: float = 60.0) -> int:
+        """Interrupt, wait up to ``grace_s`` for the child to clean up, then kill it; its exit status."""
+        if self.process.poll() is None:
+            self.interrupt()
+            try:
+                return self.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                signal_group(self.pid, signal.SIGKILL)
+        return self.wait()
+
+
+def signal_group(pid: int, signum: int) -> None:
+    """Send ``signum`` to the process group led by ``pid`` (nothing if it is gone)."""
+    try:
+        os.killpg(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc): with the pid, it names one
+    process even after the pid is reused. None where there is no /proc, or no such process running
+    (one that exited and waits for its parent to collect its status counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    if len(fields) <= 19 or fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
+def still_running(pid: int | None, started: int | None) -> bool:
+    """Whether the process that was ``pid``, started at ``started``, still runs."""
+    return pid is not None and started is not None and process_start(pid) == started

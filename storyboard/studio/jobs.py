@@ -1,0 +1,297 @@
+"""The render queue: renders as background jobs, one at a time, that outlive the studio.
+
+One worker thread takes the oldest queued job and runs ``storyboard render SCRIPT --model
+MODEL`` as a child process (see :mod:`storyboard.studio.children`), so two renders never
+share the GPU. Cancelling sends the child Ctrl-C: it exits with 130 and keeps the segments
+it finished. The jobs are kept in ``.storyboard-studio/jobs.json``, written atomically at
+every change of state (and every few seconds of progress). When the studio starts again,
+a job it left queued or running is *interrupted*, and resuming it renders the same script
+again, which reuses every finished segment from the cache. A render the old studio left
+running (it was killed) is stopped first, so that it cannot share the GPU with a new one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from storyboard.studio.children import Child, Status, signal_group, still_running
+from storyboard.studio.folder import Folder
+
+UNFINISHED = ("queued", "running")
+RESUMABLE = ("cancelled", "interrupted", "failed")
+SAVE_EVERY_S = 2.0  # progress is written to jobs.json at most this often (changes of state at once)
+
+
+@dataclass
+class Job:
+    """One render. Times are seconds since the epoch; ``eta_s`` is seconds left in its phase."""
+
+    id: str
+    script: str  # relative to the studio's folder
+    model: str
+    state: str = "queued"  # queued, running, done, failed, cancelled, interrupted
+    created: float = 0.0
+    queued: float = 0.0  # when it last joined the queue (the queue is first come, first served)
+    started: float | None = None
+    finished: float | None = None
+    code: int | None = None  # the render's exit status
+    phase: str = ""
+    done: int = 0
+    total: int = 0
+    fraction: float = 0.0
+    segment: int = 0
+    segments: int = 0
+    reused: int = 0
+    eta_s: float | None = None
+    output: str | None = None
+    message: str = ""
+    pid: int | None = None
+    pid_start: int | None = None
+    cancelling: bool = False
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Job":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def took(self, status: Status) -> None:
+        """Copy what a running render's output says into the job."""
+        self.phase, self.done, self.total, self.fraction = status.phase, status.done, status.total, status.fraction
+        self.segment, self.segments, self.reused, self.eta_s = status.segment, status.segments, status.reused, status.eta_s
+        self.output = status.output or self.output
+
+
+class JobFile:
+    """``jobs.json``: the queue's jobs, written atomically."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def load(self) -> list[Job]:
+        """The jobs saved; an unreadable file is set aside (renamed, never deleted) and the queue starts empty."""
+        if not self.path.is_file():
+            return []
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            return [Job.from_json(j) for j in data["jobs"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            self.path.replace(self.path.with_name(f"jobs.unreadable-{int(time.time())}.json"))
+            return []
+
+    def save(self, jobs: list[Job]) -> None:
+        from storyboard.files import atomic
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({"version": 1, "jobs": [dataclasses.asdict(j) for j in jobs]}, indent=1)
+        with atomic(self.path, ".json") as tmp:
+            tmp.write_text(text, encoding="utf-8")
+
+
+def recovered(jobs: list[Job], grace_s: float = 60.0) -> list[Job]:
+    """The jobs a previous studio left, as this one takes them over: unfinished ones become interrupted
+    (a render still running from the old studio is stopped first, as Ctrl-C would)."""
+    for job in jobs:
+        if job.state not in UNFINISHED:
+            continue
+        if job.state == "running" and still_running(job.pid, job.pid_start):
+            stop_orphan(job.pid, job.pid_start, grace_s)
+        job.state, job.pid, job.pid_start, job.eta_s, job.cancelling = "interrupted", None, None, None, False
+        job.message = ("the studio stopped before this render finished; resume it to go on from the segments "
+                       "it finished")
+    return jobs
+
+
+def stop_orphan(pid: int | None, started: int | None, grace_s: float) -> None:
+    """Stop a render a previous studio left running: SIGINT to its group, then SIGKILL after ``grace_s``."""
+    import signal
+
+    assert pid is not None
+    signal_group(pid, signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    while still_running(pid, started):
+        if time.monotonic() > deadline + 10:
+            return  # not even SIGKILL: leave it (the new queue's renders may then share the GPU with it)
+        if time.monotonic() > deadline:
+            signal_group(pid, signal.SIGKILL)
+        time.sleep(0.05)
+
+
+class RenderQueue:
+    """Jobs, first come first served, run one at a time by one worker thread."""
+
+    def __init__(self, folder: Folder, *, run: bool = True):
+        self.folder = folder
+        self.file = JobFile(folder.state / "jobs.json")
+        self.changed = threading.Condition()
+        self.jobs: list[Job] = recovered(self.file.load())
+        self.version = 0  # goes up at every change, so the page redraws only when something changed
+        self.child: Child | None = None
+        self.closing = False
+        self._saved_at = 0.0
+        if self.jobs:
+            self._save()
+        self.worker = threading.Thread(target=self._work, name="storyboard-render-queue", daemon=True)
+        if run:
+            self.worker.start()
+
+    # --- what the page asks -----------------------------------------------------------------
+
+    def submit(self, script: str, model: str) -> Job:
+        """Queue a render of ``script`` (relative to the folder, already checked) with ``model``."""
+        with self.changed:
+            number = 1 + max((int(j.id.lstrip("r")) for j in self.jobs if j.id.lstrip("r").isdigit()), default=0)
+            now = time.time()
+            job = Job(f"r{number}", script, model, created=now, queued=now,
+                      message="waiting for the render before it" if self._busy() else "starting")
+            self.jobs.append(job)
+            self._changed(save=True)
+            return dataclasses.replace(job)
+
+    def cancel(self, job_id: str) -> str:
+        """Cancel a queued job, or stop a running one (Ctrl-C: it keeps its finished segments)."""
+        with self.changed:
+            job = self._job(job_id)
+            if job.state == "queued":
+                job.state, job.finished, job.message = "cancelled", time.time(), "cancelled before it started"
+                self._changed(save=True)
+                return f"{job.id} cancelled"
+            if job.state != "running" or self.child is None:
+                return f"{job.id} is {job.state}: nothing to cancel"
+            job.cancelling, job.message = True, "stopping: the segment being rendered is dropped, finished ones kept"
+            self.child.interrupt()
+            self._changed(save=True)
+            return f"stopping {job.id}"
+
+    def resume(self, job_id: str) -> str:
+        """Queue a cancelled, interrupted or failed job again: it reuses the segments it finished."""
+        with self.changed:
+            job = self._job(job_id)
+            if job.state not in RESUMABLE:
+                return f"{job.id} is {job.state}: only a cancelled, interrupted or failed render resumes"
+            job.state, job.queued, job.finished, job.code, job.eta_s = "queued", time.time(), None, None, None
+            job.message = "queued to resume: finished segments are reused from the cache"
+            self._changed(save=True)
+            return f"{job.id} queued to resume"
+
+    def clear_finished(self) -> int:
+        """Forget the jobs that are done, failed or cancelled; how many."""
+        with self.changed:
+            kept = [j for j in self.jobs if j.state in UNFINISHED or j.state == "interrupted"]
+            gone = len(self.jobs) - len(kept)
+            self.jobs = kept
+            self._changed(save=True)
+            return gone
+
+    def snapshot(self) -> tuple[int, list[Job]]:
+        """(version, copies of the jobs), newest first."""
+        with self.changed:
+            return self.version, [dataclasses.replace(j) for j in reversed(self.jobs)]
+
+    def wait(self, test, timeout: float) -> list[Job]:
+        """Block until ``test(jobs)`` holds (or ``timeout`` seconds pass: TimeoutError); the jobs then."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while not test(self.jobs):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"render queue: condition not met in {timeout:g} s; jobs: {self.jobs}")
+                self.changed.wait(min(left, 1.0))
+            return [dataclasses.replace(j) for j in self.jobs]
+
+    def close(self, grace_s: float = 60.0) -> str | None:
+        """Stop the worker: a running render is interrupted (resumable when the studio starts again).
+        The id of the job it interrupted, if any."""
+        with self.changed:
+            self.closing = True
+            child = self.child
+            running = next((j.id for j in self.jobs if j.state == "running"), None)
+            self.changed.notify_all()
+        if child is not None:
+            child.stop(grace_s)
+        if self.worker.is_alive():
+            self.worker.join(grace_s + 10)
+        return running
+
+    # --- the worker --------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self.changed:
+                while not self.closing and not any(j.state == "queued" for j in self.jobs):
+                    self.changed.wait()
+                if self.closing:
+                    return
+                job = min((j for j in self.jobs if j.state == "queued"), key=lambda j: j.queued)
+                job.state, job.started, job.cancelling = "running", time.time(), False
+                job.phase, job.done, job.total, job.fraction, job.message = "starting", 0, 0, 0.0, "starting"
+                self._changed(save=True)
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        """Run one job's render to its end, reading its progress."""
+        status = Status()
+        try:
+            child = Child(["render", job.script, "--model", job.model], self.folder.root)
+        except OSError as exc:
+            self._finish(job, None, status, f"could not start the render: {exc}")
+            return
+        with self.changed:
+            self.child, job.pid, job.pid_start = child, child.pid, child.started
+            if self.closing:  # the studio began to close while this one started
+                child.interrupt()
+            self._changed(save=True)
+        for line in child.lines():
+            with self.changed:
+                status.feed(line)
+                job.took(status)
+                self._changed(save=time.monotonic() - self._saved_at > SAVE_EVERY_S)
+        self._finish(job, child.wait(), status)
+
+    def _finish(self, job: Job, code: int | None, status: Status, note: str = "") -> None:
+        with self.changed:
+            self.child = None
+            job.took(status)
+            job.code, job.finished, job.pid, job.pid_start, job.eta_s = code, time.time(), None, None, None
+            if code == 0:
+                job.state, job.fraction, job.phase = "done", 1.0, "done"
+                job.message = next((ln for ln in reversed(status.lines) if ln.startswith("wrote ")), "done")
+            elif job.cancelling and code == 130:
+                job.state = "cancelled"
+                job.message = f"cancelled: {status.last_words() or 'stopped'}".strip()
+            elif self.closing:
+                job.state, job.message = "interrupted", ("the studio stopped during this render; resume it to go "
+                                                         "on from the segments it finished")
+            else:
+                job.state = "interrupted" if code == 130 else "failed"
+                job.message = note or status.last_words() or f"the render stopped with exit status {code}"
+            job.cancelling = False
+            self._changed(save=True)
+
+    # --- bookkeeping ---------------------------------------------------------------------------
+
+    def _busy(self) -> bool:
+        return any(j.state in UNFINISHED for j in self.jobs)
+
+    def _job(self, job_id: str) -> Job:
+        from storyboard.errors import UsageError
+
+        for job in self.jobs:
+            if job.id == job_id:
+                return job
+        raise UsageError(f"no render job '{job_id}'")
+
+    def _changed(self, *, save: bool) -> None:
+        """Note a change (the lock is held): wake whoever waits, and write jobs.json if ``save``."""
+        self.version += 1
+        self.changed.notify_all()
+        if save:
+            self._save()
+
+    def _save(self) -> None:
+        self._saved_at = time.monotonic()
+        self.file.save(self.jobs)

@@ -1,0 +1,624 @@
+"""The studio: paths kept inside its folder, validate's errors, the render queue, and the page in a real browser.
+
+The browser tests drive Debian's chromium (``/usr/bin/chromium``) with Playwright. Without it they
+are skipped, unless ``STORYBOARD_REQUIRE_BROWSER=1`` (CI sets it), when they fail.
+``STORYBOARD_UPDATE_SCREENSHOT=1`` makes the browser test write the README's screenshot,
+``docs/studio.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from helpers import ROOT, probe, run_cli, write
+
+from storyboard.errors import UsageError
+from storyboard.studio.checks import check_text, model_problem
+from storyboard.studio.folder import Folder, Refused
+
+WAIT_S = 120.0  # the longest any test waits for something to happen (a busy machine is slow, never stuck)
+CHROMIUM = Path("/usr/bin/chromium")
+
+TINY = """\
+version: 1
+title: Tiny
+output: {path: out/tiny.mp4, width: 128, height: 72, fps: 12, preset: ultrafast, captions: none}
+model: preview
+scenes:
+  - {id: a, duration: 1s, prompts: a red square}
+  - {id: b, duration: 1s, prompts: a blue circle}
+"""
+
+
+def three_shots(seconds: int) -> str:
+    """A script of three cuts (three segments), each ``seconds`` long, quick to preview."""
+    scenes = "".join(f"  - {{id: s{i}, duration: {seconds}s, prompts: shape number {i}}}\n" for i in range(3))
+    return ("version: 1\ntitle: Three\noutput: {path: out/three.mp4, width: 128, height: 72, fps: 24, "
+            "preset: ultrafast, captions: none}\nmodel: preview\nscenes:\n" + scenes)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Folder:
+    root = tmp_path / "studio"
+    root.mkdir()
+    return Folder.at(root)
+
+
+# --- paths stay inside the folder -------------------------------------------------------------
+
+
+def test_paths_that_leave_the_folder_are_refused(folder, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.yaml").write_text("version: 1\n")
+    (folder.root / "sub").mkdir()
+    (folder.root / "sub" / "ok.yaml").write_text(TINY)
+    os.symlink(outside, folder.root / "link-out")
+    os.symlink(folder.root / "sub", folder.root / "link-in")
+
+    assert folder.script("sub/ok.yaml") == folder.root / "sub" / "ok.yaml"
+    assert folder.script("link-in/ok.yaml") == folder.root / "sub" / "ok.yaml"  # a link that stays inside is fine
+    for bad in ("../outside/secret.yaml", str(outside / "secret.yaml"), "link-out/secret.yaml", "sub/../../x.yaml",
+                "/etc/passwd"):
+        with pytest.raises(Refused, match="leaves the studio's folder"):
+            folder.script(bad)
+    with pytest.raises(Refused):
+        folder.read_script("link-out/secret.yaml")
+    with pytest.raises(Refused, match="a .yaml, .yml or .json"):
+        folder.script("sub/notes.txt")
+    with pytest.raises(Refused, match="manages"):
+        folder.script(".storyboard-studio/jobs.json")
+    assert folder.scripts() == ["sub/ok.yaml"]  # hidden folders, links and non-scripts are not listed
+
+
+def test_a_script_whose_music_or_output_leaves_the_folder_is_refused_at_the_field(folder, tmp_path):
+    from storyboard.music.synth import synth_track, write_wav
+
+    outside = tmp_path / "elsewhere"
+    write_wav(synth_track(120.0, 4.0), outside / "song.wav")
+    (folder.root / "media").mkdir()
+    os.symlink(outside / "song.wav", folder.root / "media" / "linked.wav")
+    os.symlink(outside, folder.root / "out")
+    for music in ("../elsewhere/song.wav", str(outside / "song.wav"), "media/linked.wav"):
+        text = TINY.replace("model: preview\n", f"model: preview\nmusic: {{path: '{music}'}}\n")
+        checked = check_text(text, folder.root / "s.yaml", folder)
+        assert not checked.ok
+        (problem,) = [p for p in checked.problems if p.field == "music.path"]
+        assert "leaves the studio's folder" in problem.message and problem.line == 5, problem
+    checked = check_text(TINY, folder.root / "s.yaml", folder)  # out/ is a link to a folder outside
+    assert [(p.field, p.line) for p in checked.problems] == [("output.path", 3)]
+    assert "leaves the studio's folder" in checked.problems[0].message
+
+
+def test_voice_files_and_model_folders_outside_the_folder_are_refused(folder, tmp_path):
+    text = TINY.replace("model: preview\n", "model: preview\nvoice: {voice: ../voices/me.onnx}\n")
+    checked = check_text(text, folder.root / "s.yaml", folder)
+    assert [(p.field, p.line) for p in checked.problems] == [("voice.voice", 5)]
+    text = TINY.replace("model: preview\n", f"model: {tmp_path}\n")
+    checked = check_text(text, folder.root / "s.yaml", folder)
+    assert [p.field for p in checked.problems] == ["model.id"]
+    assert model_problem("damo-vilab/text-to-video-ms-1.7b", folder) is None  # a hub id, from the HF cache
+    assert model_problem("tiny-random", folder) is None
+    assert model_problem("~/models/wan", folder) and model_problem("../models/wan", folder)
+    (folder.root / "models" / "wan").mkdir(parents=True)
+    assert model_problem("models/wan", folder) is None
+
+
+# --- checks say what validate says --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mistake", [("duration: 1s", "duration: 1 parsec"), ("fps: 12", "fps: twelve"),
+                                     ("{id: b,", "{id: b, colour: red,"), ("version: 1\n", "version: 1\nversion: 2\n")])
+def test_a_mistake_gives_validates_message_line_and_column(folder, mistake):
+    text = TINY.replace(*mistake, 1)
+    script = write(folder.root / "bad.yaml", text)
+    said = run_cli("validate", "bad.yaml", cwd=folder.root)
+    assert said.returncode == 2
+    checked = check_text(text, script, folder)
+    assert not checked.ok and checked.problems
+    assert checked.report() == said.stderr.rstrip("\n")  # the same words, lines and columns, error for error
+    first = checked.problems[0]
+    assert said.stderr.startswith(f"bad.yaml:{first.line}:{first.column}: error:")
+
+
+def test_a_valid_script_plans_as_the_command_line_does(folder):
+    script = write(folder.root / "tiny.yaml", TINY)
+    checked = check_text(TINY, script, folder)
+    assert checked.ok and checked.plan is not None
+    planned = json.loads(run_cli("plan", "tiny.yaml", "--json", cwd=folder.root).stdout)
+    assert checked.plan.total_frames == planned["total_frames"] and checked.plan.duration_s == planned["duration_s"]
+    said = run_cli("validate", "tiny.yaml", cwd=folder.root)
+    assert checked.report() == said.stdout.rstrip("\n")
+    assert not any(folder.root.rglob("*.mp4"))  # checking writes nothing
+
+
+# --- the render queue --------------------------------------------------------------------------
+
+
+def _queue(folder):
+    from storyboard.studio.jobs import RenderQueue
+
+    return RenderQueue(folder)
+
+
+def _state(queue_, job_id):
+    return next(j for j in queue_.snapshot()[1] if j.id == job_id)
+
+
+def test_renders_run_one_at_a_time_in_the_order_queued(folder):
+    for name in ("a", "b", "c"):
+        write(folder.root / f"{name}.yaml", TINY.replace("out/tiny.mp4", f"out/{name}.mp4"))
+    renders = _queue(folder)
+    seen_running: list[int] = []
+    try:
+        ids = [renders.submit(f"{name}.yaml", "preview").id for name in ("a", "b", "c")]
+
+        def all_done(jobs):
+            seen_running.append(sum(j.state == "running" for j in jobs))
+            return all(j.state in ("done", "failed") for j in jobs)
+
+        jobs = renders.wait(all_done, WAIT_S)
+    finally:
+        renders.close()
+    assert [j.state for j in jobs] == ["done"] * 3, [j.message for j in jobs]
+    assert max(seen_running) == 1
+    spans = sorted((j.started, j.finished) for j in jobs)
+    assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:])), spans  # never two at once
+    assert [j.id for j in sorted(jobs, key=lambda j: j.started)] == ids
+    for name in ("a", "b", "c"):
+        assert probe(folder.root / "out" / f"{name}.mp4").frames == 24
+
+
+def _segments(folder: Folder, out: str = "out") -> list[Path]:
+    return sorted((folder.root / out / ".storyboard-cache").glob("*.mkv"))
+
+
+def test_cancel_stops_with_130_keeps_finished_segments_and_resume_reuses_them(folder):
+    write(folder.root / "three.yaml", three_shots(60))
+    renders = _queue(folder)
+    try:
+        job = renders.submit("three.yaml", "preview")
+        renders.wait(lambda jobs: jobs[0].segment >= 2 or jobs[0].state != "queued" and jobs[0].state != "running",
+                     WAIT_S)
+        assert "stopping" in renders.cancel(job.id)
+        (stopped,) = renders.wait(lambda jobs: jobs[0].state not in ("queued", "running"), WAIT_S)
+        assert (stopped.state, stopped.code) == ("cancelled", 130), stopped
+        kept = _segments(folder)
+        assert 1 <= len(kept) < 3, kept
+        assert not (folder.root / "out" / "three.mp4").exists()
+        assert "queued to resume" in renders.resume(job.id)
+        (resumed,) = renders.wait(lambda jobs: jobs[0].state not in ("queued", "running"), WAIT_S)
+    finally:
+        renders.close()
+    assert (resumed.state, resumed.code) == ("done", 0), resumed
+    assert re.search(rf"\((\d) segments rendered, {len(kept)} reused\)", resumed.message), resumed.message
+    assert probe(folder.root / "out" / "three.mp4").frames == 3 * 60 * 24
+
+
+def test_jobs_survive_a_restart_and_resume_through_the_cache(folder):
+    write(folder.root / "three.yaml", three_shots(60))
+    renders = _queue(folder)
+    job = renders.submit("three.yaml", "preview")
+    renders.wait(lambda jobs: jobs[0].segment >= 2 or jobs[0].state not in ("queued", "running"), WAIT_S)
+    renders.close()  # the studio stops: the render is interrupted (Ctrl-C), its finished segments kept
+    kept = _segments(folder)
+    assert 1 <= len(kept) < 3
+    saved = json.loads((folder.state / "jobs.json").read_text())["jobs"]
+    assert [(j["id"], j["state"]) for j in saved] == [(job.id, "interrupted")]
+
+    again = _queue(folder)  # a new studio in the same folder
+    try:
+        assert _state(again, job.id).state == "interrupted"
+        again.resume(job.id)
+        (resumed,) = again.wait(lambda jobs: jobs[0].state not in ("queued", "running"), WAIT_S)
+    finally:
+        again.close()
+    assert resumed.state == "done", resumed
+    assert f"{len(kept)} reused)" in resumed.message
+
+
+def test_a_studio_that_was_killed_leaves_its_render_interrupted_and_stopped(folder):
+    from storyboard.studio.children import Child, Status
+    from storyboard.studio.jobs import Job, JobFile
+
+    write(folder.root / "three.yaml", three_shots(60))
+    orphan = Child(["render", "three.yaml"], folder.root)  # the render a killed studio left running
+    status = Status()
+    for line in orphan.lines():
+        status.feed(line)
+        if status.segment >= 2:
+            break
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    JobFile(folder.state / "jobs.json").save([
+        Job("r1", "three.yaml", "preview", state="running", pid=orphan.pid, pid_start=orphan.started),
+        Job("r2", "three.yaml", "preview", state="running", pid=int(dead.stdout), pid_start=1),
+        Job("r3", "three.yaml", "preview", state="queued"), Job("r4", "three.yaml", "preview", state="done")])
+    renders = _queue(folder)
+    try:
+        assert orphan.wait(WAIT_S) == 130  # stopped as Ctrl-C stops it, before anything new could start
+        assert [(j.id, j.state) for j in reversed(renders.snapshot()[1])] == [
+            ("r1", "interrupted"), ("r2", "interrupted"), ("r3", "interrupted"), ("r4", "done")]
+    finally:
+        renders.close()
+
+
+def test_the_studio_refuses_renders_of_unsaved_or_broken_scripts(folder):
+    from storyboard.studio.actions import Studio
+
+    write(folder.root / "tiny.yaml", TINY)
+    studio = Studio(folder, "tiny.yaml")
+    try:
+        opened = studio.open(None)
+        assert (opened.path, opened.text, opened.saved) == ("tiny.yaml", TINY, TINY)
+        with pytest.raises(UsageError, match="save tiny.yaml first"):
+            studio.render("tiny.yaml", TINY + "# edited\n", TINY, "preview")
+        broken = TINY.replace("1s", "1 parsec")
+        saved, _ = studio.save("tiny.yaml", broken, TINY)
+        with pytest.raises(UsageError, match="has errors"):
+            studio.render("tiny.yaml", broken, saved, "")
+        with pytest.raises(UsageError, match="outside the studio's folder"):
+            studio.render("tiny.yaml", broken, saved, "/opt/models/wan")
+        (folder.root / "tiny.yaml").write_text(TINY)  # changed on disk behind the studio's back
+        with pytest.raises(UsageError, match="changed on disk"):
+            studio.save("tiny.yaml", "version: 1\n", saved)
+        assert (folder.root / "tiny.yaml").read_text() == TINY
+    finally:
+        studio.close()
+
+
+def test_a_preview_of_unsaved_text_renders_it_without_touching_the_script(folder):
+    from storyboard.studio.actions import Studio
+
+    write(folder.root / "tiny.yaml", TINY)
+    edited = TINY.replace("duration: 1s, prompts: a blue", "duration: 2s, prompts: a blue")
+    studio = Studio(folder, "tiny.yaml")
+    try:
+        statuses = list(studio.preview("tiny.yaml", edited))
+    finally:
+        studio.close()
+    last = statuses[-1]
+    assert last.phase == "done", last.lines
+    video = Path(last.output)
+    assert video.parent == folder.previews
+    assert probe(video).frames == 36  # 3 s at 12 fps: the editor's text, not the file's
+    assert (folder.root / "tiny.yaml").read_text() == TINY
+    assert not [p for p in folder.root.glob(".*") if p.name != ".storyboard-studio"]  # its temporary script is gone
+    assert not (folder.root / "out").exists()
+
+
+def test_progress_lines_give_phase_segment_and_an_eta_that_ignores_reused_frames():
+    from storyboard.studio.children import Status
+
+    status = Status()
+    status.feed("3 segments: 2 to render, 1 reused from /x/.storyboard-cache", now=0.0)
+    status.feed("render [########................]  33% 100/300 frames  0:04/0:12 video  elapsed 0:00  ETA ?", now=0.0)
+    status.feed("segment 1/2: shot 1 (b), 100 frames (0:04 of video)", now=0.5)
+    assert (status.phase, status.segment, status.segments, status.reused, status.eta_s) == ("render", 1, 2, 1, None)
+    status.feed("render [###########.............]  50% 150/300 frames  0:06/0:12 video  elapsed 0:10  ETA 0:10", now=10.0)
+    assert status.eta_s == pytest.approx(30.0)  # 50 frames in 10 s, 150 to go (the 100 reused took no time)
+    assert status.fraction == pytest.approx(0.45)
+    status.feed("assemble [########################] 100% 300/300 frames  0:12/0:12 video  elapsed 0:01  ETA ?", now=11.0)
+    status.feed("wrote /x/out/a.mp4 and /x/out/a.srt: 12.000 s, 300 frames, 128x72 at 24 fps, in 11.0 s "
+                "(2 segments rendered, 1 reused)", now=11.0)
+    assert (status.phase, status.output, status.fraction) == ("assemble", "/x/out/a.mp4", pytest.approx(1.0))
+
+
+def test_pruning_keeps_the_ticked_scripts_segments_and_stops_at_one_with_errors(folder):
+    from storyboard.studio.caches import (
+        contents,
+        find_caches,
+        plans_to_keep,
+        prune_cache,
+    )
+
+    write(folder.root / "a.yaml", TINY.replace("out/tiny.mp4", "out/a.mp4"))
+    write(folder.root / "b.yaml", TINY.replace("out/tiny.mp4", "out/b.mp4").replace("square", "star"))
+    for name in ("a.yaml", "b.yaml"):
+        assert run_cli("render", name, "-q", cwd=folder.root).returncode == 0
+    assert find_caches(folder) == ["out/.storyboard-cache"]
+    before = contents(folder, "out/.storyboard-cache")
+    assert len(before.segments) == 3  # b's second shot is a's (same prompt, same seed)
+    said = prune_cache(folder, "out/.storyboard-cache", plans_to_keep(folder, ["a.yaml"], {}))
+    assert said.startswith("pruned 1 of 3 segments")
+    assert {s.output for s in contents(folder, "out/.storyboard-cache").segments} <= {"out/a.mp4", "out/b.mp4"}
+    assert run_cli("render", "a.yaml", "-q", cwd=folder.root).stdout.endswith("(0 segments rendered, 2 reused)\n")
+    write(folder.root / "b.yaml", "version: 1\nscenes: oops\n")
+    with pytest.raises(UsageError, match="b.yaml has errors"):
+        plans_to_keep(folder, ["a.yaml", "b.yaml"], {})
+    with pytest.raises(UsageError, match="not a storyboard cache"):
+        contents(folder, "out")
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+def test_studio_explains_itself():
+    result = run_cli("studio", "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: storyboard studio")
+    for word in ("--port", "--host", "127.0.0.1", "storyboard[studio]"):
+        assert word in result.stdout
+
+
+def test_any_host_but_loopback_is_warned_about(tmp_path):
+    from storyboard.studio.server import host_warning
+
+    assert host_warning("127.0.0.1", tmp_path) is None and host_warning("localhost", tmp_path) is None
+    warning = host_warning("0.0.0.0", tmp_path)
+    assert warning and "anyone who can reach" in warning and str(tmp_path) in warning
+
+
+def test_without_gradio_the_studio_says_what_to_install(monkeypatch, capsys):
+    from storyboard import cli
+    from storyboard.studio import server
+
+    monkeypatch.setattr(server, "gradio_missing", lambda: True)
+    assert cli.main(["studio"]) == 2
+    assert "install storyboard[studio]" in capsys.readouterr().err
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``storyboard studio ARGS`` in a folder, as a child process; its URL once it serves."""
+
+    def __init__(self, folder: Path, *args: str):
+        self.process = subprocess.Popen([sys.executable, "-m", "storyboard", "studio", *args], cwd=folder,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        env={**os.environ, "PYTHONPATH": str(ROOT)})
+        self.lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self.stderr: list[str] = []
+        threading.Thread(target=self._read, args=(self.process.stdout, self.lines), daemon=True).start()
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    @staticmethod
+    def _read(stream, into) -> None:
+        for line in stream:
+            into.put(line)
+
+    def _collect(self) -> None:
+        for line in self.process.stderr:
+            self.stderr.append(line)
+
+    def url(self) -> str:
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=1.0)
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    break
+                continue
+            if match := re.search(r"(http://\S+/)", line):
+                return match.group(1)
+        raise AssertionError(f"the studio did not start: {''.join(self.stderr)}")
+
+    def stop(self) -> int:
+        """Ctrl-C; the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(WAIT_S)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
+
+def test_a_second_studio_in_a_folder_is_refused_and_ctrl_c_stops_with_130(tmp_path):
+    write(tmp_path / "tiny.yaml", TINY)
+    first = Server(tmp_path, "tiny.yaml", "--port", str(free_port()), "--host", "0.0.0.0")
+    try:
+        first.url()
+        assert "anyone who can reach this address" in "".join(first.stderr)
+        second = run_cli("studio", "--port", str(free_port()), cwd=tmp_path)
+        assert second.returncode == 2 and "another studio already runs" in second.stderr
+        outside = run_cli("studio", "../elsewhere.yaml", cwd=tmp_path)
+        assert outside.returncode == 2 and "leaves the studio's folder" in outside.stderr
+    finally:
+        assert first.stop() == 130
+    assert "studio: stopped" in "".join(first.stderr)
+
+
+# --- the page, in a real browser -----------------------------------------------------------------
+
+
+def browser_or_skip():
+    """Playwright's chromium, launched from Debian's package; skipped (or, in CI, failed) without it."""
+    required = os.environ.get("STORYBOARD_REQUIRE_BROWSER") == "1"
+    reason = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "playwright is not installed (pip install -e '.[test]')"
+    if reason is None and not CHROMIUM.exists():
+        reason = f"no chromium at {CHROMIUM} (apt-get install chromium)"
+    if reason is not None:
+        if required:
+            pytest.fail(f"STORYBOARD_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    return sync_playwright
+
+
+@pytest.fixture(scope="module")
+def night_city(tmp_path_factory) -> Path:
+    """A folder holding a copy of examples/night-city.yaml and its music, made by the synthesiser."""
+    from storyboard.music.synth import synth_track, write_wav
+
+    folder = tmp_path_factory.mktemp("night-city")
+    (folder / "night-city.yaml").write_text((ROOT / "examples" / "night-city.yaml").read_text())
+    write_wav(synth_track(120.0, 48.0), folder / "media" / "pulse-120.wav")
+    return folder
+
+
+def not_blank(path: Path, colours_at_least: int = 1000) -> None:
+    """A screenshot shows a page: many colours, and contrast (a blank or single-colour page has neither)."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as image:
+        pixels = np.asarray(image.convert("RGB"))
+    colours = len(np.unique(pixels.reshape(-1, 3), axis=0))
+    assert colours >= colours_at_least and pixels.std() > 25, f"{path} looks blank: {colours} colours, std {pixels.std():.1f}"
+
+
+def edit_line(page, has_text: str, backspaces: int, typed: str) -> None:
+    """Put the cursor at the end of the editor's line holding ``has_text``, delete, type: as a person would."""
+    line = page.locator("#editor .cm-line", has_text=has_text).first
+    line.click()
+    page.keyboard.press("End")
+    for _ in range(backspaces):
+        page.keyboard.press("Backspace")
+    page.keyboard.type(typed)
+
+
+def cli_plan(folder: Path, name: str, text: str) -> dict:
+    write(folder / name, text)
+    result = run_cli("plan", name, "--json", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.slow
+def test_the_studio_in_a_browser(night_city, tmp_path):
+    """Open the studio on an example, make a mistake and see validate's message with its line, fix it and
+    see the plan follow, preview it and play an MP4 as long as the plan."""
+    sync_playwright = browser_or_skip()
+    original = (night_city / "night-city.yaml").read_text()
+    mistaken, fixed = original.replace("  fps: 24\n", "  fps: 24x\n"), original.replace("  fps: 24\n", "  fps: 25\n")
+    server = Server(night_city, "night-city.yaml", "--port", str(free_port()))
+    try:
+        url = server.url()
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            elsewhere: list[str] = []
+            page.on("request", lambda r: None if r.url.startswith(url) else elsewhere.append(r.url))
+            page.set_default_timeout(WAIT_S * 1000)
+            shots = _open_mistake_fix(page, url, night_city, mistaken, fixed, tmp_path)
+            video = _preview_plays(page, night_city, fixed, tmp_path)
+            shots += [video["shot"], video["page"]]
+            browser.close()
+        assert not elsewhere, f"the page asked for something beyond the studio: {elsewhere}"
+        _serves_only_the_studios_files(url, night_city, video["src"])
+    finally:
+        code = server.stop()
+    assert code == 130, "".join(server.stderr)
+    for shot in shots:
+        not_blank(shot)
+    assert (night_city / "night-city.yaml").read_text() == original  # nothing was saved
+    if os.environ.get("STORYBOARD_UPDATE_SCREENSHOT") == "1":
+        readme_screenshot(video["page"], ROOT / "docs" / "studio.png")
+
+
+def _open_mistake_fix(page, url: str, folder: Path, mistaken: str, fixed: str, shots: Path) -> list[Path]:
+    """Steps 1 to 3: open, mistake, fix. The screenshots taken."""
+    page.goto(url)
+    page.wait_for_selector("#plan-duration")  # 1. the example is open and planned
+    assert "title: Night city" in page.inner_text("#editor .cm-content")
+    assert page.locator("#check-ok").count() == 1
+    assert "unsaved" not in page.inner_text("#check-status")  # the editor holds the file exactly, last line break too
+    assert "120." in page.inner_text("#plan-tempo")
+    page.wait_for_selector("#plot img")
+    page.screenshot(path=shots / "1-open.png")
+
+    edit_line(page, "fps: 24", 0, "x")  # 2. a mistake: its message, line and column, as validate says them
+    row = page.wait_for_selector("#problems tr.problem")
+    said = run_cli("validate", write(folder / "mistaken.yaml", mistaken).name, cwd=folder).stderr
+    where = re.match(r"mistaken\.yaml:(\d+):(\d+): error: (\S+): (.*)", said)
+    assert where, said
+    assert (row.get_attribute("data-line"), row.get_attribute("data-column")) == (where[1], where[2])
+    assert where[4] in row.inner_text() and where[3] in row.inner_text()
+    assert page.locator("#check-bad").count() == 1
+    page.screenshot(path=shots / "2-mistake.png")
+
+    edit_line(page, "fps: 24x", 3, "25")  # 3. fixed: the plan follows
+    planned = cli_plan(folder, "fixed.yaml", fixed)
+    page.wait_for_function("frames => { const d = document.querySelector('#plan-duration');"
+                           " return d && d.dataset.frames === String(frames) && !document.querySelector('#plan-stale')"
+                           " && document.querySelector('#check-ok'); }", arg=planned["total_frames"])
+    shown = float(page.get_attribute("#plan-duration", "data-seconds"))
+    assert shown == pytest.approx(planned["duration_s"], abs=1e-9)
+    assert page.locator("#problems tr.problem").count() == 0
+    return [shots / "1-open.png", shots / "2-mistake.png"]
+
+
+def _preview_plays(page, folder: Path, fixed: str, shots: Path) -> dict:
+    """Step 4: preview; the video element loads an MP4 as long as the plan, and plays."""
+    planned = cli_plan(folder, "fixed.yaml", fixed)
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-done")
+    page.wait_for_function("() => { const v = document.querySelector('#preview-video video');"
+                           " return v && v.readyState >= 1 && v.duration > 0; }")
+    page.evaluate("() => { const v = document.querySelector('#preview-video video');"
+                  " if (v.paused) v.play(); }")  # it autoplays after the click; should a browser refuse, play it
+    page.wait_for_function("() => document.querySelector('#preview-video video').currentTime > 0")
+    video = page.evaluate("() => { const v = document.querySelector('#preview-video video');"
+                          " return {duration: v.duration, src: v.currentSrc}; }")
+    # The MP4's duration is its longest track's. The video track is exactly total_frames / fps; the AAC
+    # track ends within one AAC frame (1024 samples, 23 ms at 44.1 kHz) of it. Both are well under one video
+    # frame (40 ms at 25 fps); a frame lost or doubled would be off by 40 ms.
+    assert video["duration"] == pytest.approx(planned["duration_s"], abs=0.025), (video, planned["duration_s"])
+    page.evaluate("() => new Promise(done => { const v = document.querySelector('#preview-video video'); v.pause();"
+                  " v.addEventListener('seeked', done, {once: true}); setTimeout(done, 30000);"
+                  " v.currentTime = 0.45 * v.duration; })")  # a frame from the middle, for the screenshot
+    page.screenshot(path=shots / "4-preview.png")
+    page.screenshot(path=shots / "4-preview-page.png", full_page=True)
+    return {**video, "shot": shots / "4-preview.png", "page": shots / "4-preview-page.png"}
+
+
+def _serves_only_the_studios_files(url: str, folder: Path, video_src: str) -> None:
+    """The server serves what the page shows (copies inside the folder) and refuses any other file."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    def status(path: str) -> int:
+        try:
+            with urllib.request.urlopen(url.rstrip("/") + path, timeout=WAIT_S) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    served = urllib.parse.unquote(urllib.parse.urlparse(video_src).path.split("file=", 1)[1])
+    assert Path(served).resolve().is_relative_to(folder.resolve()), served
+    assert status("/gradio_api/file=" + urllib.parse.quote(served)) == 200
+    for path in ("/etc/passwd", str(folder / "night-city.yaml"), str(folder / "media" / "pulse-120.wav"),
+                 str(folder / ".storyboard-studio" / "previews" / ".." / ".." / "night-city.yaml"),
+                 str(folder / ".storyboard-studio" / "jobs.json"), "../../../../etc/passwd"):
+        assert status("/gradio_api/file=" + urllib.parse.quote(path)) in (403, 404), path
+    assert status("/gradio_api/file=/etc/passwd") == 403
+
+
+def readme_screenshot(shot: Path, target: Path) -> None:
+    """The README's picture of the studio: the test's last screenshot as a PNG under 300 KB."""
+    from PIL import Image
+
+    from storyboard.files import atomic
+
+    with Image.open(shot) as image:
+        picture = image.convert("RGB")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for width in (1440, 1280, 1120, 960):
+        scaled = picture.resize((width, round(picture.height * width / picture.width)), Image.LANCZOS)
+        small = scaled.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        with atomic(target, ".png") as tmp:
+            small.save(tmp, format="PNG", optimize=True)
+        if target.stat().st_size < 300_000:
+            break
+    assert target.stat().st_size < 300_000, f"{target}: {target.stat().st_size} bytes"
+    not_blank(target, colours_at_least=64)
