@@ -2,8 +2,9 @@
 
 Lanes, top to bottom: the music's waveform with its onset envelope; beat ticks (bars
 taller); scenes as coloured spans with their ids, boundaries as lines (a dot where
-sync moved one); each prompt's weight over time (0 to 1); the beat pulse. Drawn with
-Pillow, written atomically as PNG.
+sync moved one); each prompt's weight over time (0 to 1); the beat pulse; and, when the
+script speaks, the voice: a span a sentence where it is spoken, labelled with its first
+words. Drawn with Pillow, written atomically as PNG.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from storyboard.plan.data import Plan
 
 WIDTH, MARGIN = 1600, 70
 LANES = {"wave": 130, "beats": 30, "scenes": 60, "weights": 170, "pulse": 50}
+VOICE_LANE = 54  # pixels, only when the plan has narration
 BACKGROUND, INK, GRID = (250, 250, 248), (30, 30, 30), (205, 205, 200)
 
 
@@ -52,7 +54,8 @@ class Canvas:
 def draw_timeline(plan: Plan, path: str | Path, *, audio: np.ndarray | None = None, audio_rate: int = 0,
                   envelope: np.ndarray | None = None, envelope_rate: float = 0.0, bar_frames: tuple[int, ...] = ()) -> Path:
     """Draw ``plan`` (and the music's samples and onset envelope, in video time) to a PNG, lane by lane."""
-    image = Image.new("RGB", (WIDTH, sum(LANES.values()) + 60), BACKGROUND)
+    voice = VOICE_LANE if plan.narration else 0
+    image = Image.new("RGB", (WIDTH, sum(LANES.values()) + voice + 60), BACKGROUND)
     canvas = Canvas(plan, image, ImageDraw.Draw(image), font(12))
     canvas.draw.text((MARGIN, 8), f"{plan.title or 'storyboard'}: {plan.duration_s:.2f} s, {plan.total_frames} frames at "
                      f"{plan.fps} fps" + (f", {plan.tempo['bpm']:.2f} BPM ({plan.tempo['source']})" if plan.tempo else ""),
@@ -68,6 +71,9 @@ def draw_timeline(plan: Plan, path: str | Path, *, audio: np.ndarray | None = No
     y += LANES["weights"]
     draw_pulse(canvas, y)
     y += LANES["pulse"]
+    if voice:
+        draw_voice(canvas, y)
+        y += voice
     draw_time_axis(canvas, y)
     return save_png(image, Path(path))
 
@@ -154,6 +160,35 @@ def draw_pulse(canvas: Canvas, top: int) -> None:
             p = shot.cond(f).pulse
             if p > 0.01:
                 canvas.draw.line((canvas.x_of(f), top + h - 4, canvas.x_of(f), top + h - 4 - p * (h - 8)), fill=(120, 60, 160))
+
+
+def draw_voice(canvas: Canvas, top: int) -> None:
+    """The narration: a span a sentence, from where it starts to where it ends (seconds of video time),
+    in its scene's first prompt's colour, alternately darker, with as many of its first words as fit."""
+    plan = canvas.plan
+    canvas.draw.text((6, top + 18), "voice", font=canvas.small, fill=INK)
+    canvas.draw.line((MARGIN, top + 2, MARGIN + canvas.span, top + 2), fill=GRID)
+    label = font(10)
+    for spoken in plan.narration:
+        colour = prompt_colour(plan.scenes[spoken.scene].prompts[0])
+        for k, (text, start_s, end_s) in enumerate(spoken.sentences):
+            left, right = canvas.x_of(start_s * plan.fps), canvas.x_of(end_s * plan.fps)
+            shade = 0.55 if k % 2 == 0 else 0.35
+            fill = tuple(int(c * shade + 255 * (1 - shade)) for c in colour)
+            canvas.draw.rectangle((left, top + 10, max(left + 1, right), top + VOICE_LANE - 12), fill=fill)
+            words = _fit(text, right - left - 6, label)
+            if words:
+                canvas.draw.text((left + 3, top + 14), words, font=label, fill=INK)
+
+
+def _fit(text: str, width: float, face) -> str:  # noqa: ANN001 (a Pillow font)
+    """As many of ``text``'s first words as fit in ``width`` pixels (with an ellipsis when cut)."""
+    words = text.split()
+    for n in range(len(words), 0, -1):
+        shown = " ".join(words[:n]) + ("" if n == len(words) else "\u2026")
+        if face.getlength(shown) <= width:
+            return shown
+    return ""
 
 
 def draw_time_axis(canvas: Canvas, y: int) -> None:
