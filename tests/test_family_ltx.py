@@ -221,17 +221,18 @@ def test_rope_positions_are_the_windows_own_and_a_pulse_raises_guidance(tiny):
 
 
 def test_a_tiny_render_takes_seconds(tiny):
-    """17 frames at 64x64, 2 steps: prompts, sampling and decoding."""
-    began = time.perf_counter()
+    """17 frames at 64x64, 2 steps: prompts, sampling and decoding (CPU seconds, every thread's: a busy
+    machine slows the wall clock, not the work)."""
+    began = time.process_time()
     table = table_of(tiny, ["a red room"])
     noise = torch.randn(1, 8, *LATENT, generator=torch.Generator().manual_seed(6))
     latents = sample(ltx.Denoiser(tiny, table, held(3), 3.0, torch.float32),
                      ltx.scheduler(tiny, "auto", latent_shape=LATENT), noise, [(0, 3)], steps=2)
     frames = list(ltx.decode(tiny, latents, "cpu", torch.float32))
-    elapsed = time.perf_counter() - began
+    elapsed = time.process_time() - began
     assert len(frames) == ltx.timing(tiny).decoded_frames(3) == FRAMES
     assert frames[0].shape == (SIZE, SIZE, 3) and frames[0].dtype == np.uint8
-    assert elapsed < 10, f"{elapsed:.1f} s"
+    assert elapsed < 20, f"{elapsed:.1f} CPU s"
 
 
 # --- 3. decoding in chunks ----------------------------------------------------------------------
@@ -309,13 +310,13 @@ def test_a_folder_without_a_component_is_unavailable_quickly(saved, tmp_path):
     partial = tmp_path / "partial"
     shutil.copytree(saved, partial)
     shutil.rmtree(partial / "transformer")
-    began = time.perf_counter()
+    began = time.process_time()  # CPU seconds: nothing heavy is loaded before the refusal
     with pytest.raises(ModelUnavailable, match="transformer/"):
         load_from(str(partial), None, ltx.COMPONENTS, lambda source, kw: ltx.load(source, str(partial), kw, None))
     (partial / "transformer").mkdir()  # present but empty: diffusers' own error, reworded
     with pytest.raises(ModelUnavailable, match="not available"):
         ltx.load(str(partial), str(partial), {}, None)
-    assert time.perf_counter() - began < 5
+    assert time.process_time() - began < 5
 
 
 def test_sizes_must_be_multiples_of_32(tiny):
