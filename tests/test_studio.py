@@ -13,7 +13,6 @@ import os
 import queue
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,7 +26,7 @@ from storyboard.errors import UsageError
 from storyboard.studio.checks import check_text, model_problem
 from storyboard.studio.folder import Folder, Refused
 
-WAIT_S = 120.0  # the longest any test waits for something to happen (a busy machine is slow, never stuck)
+WAIT_S = 300.0  # the longest any test waits for something to happen (a busy machine is slow, never stuck)
 CHROMIUM = Path("/usr/bin/chromium")
 
 TINY = """\
@@ -80,6 +79,31 @@ def test_paths_that_leave_the_folder_are_refused(folder, tmp_path):
     with pytest.raises(Refused, match="manages"):
         folder.script(".storyboard-studio/jobs.json")
     assert folder.scripts() == ["sub/ok.yaml"]  # hidden folders, links and non-scripts are not listed
+
+
+@pytest.mark.parametrize("link", [".storyboard-studio", ".storyboard-studio/plots", ".storyboard-studio/served",
+                                  ".storyboard-studio/previews", ".storyboard-studio/studio.lock"])
+def test_the_studio_refuses_to_start_when_its_own_folders_are_links(folder, tmp_path, link):
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_rsa").write_text("secret")
+    (folder.root / link).parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(home / ".ssh" / "id_rsa" if link.endswith(".lock") else home, folder.root / link)
+    with pytest.raises(Refused, match="is a symbolic link or leaves"):
+        folder.check_own()
+    said = run_cli("studio", cwd=folder.root)
+    assert said.returncode == 2 and "is a symbolic link or leaves" in said.stderr, said.stderr
+    assert sorted(p.relative_to(home).as_posix() for p in home.rglob("*")) == [".ssh", ".ssh/id_rsa"]
+    assert (home / ".ssh" / "id_rsa").read_text() == "secret"  # nothing written through the link
+
+
+def test_the_studios_own_folders_are_made_real_and_inside(folder):
+    folder.check_own()
+    for own in folder.own_folders():
+        assert own.is_dir() and not own.is_symlink() and own.resolve().is_relative_to(folder.root)
+    (folder.state / "jobs.json").mkdir()
+    with pytest.raises(Refused, match="is a folder"):
+        folder.check_own()
 
 
 def test_a_script_whose_music_or_output_leaves_the_folder_is_refused_at_the_field(folder, tmp_path):
@@ -209,9 +233,11 @@ def test_cancel_stops_with_130_keeps_finished_segments_and_resume_reuses_them(fo
 def test_jobs_survive_a_restart_and_resume_through_the_cache(folder):
     write(folder.root / "three.yaml", three_shots(60))
     renders = _queue(folder)
-    job = renders.submit("three.yaml", "preview")
-    renders.wait(lambda jobs: jobs[0].segment >= 2 or jobs[0].state not in ("queued", "running"), WAIT_S)
-    renders.close()  # the studio stops: the render is interrupted (Ctrl-C), its finished segments kept
+    try:
+        job = renders.submit("three.yaml", "preview")
+        renders.wait(lambda jobs: jobs[0].segment >= 2 or jobs[0].state not in ("queued", "running"), WAIT_S)
+    finally:
+        renders.close()  # the studio stops: the render is interrupted (Ctrl-C), its finished segments kept
     kept = _segments(folder)
     assert 1 <= len(kept) < 3
     saved = json.loads((folder.state / "jobs.json").read_text())["jobs"]
@@ -234,23 +260,177 @@ def test_a_studio_that_was_killed_leaves_its_render_interrupted_and_stopped(fold
 
     write(folder.root / "three.yaml", three_shots(60))
     orphan = Child(["render", "three.yaml"], folder.root)  # the render a killed studio left running
-    status = Status()
-    for line in orphan.lines():
-        status.feed(line)
-        if status.segment >= 2:
-            break
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    JobFile(folder.state / "jobs.json").save([
-        Job("r1", "three.yaml", "preview", state="running", pid=orphan.pid, pid_start=orphan.started),
-        Job("r2", "three.yaml", "preview", state="running", pid=int(dead.stdout), pid_start=1),
-        Job("r3", "three.yaml", "preview", state="queued"), Job("r4", "three.yaml", "preview", state="done")])
-    renders = _queue(folder)
     try:
-        assert orphan.wait(WAIT_S) == 130  # stopped as Ctrl-C stops it, before anything new could start
-        assert [(j.id, j.state) for j in reversed(renders.snapshot()[1])] == [
-            ("r1", "interrupted"), ("r2", "interrupted"), ("r3", "interrupted"), ("r4", "done")]
+        status = Status()
+        for line in orphan.lines():
+            status.feed(line)
+            if status.segment >= 2:
+                break
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+        JobFile(folder.state / "jobs.json").save([
+            Job("r1", "three.yaml", "preview", state="running", pid=orphan.pid, pid_start=orphan.started),
+            Job("r2", "three.yaml", "preview", state="running", pid=int(dead.stdout), pid_start=1),
+            Job("r3", "three.yaml", "preview", state="queued"), Job("r4", "three.yaml", "preview", state="done")])
+        renders = _queue(folder)
+        try:
+            assert orphan.wait(WAIT_S) == 130  # stopped as Ctrl-C stops it, before anything new could start
+            assert [(j.id, j.state) for j in reversed(renders.snapshot()[1])] == [
+                ("r1", "interrupted"), ("r2", "interrupted"), ("r3", "interrupted"), ("r4", "done")]
+        finally:
+            renders.close()
+    finally:
+        orphan.stop(5.0)  # should the test fail before the queue stopped it: never outlive pytest
+
+
+def _finished(jobs) -> bool:
+    return all(j.state not in ("queued", "running") for j in jobs)
+
+
+def test_a_job_checks_its_script_again_just_before_it_starts(folder, tmp_path):
+    from storyboard.music.synth import synth_track, write_wav
+    from storyboard.studio.jobs import RenderQueue
+
+    write_wav(synth_track(120.0, 4.0), tmp_path / "elsewhere" / "x.wav")
+    write(folder.root / "tiny.yaml", TINY)
+    renders = RenderQueue(folder, run=False)  # the job waits in the queue ...
+    try:
+        job = renders.submit("tiny.yaml", "preview")
+        changed = TINY.replace("model: preview\n", f"model: preview\nmusic: {{path: '{tmp_path}/elsewhere/x.wav'}}\n")
+        write(folder.root / "tiny.yaml", changed)  # ... while another tab saves other text
+        renders.worker.start()
+        (failed,) = renders.wait(_finished, WAIT_S)
+        assert (failed.state, failed.code, failed.pid) == ("failed", None, None), failed
+        assert failed.message.startswith("not started") and "leaves the studio's folder" in failed.message
+        assert "tiny.yaml:5:" in failed.message  # the check's own words, at the field
+        assert "queued to resume" in renders.resume(job.id)  # resuming checks again: still refused
+        (again,) = renders.wait(_finished, WAIT_S)
+        assert again.state == "failed" and "leaves the studio's folder" in again.message
     finally:
         renders.close()
+    assert not (folder.root / "out").exists()  # nothing was rendered
+
+
+def test_a_cancel_while_a_job_is_about_to_start_is_not_lost(folder, monkeypatch):
+    from storyboard.studio import checks
+
+    checking, release = threading.Event(), threading.Event()
+
+    def slow_check(*args, **kwargs):  # the job is running (being checked) and has no child yet
+        checking.set()
+        release.wait(WAIT_S)
+        return []
+
+    monkeypatch.setattr(checks, "render_problems", slow_check)
+    write(folder.root / "tiny.yaml", TINY)
+    renders = _queue(folder)
+    try:
+        job = renders.submit("tiny.yaml", "preview")
+        assert checking.wait(WAIT_S)
+        assert _state(renders, job.id).state == "running"
+        assert renders.cancel(job.id) == f"stopping {job.id}"
+        release.set()
+        (cancelled,) = renders.wait(_finished, WAIT_S)
+    finally:
+        release.set()
+        renders.close()
+    assert (cancelled.state, cancelled.code) == ("cancelled", None), cancelled
+    assert not (folder.root / "out").exists()  # its render never started
+
+
+def test_the_models_renders_used_are_kept_after_their_jobs_are_cleared(folder):
+    from storyboard.studio.actions import Studio
+    from storyboard.studio.caches import plans_to_keep
+    from storyboard.studio.jobs import RenderQueue
+
+    text = TINY.replace("height: 72", "height: 64")  # tiny-random wants multiples of 16
+    write(folder.root / "a.yaml", text)
+    studio = Studio(folder, "a.yaml", queue=RenderQueue(folder, run=False))
+    try:
+        said = studio.render("a.yaml", text, text, "tiny-random")
+        job_id = said.split()[1].rstrip(":")
+        studio.queue.cancel(job_id)
+        assert studio.queue.clear_finished() == 1 and not studio.queue.snapshot()[1]
+        assert studio.models() == {"a.yaml": {"tiny-random"}}
+    finally:
+        studio.close()
+    again = Studio(folder, queue=RenderQueue(folder, run=False))  # after a restart too
+    try:
+        assert again.models() == {"a.yaml": {"tiny-random"}}
+        plans = plans_to_keep(folder, ["a.yaml"], again.models())
+        assert sorted(str(p.model["id"]) for p in plans) == ["preview", "preview", "tiny-random"]
+    finally:
+        again.close()
+    assert json.loads((folder.state / "rendered.json").read_text())["models"] == {"a.yaml": ["tiny-random"]}
+
+
+def test_pruning_is_refused_while_a_render_or_a_preview_runs(folder):
+    from storyboard.studio.actions import Studio
+
+    write(folder.root / "three.yaml", three_shots(60))
+    studio = Studio(folder, "three.yaml")
+    preview = None
+    try:
+        job_id = studio.render("three.yaml", three_shots(60), three_shots(60), "").split()[1].rstrip(":")
+        studio.queue.wait(lambda jobs: jobs[0].segment >= 2 or _finished(jobs), WAIT_S)
+        assert _state(studio.queue, job_id).state == "running"
+        with pytest.raises(UsageError, match=rf"not pruned: render {job_id} \(three.yaml\) is running"):
+            studio.prune("out/.storyboard-cache", ["three.yaml"])
+        studio.queue.cancel(job_id)
+        studio.queue.wait(_finished, WAIT_S)
+        before = _segments(folder)
+        preview = studio.preview("three.yaml", three_shots(60))
+        assert next(preview).phase in ("starting", "render")  # its child runs
+        with pytest.raises(UsageError, match="not pruned: a preview is running"):
+            studio.prune("out/.storyboard-cache", [])
+        assert _segments(folder) == before and before  # nothing was deleted
+        preview.close()  # Stop preview
+        assert not studio.previews.busy()
+        assert studio.prune("out/.storyboard-cache", []).startswith(f"pruned {len(before)} of {len(before)}")
+    finally:
+        if preview is not None:
+            preview.close()
+        studio.close()
+
+
+def test_stopping_the_studio_stops_a_running_preview_and_removes_its_script(folder):
+    from storyboard.studio.actions import Studio
+
+    write(folder.root / "three.yaml", three_shots(60))
+    studio = Studio(folder, "three.yaml")
+    preview = studio.preview("three.yaml", three_shots(60) + "# not saved\n")  # an unsaved text: a temporary script
+    try:
+        assert next(preview).phase in ("starting", "render")
+        ((child, temporary),) = studio.previews.children.items()
+        assert temporary is not None and temporary.is_file() and temporary.parent == folder.root
+        studio.close(grace_s=WAIT_S)  # Ctrl-C on the studio, with the preview's generator left as it was
+        assert child.process.poll() in (130, -signal.SIGINT), child.process.poll()
+        assert not temporary.exists()
+        with pytest.raises(UsageError, match="the studio is stopping"):
+            next(studio.preview("three.yaml", three_shots(60)))
+    finally:
+        preview.close()
+        studio.close(grace_s=5.0)
+    assert not [p for p in folder.root.glob(".*") if p.name != ".storyboard-studio"]
+
+
+def test_a_new_script_never_saved_can_be_left_unless_it_was_edited(folder):
+    from storyboard.studio import app
+    from storyboard.studio.actions import NEW_SCRIPT, Studio
+    from storyboard.studio.jobs import RenderQueue
+
+    write(folder.root / "tiny.yaml", TINY)
+    studio = Studio(folder, queue=RenderQueue(folder, run=False))
+    try:
+        opened = studio.open("new.yaml")
+        assert (opened.text, opened.saved) == (NEW_SCRIPT, None)
+        assert not studio.unsaved(NEW_SCRIPT, None) and studio.unsaved(NEW_SCRIPT + "# mine\n", None)
+        state = {"path": "new.yaml", "saved": None, "summary": ""}
+        _, text, new_state, _ = app._open(studio, "tiny.yaml", state, text=NEW_SCRIPT)
+        assert (text, new_state["path"]) == (TINY, "tiny.yaml")
+        _, text, kept, notice = app._open(studio, "tiny.yaml", state, text=NEW_SCRIPT + "# mine\n")
+        assert kept is state and "unsaved changes" in notice
+    finally:
+        studio.close()
 
 
 def test_the_studio_refuses_renders_of_unsaved_or_broken_scripts(folder):
@@ -359,6 +539,18 @@ def test_any_host_but_loopback_is_warned_about(tmp_path):
     assert warning and "anyone who can reach" in warning and str(tmp_path) in warning
 
 
+def test_the_command_warns_before_it_serves_beyond_this_machine(monkeypatch, capsys):
+    from storyboard import cli
+    from storyboard.studio import server
+
+    served = []
+    monkeypatch.setattr(server, "serve", lambda *args: served.append(args))  # nothing is exposed
+    assert cli.main(["studio", "--host", "0.0.0.0"]) == 0
+    assert served == [(None, "0.0.0.0", None)]
+    assert "anyone who can reach this address" in capsys.readouterr().err
+    assert cli.main(["studio"]) == 0 and "anyone" not in capsys.readouterr().err
+
+
 def test_without_gradio_the_studio_says_what_to_install(monkeypatch, capsys):
     from storyboard import cli
     from storyboard.studio import server
@@ -368,14 +560,10 @@ def test_without_gradio_the_studio_says_what_to_install(monkeypatch, capsys):
     assert "install storyboard[studio]" in capsys.readouterr().err
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
-    """``storyboard studio ARGS`` in a folder, as a child process; its URL once it serves."""
+    """``storyboard studio ARGS`` in a folder, as a child process; its URL once it serves. Started without
+    ``--port``: the studio takes the first port it can bind from 7860 and prints it (a port chosen here
+    could be taken by another program before the studio binds it)."""
 
     def __init__(self, folder: Path, *args: str):
         self.process = subprocess.Popen([sys.executable, "-m", "storyboard", "studio", *args], cwd=folder,
@@ -421,11 +609,10 @@ class Server:
 
 def test_a_second_studio_in_a_folder_is_refused_and_ctrl_c_stops_with_130(tmp_path):
     write(tmp_path / "tiny.yaml", TINY)
-    first = Server(tmp_path, "tiny.yaml", "--port", str(free_port()), "--host", "0.0.0.0")
+    first = Server(tmp_path, "tiny.yaml")
     try:
         first.url()
-        assert "anyone who can reach this address" in "".join(first.stderr)
-        second = run_cli("studio", "--port", str(free_port()), cwd=tmp_path)
+        second = run_cli("studio", cwd=tmp_path)
         assert second.returncode == 2 and "another studio already runs" in second.stderr
         outside = run_cli("studio", "../elsewhere.yaml", cwd=tmp_path)
         assert outside.returncode == 2 and "leaves the studio's folder" in outside.stderr
@@ -500,7 +687,7 @@ def test_the_studio_in_a_browser(night_city, tmp_path):
     sync_playwright = browser_or_skip()
     original = (night_city / "night-city.yaml").read_text()
     mistaken, fixed = original.replace("  fps: 24\n", "  fps: 24x\n"), original.replace("  fps: 24\n", "  fps: 25\n")
-    server = Server(night_city, "night-city.yaml", "--port", str(free_port()))
+    server = Server(night_city, "night-city.yaml")
     try:
         url = server.url()
         with sync_playwright() as playwright:
@@ -521,6 +708,7 @@ def test_the_studio_in_a_browser(night_city, tmp_path):
     for shot in shots:
         not_blank(shot)
     assert (night_city / "night-city.yaml").read_text() == original  # nothing was saved
+    assert not (night_city / ".gradio").exists()  # Gradio's caches are the studio's own, in .storyboard-studio
     if os.environ.get("STORYBOARD_UPDATE_SCREENSHOT") == "1":
         readme_screenshot(video["page"], ROOT / "docs" / "studio.png")
 

@@ -14,7 +14,7 @@ from typing import Iterator
 
 from storyboard.errors import UsageError
 from storyboard.studio.checks import Checked, check_text, model_problem
-from storyboard.studio.children import Status
+from storyboard.studio.children import Running, Status
 from storyboard.studio.folder import Folder
 from storyboard.studio.jobs import RenderQueue
 
@@ -54,11 +54,18 @@ class Studio:
         self.folder = folder
         self.first = first
         self.queue = queue if queue is not None else RenderQueue(folder)
+        self.previews = Running("a preview")
 
     # --- scripts ------------------------------------------------------------------------------
 
     def scripts(self) -> list[str]:
         return self.folder.scripts()
+
+    @staticmethod
+    def unsaved(text: str | None, saved: str | None) -> bool:
+        """Whether the editor's ``text`` holds changes that leaving the script would lose: it differs from
+        the file as opened (``saved``), or, for a script never saved, from the new script's text."""
+        return (text or "") != (NEW_SCRIPT if saved is None else saved)
 
     def open(self, path: str | None) -> Opened:
         """Open ``path`` (default: the script the studio was started with, else the first one)."""
@@ -112,7 +119,7 @@ class Studio:
         checked = check_text(text, resolved, self.folder, model="preview")
         if not checked.ok:
             raise UsageError("the script has errors: fix them before previewing")
-        yield from run_preview(self.folder, resolved, text, checked)
+        yield from run_preview(self.folder, resolved, text, checked, self.previews)
 
     def render(self, path: str, text: str, saved: str | None, model: str) -> str:
         """Queue a render of the saved script with ``model`` (empty: the script's own); what happened."""
@@ -132,12 +139,29 @@ class Studio:
         return f"queued {job.id}: {name} with {job.model}"
 
     def models(self) -> dict[str, set[str]]:
-        """The models each script was rendered with from the studio (its jobs)."""
-        found: dict[str, set[str]] = {}
-        for job in self.queue.snapshot()[1]:
-            found.setdefault(job.script, set()).add(job.model)
-        return found
+        """The models each script was rendered with from the studio (the record its render jobs keep,
+        which outlives clearing them)."""
+        return self.queue.models()
 
-    def close(self) -> str | None:
-        """Stop the render queue; the id of the render it interrupted, if any."""
-        return self.queue.close()
+    # --- caches -------------------------------------------------------------------------------
+
+    def prune(self, cache: str, keep: list[str]) -> str:
+        """Prune the cache ``cache`` keeping the segments of the scripts ``keep``; what was done. Refused
+        while a render or a preview runs (it may be writing, or about to reuse, what would be deleted);
+        none starts until the pruning is done."""
+        from storyboard.studio.caches import plans_to_keep, prune_cache
+
+        why = "a cache is being pruned"
+        try:
+            with self.queue.held(why), self.previews.held(why):
+                return prune_cache(self.folder, cache, plans_to_keep(self.folder, keep, self.models()))
+        except UsageError as exc:
+            if str(exc).startswith("not pruned"):
+                raise
+            raise UsageError(f"not pruned: {exc}") from None
+
+    def close(self, grace_s: float = 60.0) -> str | None:
+        """Stop the running previews (removing their temporary scripts) and the render queue; the id
+        of the render it interrupted, if any."""
+        self.previews.close(grace_s)
+        return self.queue.close(grace_s)

@@ -189,7 +189,7 @@ def _open(studio: Studio, path: str | None, state: dict, text: str | None = None
     import gradio as gr
 
     choices = studio.scripts()
-    if not force and text is not None and state.get("path") and text != state.get("saved"):
+    if not force and text is not None and state.get("path") and studio.unsaved(text, state.get("saved")):
         return (gr.update(value=state["path"], choices=choices), gr.skip(), state,
                 views.message(f"{state['path']} has unsaved changes: save them before opening another script", False))
     try:
@@ -344,13 +344,10 @@ def _cache_view(studio: Studio, name: str | None) -> str:
 
 
 def _prune(studio: Studio, name: str | None, keep: list[str] | None) -> tuple:
-    from storyboard.studio.caches import plans_to_keep, prune_cache
-
     if not name:
         return views.message("choose a cache first", False), _cache_view(studio, name)
     try:
-        plans = plans_to_keep(studio.folder, list(keep or []), studio.models())
-        said = prune_cache(studio.folder, name, plans)
+        said = studio.prune(name, list(keep or []))
     except UsageError as exc:
         return views.message(str(exc), False), _cache_view(studio, name)
     return views.message(said), _cache_view(studio, name)

@@ -155,3 +155,23 @@ def model_problem(model_id: str, folder: Folder) -> str | None:
         return (f"model '{model_id}' is a folder outside the studio's folder ({folder.root}); the studio reads only "
                 "inside the folder it was started in (a hub id such as org/name is read from the Hugging Face cache)")
     return None
+
+
+def render_problems(folder: Folder, name: str, model: str, shown: int = 3) -> list[str]:
+    """Why the script ``name`` (relative to the folder, as it is on disk now) may not be rendered with
+    ``model``: the studio's checks of a render, run again just before a render job starts (the file
+    may have changed since it was queued); at most ``shown`` messages, empty when it may."""
+    try:
+        path = folder.script(name)
+        text = folder.read_script(name)
+    except UsageError as exc:
+        return [str(exc)]
+    if problem := model_problem(model, folder):
+        return [problem]
+    checked = check_text(text, path, folder, model=model)
+    if checked.ok:
+        return []
+    said = [p.text for p in checked.problems[:shown]]
+    if len(checked.problems) > shown:
+        said.append(f"... and {len(checked.problems) - shown} more")
+    return said

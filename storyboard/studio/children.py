@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -141,6 +142,67 @@ class Child:
             except subprocess.TimeoutExpired:
                 signal_group(self.pid, signal.SIGKILL)
         return self.wait()
+
+
+class Running:
+    """The children of one kind that run now (the previews), each with the temporary file it reads:
+    so that the studio can stop them all when it stops, and pruning can wait for none to run."""
+
+    def __init__(self, what: str = "a preview"):
+        self.what = what
+        self.lock = threading.Lock()
+        self.children: dict[Child, Path | None] = {}
+        self.closed = False
+        self.holding: str | None = None  # why no child may start now
+
+    def start(self, args: list[str], cwd: Path, temporary: Path | None = None) -> Child:
+        """Start ``python -m storyboard ARGS`` and count it as running until :meth:`done`. Raises
+        :class:`storyboard.errors.UsageError` while the studio stops or something holds them off."""
+        from storyboard.errors import UsageError
+
+        with self.lock:
+            if self.closed:
+                raise UsageError("the studio is stopping: nothing new starts")
+            if self.holding:
+                raise UsageError(f"not started: {self.holding}; try again in a moment")
+            child = Child(args, cwd)
+            self.children[child] = temporary
+            return child
+
+    def done(self, child: Child) -> None:
+        with self.lock:
+            self.children.pop(child, None)
+
+    def busy(self) -> bool:
+        with self.lock:
+            return bool(self.children)
+
+    @contextmanager
+    def held(self, why: str) -> Iterator[None]:
+        """Let no child start while the block runs (``why`` says so to whoever tries); UsageError if one runs."""
+        from storyboard.errors import UsageError
+
+        with self.lock:
+            if self.children:
+                raise UsageError(f"{self.what} is running: wait for it (or stop it) first")
+            self.holding = why
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.holding = None
+
+    def close(self, grace_s: float = 60.0) -> None:
+        """Stop every child as Ctrl-C would (SIGINT to its group; SIGKILL after ``grace_s``), remove the
+        temporary files they read, and let none start again."""
+        with self.lock:
+            self.closed = True
+            running = list(self.children.items())
+        for child, temporary in running:
+            child.stop(grace_s)
+            if temporary is not None:
+                temporary.unlink(missing_ok=True)
+            self.done(child)
 
 
 def signal_group(pid: int, signum: int) -> None:

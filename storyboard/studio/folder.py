@@ -4,7 +4,9 @@ A path is taken *after* following symbolic links and ``..``: ``media/song.wav`` 
 link to ``/home/me/song.wav`` leaves the folder as surely as ``../song.wav`` or
 ``/etc/passwd`` does, and is refused. The studio keeps its own files (previews, plots,
 the render queue, Gradio's copies of what it serves) in ``.storyboard-studio/`` inside
-the folder.
+the folder, and refuses to start when any of them is a link or resolves outside it (a
+project that arrives with ``.storyboard-studio/plots -> /home/me`` would otherwise have the
+studio write there, and its server serve what is there).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from storyboard.errors import UsageError
 SCRIPT_SUFFIXES = (".yaml", ".yml", ".json")
 STATE_NAME = ".storyboard-studio"
 MAX_SCRIPT_BYTES = 4 * 2**20  # a script is text of a few kilobytes; refuse to load anything huge
+OWN_FILES = ("studio.lock", "jobs.json", "rendered.json")  # in the state folder
 _SKIPPED = {"node_modules", "__pycache__", ".git", ".venv", "venv"}
 
 
@@ -57,6 +60,31 @@ class Folder:
     def served(self) -> Path:
         """Gradio's upload folder and its copies of the files the page shows (``GRADIO_TEMP_DIR``)."""
         return self.state / "served"
+
+    @property
+    def examples(self) -> Path:
+        """Gradio's cache of examples (``GRADIO_EXAMPLES_CACHE``; the page has none, but Gradio serves it)."""
+        return self.state / "examples"
+
+    def own_folders(self) -> list[Path]:
+        """The studio's own folders, as named (not resolved): the state folder first."""
+        return [self.state, self.previews, self.plots, self.served, self.examples]
+
+    def check_own(self) -> None:
+        """Raise :class:`Refused` when one of the studio's own folders or files is a symbolic link,
+        resolves outside the root or is not what it should be; then make the folders that are missing.
+        Run at startup, before anything is written there or served from there."""
+        files = [self.state / name for name in OWN_FILES]
+        for path in [*self.own_folders(), self.previews / ".storyboard-cache", *files]:  # the previews' cache too
+            if path.is_symlink() or self.leaves(path):
+                raise Refused(f"{path} is a symbolic link or leaves {self.root}: the studio keeps its own files only "
+                              f"in {self.state}, a real folder inside the folder it was started in; remove the link "
+                              "(or that whole folder: the studio makes it again) and start the studio again")
+            if path.exists() and path.is_dir() == (path in files):
+                raise Refused(f"{path} is {'a folder' if path.is_dir() else 'a file'}, where the studio keeps its "
+                              "own files; move it away and start the studio again")
+        for path in self.own_folders():
+            path.mkdir(parents=True, exist_ok=True)
 
     # --- confinement ----------------------------------------------------------------------
 

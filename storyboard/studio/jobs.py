@@ -8,6 +8,13 @@ every change of state (and every few seconds of progress). When the studio start
 a job it left queued or running is *interrupted*, and resuming it renders the same script
 again, which reuses every finished segment from the cache. A render the old studio left
 running (it was killed) is stopped first, so that it cannot share the GPU with a new one.
+
+Just before a job starts, its script is read and checked again as when it was queued (the
+studio's folder rules and the command line's output rules): another tab may have saved other
+text since, and a resumed job may be days old. A script that fails the check is not rendered;
+its job fails with the check's first messages. The models each script was queued with are
+kept apart from the jobs, in ``.storyboard-studio/rendered.json``, so that clearing the
+finished jobs does not let pruning delete the segments their renders made.
 """
 
 from __future__ import annotations
@@ -16,14 +23,17 @@ import dataclasses
 import json
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from storyboard.studio.children import Child, Status, signal_group, still_running
 from storyboard.studio.folder import Folder
 
 UNFINISHED = ("queued", "running")
 RESUMABLE = ("cancelled", "interrupted", "failed")
+INTERRUPTED = (130, -2)  # Ctrl-C: the render's own exit status, or SIGINT before Python handled it
 SAVE_EVERY_S = 2.0  # progress is written to jobs.json at most this often (changes of state at once)
 
 
@@ -92,6 +102,38 @@ class JobFile:
             tmp.write_text(text, encoding="utf-8")
 
 
+class RenderedModels:
+    """``rendered.json``: the models each script was rendered with from the studio (``{script: [model, ...]}``),
+    written atomically; only ever added to (pruning keeps their segments), never by clearing jobs."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.lock = threading.Lock()
+
+    def load(self) -> dict[str, set[str]]:
+        """The record; an unreadable one counts as empty (and is rewritten at the next render)."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            return {str(script): {str(m) for m in models} for script, models in data["models"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}
+
+    def add(self, pairs: list[tuple[str, str]]) -> None:
+        """Note that each ``(script, model)`` was rendered (or is about to be)."""
+        from storyboard.files import atomic
+
+        with self.lock:
+            known = self.load()
+            if all(model in known.get(script, ()) for script, model in pairs):
+                return
+            for script, model in pairs:
+                known.setdefault(script, set()).add(model)
+            text = json.dumps({"version": 1, "models": {k: sorted(v) for k, v in sorted(known.items())}}, indent=1)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic(self.path, ".json") as tmp:
+                tmp.write_text(text, encoding="utf-8")
+
+
 def recovered(jobs: list[Job], grace_s: float = 60.0) -> list[Job]:
     """The jobs a previous studio left, as this one takes them over: unfinished ones become interrupted
     (a render still running from the old studio is stopped first, as Ctrl-C would)."""
@@ -127,13 +169,16 @@ class RenderQueue:
     def __init__(self, folder: Folder, *, run: bool = True):
         self.folder = folder
         self.file = JobFile(folder.state / "jobs.json")
+        self.rendered = RenderedModels(folder.state / "rendered.json")
         self.changed = threading.Condition()
         self.jobs: list[Job] = recovered(self.file.load())
         self.version = 0  # goes up at every change, so the page redraws only when something changed
         self.child: Child | None = None
         self.closing = False
+        self.holding: str | None = None  # why no job may start now (a cache is being pruned)
         self._saved_at = 0.0
         if self.jobs:
+            self.rendered.add([(j.script, j.model) for j in self.jobs])  # jobs from before the record was kept
             self._save()
         self.worker = threading.Thread(target=self._work, name="storyboard-render-queue", daemon=True)
         if run:
@@ -148,6 +193,7 @@ class RenderQueue:
             now = time.time()
             job = Job(f"r{number}", script, model, created=now, queued=now,
                       message="waiting for the render before it" if self._busy() else "starting")
+            self.rendered.add([(script, model)])
             self.jobs.append(job)
             self._changed(save=True)
             return dataclasses.replace(job)
@@ -160,10 +206,12 @@ class RenderQueue:
                 job.state, job.finished, job.message = "cancelled", time.time(), "cancelled before it started"
                 self._changed(save=True)
                 return f"{job.id} cancelled"
-            if job.state != "running" or self.child is None:
+            if job.state != "running":
                 return f"{job.id} is {job.state}: nothing to cancel"
             job.cancelling, job.message = True, "stopping: the segment being rendered is dropped, finished ones kept"
-            self.child.interrupt()
+            if self.child is not None:
+                self.child.interrupt()
+            # else it is being checked, about to start: _start sees job.cancelling and does not start it
             self._changed(save=True)
             return f"stopping {job.id}"
 
@@ -186,6 +234,31 @@ class RenderQueue:
             self.jobs = kept
             self._changed(save=True)
             return gone
+
+    def models(self) -> dict[str, set[str]]:
+        """The models each script was rendered with from the studio (kept after its jobs are cleared)."""
+        found = self.rendered.load()
+        with self.changed:
+            for job in self.jobs:
+                found.setdefault(job.script, set()).add(job.model)
+        return found
+
+    @contextmanager
+    def held(self, why: str) -> Iterator[None]:
+        """Start no job while the block runs (queued ones wait); UsageError if one runs now."""
+        from storyboard.errors import UsageError
+
+        with self.changed:
+            job = next((j for j in self.jobs if j.state == "running"), None)
+            if job is not None:
+                raise UsageError(f"render {job.id} ({job.script}) is running: wait for it (or cancel it) first")
+            self.holding = why
+        try:
+            yield
+        finally:
+            with self.changed:
+                self.holding = None
+                self.changed.notify_all()
 
     def snapshot(self) -> tuple[int, list[Job]]:
         """(version, copies of the jobs), newest first."""
@@ -222,7 +295,7 @@ class RenderQueue:
     def _work(self) -> None:
         while True:
             with self.changed:
-                while not self.closing and not any(j.state == "queued" for j in self.jobs):
+                while not self.closing and (self.holding or not any(j.state == "queued" for j in self.jobs)):
                     self.changed.wait()
                 if self.closing:
                     return
@@ -233,24 +306,41 @@ class RenderQueue:
             self._run(job)
 
     def _run(self, job: Job) -> None:
-        """Run one job's render to its end, reading its progress."""
+        """Check one job's script again, then run its render to its end, reading its progress."""
+        from storyboard.studio.checks import render_problems
+
         status = Status()
+        problems = render_problems(self.folder, job.script, job.model)
+        if problems:
+            self._finish(job, None, status, "not started: the script, as it is on disk now, has problems:\n"
+                         + "\n".join(problems))
+            return
         try:
-            child = Child(["render", job.script, "--model", job.model], self.folder.root)
+            child = self._start(job)
         except OSError as exc:
             self._finish(job, None, status, f"could not start the render: {exc}")
             return
-        with self.changed:
-            self.child, job.pid, job.pid_start = child, child.pid, child.started
-            if self.closing:  # the studio began to close while this one started
-                child.interrupt()
-            self._changed(save=True)
+        if child is None:  # cancelled, or the studio began to close, while it was checked
+            self._finish(job, None, status, "cancelled before it started")
+            return
         for line in child.lines():
             with self.changed:
                 status.feed(line)
                 job.took(status)
                 self._changed(save=time.monotonic() - self._saved_at > SAVE_EVERY_S)
         self._finish(job, child.wait(), status)
+
+    def _start(self, job: Job) -> Child | None:
+        """Start the job's render (None when it was cancelled, or the studio began to close, first). The
+        lock is held from the check of ``job.cancelling`` until ``self.child`` is set, so that a Cancel
+        click in between is never lost: either it finds the child, or the child is never started."""
+        with self.changed:
+            if job.cancelling or self.closing:
+                return None
+            child = Child(["render", job.script, "--model", job.model], self.folder.root)
+            self.child, job.pid, job.pid_start = child, child.pid, child.started
+            self._changed(save=True)
+            return child
 
     def _finish(self, job: Job, code: int | None, status: Status, note: str = "") -> None:
         with self.changed:
@@ -260,14 +350,14 @@ class RenderQueue:
             if code == 0:
                 job.state, job.fraction, job.phase = "done", 1.0, "done"
                 job.message = next((ln for ln in reversed(status.lines) if ln.startswith("wrote ")), "done")
-            elif job.cancelling and code == 130:
+            elif job.cancelling and (code in INTERRUPTED or code is None):
                 job.state = "cancelled"
-                job.message = f"cancelled: {status.last_words() or 'stopped'}".strip()
+                job.message = note or f"cancelled: {status.last_words() or 'stopped'}".strip()
             elif self.closing:
                 job.state, job.message = "interrupted", ("the studio stopped during this render; resume it to go "
                                                          "on from the segments it finished")
             else:
-                job.state = "interrupted" if code == 130 else "failed"
+                job.state = "interrupted" if code in INTERRUPTED else "failed"
                 job.message = note or status.last_words() or f"the render stopped with exit status {code}"
             job.cancelling = False
             self._changed(save=True)

@@ -6,7 +6,8 @@ Ctrl-C and cache apply, and its segment cache sits beside the previews, apart fr
 renders'. It previews what the editor holds: when that differs from the file, the text is
 written to a temporary file beside the script (so that its relative paths resolve the same),
 named as storyboard names its partial files, and removed afterwards; a studio that was killed
-leaves one behind, which the next one sweeps away. A preview never writes over a user's file.
+leaves one behind, which the next one sweeps away; a studio stopped with Ctrl-C stops its
+previews and removes theirs. A preview never writes over a user's file.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from storyboard.errors import UsageError
-from storyboard.studio.children import Child, Status
+from storyboard.studio.children import Running, Status
 from storyboard.studio.folder import Folder
 
 if TYPE_CHECKING:
@@ -41,20 +42,23 @@ def check_preview_outputs(checked: "Checked", target: Path) -> None:
     check_outputs(checked.script, plan, chosen_by_user=True)
 
 
-def run_preview(folder: Folder, script: Path, text: str, checked: "Checked") -> Iterator[Status]:
+def run_preview(folder: Folder, script: Path, text: str, checked: "Checked",
+                running: Running | None = None) -> Iterator[Status]:
     """Render the preview of ``text`` (checked, with no errors) as the script at ``script``, yielding
     its status at every line of progress; the last has ``phase`` ``done`` (``output`` is the MP4) or
-    ``failed``. Closing the generator stops the render (Ctrl-C)."""
+    ``failed``. Closing the generator stops the render (Ctrl-C). The child is counted in ``running``
+    while it runs (so that the studio stops it, and removes its temporary script, when it stops)."""
     if not checked.ok:
         raise UsageError("the script has errors: fix them before previewing")
     target = preview_path(folder, script)
     check_preview_outputs(checked, target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    running = running if running is not None else Running()
     source, temporary = _source(script, text)
     status, child = Status(), None
     try:
-        child = Child(["render", folder.relative(source), "--model", "preview", "-o", folder.relative(target)],
-                      folder.root)
+        args = ["render", folder.relative(source), "--model", "preview", "-o", folder.relative(target)]
+        child = running.start(args, folder.root, source if temporary else None)
         for line in child.lines():
             status.feed(line)
             yield status
@@ -63,8 +67,10 @@ def run_preview(folder: Folder, script: Path, text: str, checked: "Checked") -> 
         status.output = str(target) if code == 0 else None
         yield status
     finally:
-        if child is not None and child.process.poll() is None:
-            child.stop()
+        if child is not None:
+            if child.process.poll() is None:
+                child.stop()
+            running.done(child)
         if temporary:
             source.unlink(missing_ok=True)
 

@@ -3,10 +3,14 @@
 The server listens on 127.0.0.1 unless told otherwise; any other address is announced with
 a warning. One studio runs in a folder at a time (a lock in ``.storyboard-studio/``), so one
 render queue owns its renders. Gradio is kept to the folder: its copies of what the page
-shows, and its uploads, live in ``.storyboard-studio/served/``; the only other files it may
-serve are the studio's plots and previews; nothing is sent anywhere (no analytics, no version
+shows, and its uploads, live in ``.storyboard-studio/served/`` and its examples cache in
+``.storyboard-studio/examples/`` (not ``.gradio/`` in the current folder); the only other
+files it may serve are the studio's plots and previews. The studio refuses to start when
+any of these is a symbolic link or leaves the folder, and gives Gradio their resolved
+paths. Nothing is sent anywhere (no analytics, no version
 check, no share link, no monitoring or MCP endpoints, no run history). Stopping the studio
-(Ctrl-C) stops a running render as Ctrl-C would, so that it can be resumed.
+(Ctrl-C) stops a running render as Ctrl-C would, so that it can be resumed, and a running
+preview (removing its temporary script).
 """
 
 from __future__ import annotations
@@ -65,12 +69,16 @@ def folder_lock(folder: Folder) -> Iterator[Path]:
 
 
 def quiet_gradio(folder: Folder) -> None:
-    """Environment for Gradio before it is imported: no analytics, files kept inside the folder."""
-    folder.served.mkdir(parents=True, exist_ok=True)
+    """Environment for Gradio before it is imported: no analytics, every folder it writes or serves
+    inside ``.storyboard-studio/`` (checked by :meth:`Folder.check_own` first), none taken from the
+    environment."""
+    folder.check_own()
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    os.environ["GRADIO_TEMP_DIR"] = str(folder.served)
+    os.environ["GRADIO_TEMP_DIR"] = str(folder.served.resolve())  # uploads and copies of what the page shows
+    os.environ["GRADIO_EXAMPLES_CACHE"] = str(folder.examples.resolve())  # else <cwd>/.gradio/cached_examples
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ.pop("GRADIO_SHARE", None)
+    for name in ("GRADIO_SHARE", "GRADIO_ALLOWED_PATHS", "GRADIO_WATCH_DIRS", "GRADIO_HOT_RELOAD"):
+        os.environ.pop(name, None)
 
 
 def serve(script: str | None = None, host: str = "127.0.0.1", port: int | None = None, root: str | Path | None = None,
@@ -88,6 +96,7 @@ def serve(script: str | None = None, host: str = "127.0.0.1", port: int | None =
     folder = Folder.at(root or Path.cwd())
     first = folder.relative(folder.script(script)) if script else None
     out = out or sys.stdout
+    folder.check_own()  # before the lock is written: its folder may be a link
     with folder_lock(folder) as lock:
         quiet_gradio(folder)
         studio = Studio(folder, first)
@@ -117,11 +126,10 @@ def launch(studio, host: str, port: int | None) -> tuple[object, str]:
 
     blocks = build(studio)
     folder = studio.folder
-    for own in (folder.plots, folder.previews):
-        own.mkdir(parents=True, exist_ok=True)
+    allowed = [str(own.resolve()) for own in (folder.plots, folder.previews)]  # checked by quiet_gradio
     _, local_url, _ = blocks.launch(
         server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, share=False, inbrowser=False,
-        allowed_paths=[str(folder.plots), str(folder.previews)], footer_links=[], run_history=False,
+        allowed_paths=allowed, footer_links=[], run_history=False,
         enable_monitoring=False, mcp_server=False, ssr_mode=False, max_file_size="1mb", strict_cors=True, css=CSS)
     url = str(local_url)
     if host not in LOOPBACK and not host.startswith("127."):
