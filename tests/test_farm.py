@@ -14,11 +14,13 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from io import StringIO
 from pathlib import Path
@@ -26,7 +28,15 @@ from pathlib import Path
 import pytest
 from helpers import ffmpeg, run_cli, write
 
-from storyboard.farm.driver import WorkerSpec, worker_spec
+from storyboard.farm.driver import (
+    Dispatch,
+    FarmReport,
+    Job,
+    WorkerSpec,
+    check_result,
+    restarted,
+    worker_spec,
+)
 from storyboard.farm.results import FarmError, commit_result
 from storyboard.farm.schedule import (
     critical_path,
@@ -49,6 +59,7 @@ from storyboard.farm.worker import (
 from storyboard.plan.build import plan_script
 from storyboard.render import entries
 from storyboard.render.orchestrate import plan_segments, render_plan
+from storyboard.render.progress import Progress
 from storyboard.render.segments import KEY, SegmentCache
 from storyboard.script.load import load_script, load_script_text
 
@@ -230,6 +241,88 @@ def test_the_driver_keeps_only_what_checks_out(plan, tmp_path):
     assert commit_result(plan, segments, result, cache.folder / "pieces") == 0, "good pieces are not written again"
 
 
+def test_the_driver_writes_a_result_only_for_the_shot_it_asked_for(plan, tmp_path):
+    cache = SegmentCache(tmp_path / "cache")
+    segments = plan_segments(plan, cache)
+    worker = ShotWorker(str(tmp_path / "v.mp4"))
+    result = list(worker.render(plan, 1, segments[1].key))[-1]
+    worker.close()
+    check_result(Job(segments[1], 0, None, pid=result.pid), result)
+    with pytest.raises(FarmError, match=rf"worker 2 was asked for shot 2 \(segment {segments[2].key[:12]}\) and "
+                                        rf"returned shot 1 \(segment {segments[1].key[:12]}\)"):
+        check_result(Job(segments[2], 1, None, pid=result.pid), result)
+    with pytest.raises(FarmError, match="returned shot 1 .segment 000000000000"):
+        check_result(Job(segments[1], 0, None, pid=result.pid), replace(result, key="0" * 40))
+    said: list[str] = []
+    wrong, right = Job(segments[2], 0, None, pid=result.pid), Job(segments[1], 0, None, pid=result.pid)
+    with pytest.raises(FarmError, match="asked for shot 2"):
+        bare_dispatch(plan, segments, cache, said, wrong).on_result("stream", wrong, result)
+    assert not cache.folder.exists() or not any(cache.folder.rglob("*")), "nothing of it was written"
+    dispatch = bare_dispatch(plan, segments, cache, said, right)
+    dispatch.on_result("stream", right, result)
+    assert said == [] and plan_segments(plan, cache)[1].cached and dispatch.done == 1
+
+
+def bare_dispatch(plan, segments: list, cache: SegmentCache, said: list[str], job: Job) -> Dispatch:
+    """A :class:`Dispatch` without Ray or workers, for its news handling: ``job`` running, as ``"stream"``."""
+    dispatch = Dispatch.__new__(Dispatch)
+    dispatch.plan, dispatch.segments, dispatch.cache, dispatch.say = plan, segments, cache, said.append
+    dispatch.progress = Progress(sum(s.shot.length for s in segments), plan.fps, quiet=True)
+    dispatch.running, dispatch.idle, dispatch.report = {"stream": job}, [], FarmReport()
+    dispatch.base = dispatch.finished = dispatch.done = 0
+    return dispatch
+
+
+def test_a_restart_is_reported_by_a_tick_or_by_the_result_and_only_during_a_shot(plan, tmp_path):
+    segments = plan_segments(plan, SegmentCache(tmp_path / "cache"))
+    job = Job(segments[0], 1, None, pid=100)  # the pid the worker answered just before the shot
+    assert restarted(job, 100, finished=False) is None and restarted(job, 100, finished=True) is None
+    assert restarted(job, 200, finished=False) == ("shot 0: worker 2 (process 100) was lost; Ray restarted it "
+                                                   "(process 200), which renders the shot again from its start")
+    assert "(process 200), which rendered the whole shot again" in restarted(job, 200, finished=True)
+    said: list[str] = []
+    dispatch = bare_dispatch(plan, segments, SegmentCache(tmp_path / "cache"), said, job)
+    dispatch.on_tick(job, Tick(0, 3, 200))
+    dispatch.on_tick(job, Tick(0, 6, 200))
+    assert len(said) == 1 and "(process 100) was lost" in said[0] and job.pid == 200, "said once per restart"
+    dispatch.note_restart(job, 300, finished=True)  # lost after its last tick: only the result tells
+    assert len(said) == 2 and "(process 200) was lost; Ray restarted it (process 300)" in said[1]
+
+
+def test_a_failed_or_interrupted_ray_init_stops_what_it_started(tmp_path):
+    from storyboard.farm.cluster import _init
+
+    class FakeRay:
+        shutdowns = 0
+
+        def init(self, **options):
+            raise KeyboardInterrupt
+
+        def shutdown(self):
+            FakeRay.shutdowns += 1
+
+    session = tmp_path / "sbray-1-x"
+    session.mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        _init(FakeRay(), session, address="local")
+    assert FakeRay.shutdowns == 1 and not session.exists()
+
+
+@contextmanager
+def own_group(args: list[str], **options):
+    """``subprocess.Popen`` in a session of its own; on the way out, whatever happened (a timeout, a failed
+    assert), its whole process group is killed: the command-line driver and a private Ray cluster it started."""
+    process = subprocess.Popen(args, start_new_session=True, **options)
+    try:
+        yield process
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # (the group has ended)
+        process.wait(timeout=60)
+
+
 # ---------------------------------------------------------------- a local Ray cluster
 
 def framemd5(path: Path) -> list[str]:
@@ -403,18 +496,14 @@ def test_after_the_driver_is_stopped_the_next_run_resumes_from_the_cache(cluster
     last = longest_first([shot_cost(plan, s) for s in plan.shots])[-1]
     (pauses / f"shot-{last}.armed").touch()  # one worker: every other shot is in the cache when it gets there
     cache = tmp_path / ".storyboard-cache"
-    driver = subprocess.Popen([sys.executable, "-m", "storyboard", "render", str(script), "-o", str(tmp_path / "v.mp4"),
-                               "--ray", handle.address, "--workers", "1", "-q"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
+    with own_group([sys.executable, "-m", "storyboard", "render", str(script), "-o", str(tmp_path / "v.mp4"),
+                    "--ray", handle.address, "--workers", "1", "-q"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as driver:
         wait_for(lambda: paused(pauses, last) and len(sealed(cache)) == SHOTS - 1
                  or driver.poll() is not None, "three shots in the cache and the fourth under way")
         assert driver.poll() is None, driver.communicate()[1]
         driver.send_signal(getattr(signal, stop))
         said = driver.communicate(timeout=WAIT_S)[1]
-    finally:
-        if driver.poll() is None:
-            driver.kill()
     if stop == "SIGINT":
         assert driver.returncode == 130, said
         assert f"interrupted: {SHOTS - 1} of {SHOTS} segments to render were finished and are kept" in said
@@ -431,15 +520,49 @@ def test_after_the_driver_is_stopped_the_next_run_resumes_from_the_cache(cluster
 def test_render_ray_on_the_command_line(script, reference, tmp_path):
     pytest.importorskip("ray")
     env = {k: v for k, v in os.environ.items() if k != PAUSE_ENV}
-    cli = subprocess.Popen([sys.executable, "-m", "storyboard", "render", str(script), "--ray", "--model", "preview",
-                            "-o", str(tmp_path / "cli.mp4")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           env=env)
-    out, err = cli.communicate(timeout=600)
+    with own_group([sys.executable, "-m", "storyboard", "render", str(script), "--ray", "--model", "preview",
+                    "-o", str(tmp_path / "cli.mp4")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                   env=env) as cli:
+        out, err = cli.communicate(timeout=600)
     assert cli.returncode == 0, err
     assert re.search(r"farm: \d CPU workers? on a local Ray cluster on 127\.0\.0\.1", err), err
     assert f"wrote {tmp_path / 'cli.mp4'}" in out and f"({SHOTS} segments rendered, 0 reused)" in out
     assert framemd5(tmp_path / "cli.mp4") == reference
     assert not list(Path(tempfile.gettempdir()).glob(f"sbray-{cli.pid}-*")), "the local cluster's session folder is gone"
+
+
+def test_a_cluster_that_cannot_be_joined_exits_2_before_anything_is_written(script, tmp_path):
+    """Something listens at the address, but not Ray: the join fails, and nothing is written (exit 2)."""
+    pytest.importorskip("ray")
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        try:
+            while True:
+                accepted.append(server.accept()[0])
+        except OSError:  # (the server is closed)
+            return
+
+    threading.Thread(target=accept, daemon=True).start()
+    folder = tmp_path / "out"
+    folder.mkdir()
+    # Ray's GCS waits, shortened (else about 20 tries of 40 s each): one try, 1 s to connect, 2 s for an answer.
+    env = {**{k: v for k, v in os.environ.items() if k != PAUSE_ENV}, "RAY_gcs_server_port_wait_time_s": "1",
+           "RAY_gcs_rpc_server_connect_timeout_s": "1", "RAY_py_gcs_connect_timeout_s": "2"}
+    address = f"127.0.0.1:{server.getsockname()[1]}"
+    try:
+        with own_group([sys.executable, "-m", "storyboard", "render", str(script), "-o", str(folder / "v.mp4"),
+                        "--ray", address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       env=env) as cli:
+            out, err = cli.communicate(timeout=WAIT_S)
+    finally:
+        server.close()
+        for conn in accepted:
+            conn.close()
+    assert cli.returncode == 2, err
+    assert f"--ray {address}: cannot join that Ray cluster" in err and accepted, err
+    assert list(folder.iterdir()) == [], "no cache folder, no file"
 
 
 def test_dry_run_with_ray_shows_the_critical_path(script, tmp_path):

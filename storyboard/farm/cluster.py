@@ -68,34 +68,49 @@ def is_loopback(address: str) -> bool:
 
 def connect(address: str | None = None, cpus: int | None = None) -> Cluster:
     """Start a private local cluster (``address`` None or ``"local"``; ``cpus``: its CPU count, default
-    this machine's) or join the cluster at ``address``. Raises :class:`UsageError` if it cannot be reached."""
+    this machine's) or join the cluster at ``address``. Raises :class:`UsageError` if it cannot be reached or
+    joined (something that is not Ray listens there: Ray gives up after its own GCS timeouts), having
+    stopped whatever ``ray.init`` started."""
     ray = require_ray()
+    local = address in (None, LOCAL)
+    if not local:
+        reachable(str(address))  # (at once, where Ray would wait minutes)
     if ray.is_initialized():
         gcs = ray.get_runtime_context().gcs_address
         return Cluster(gcs, owned=False, local=is_loopback(gcs))
-    local = address in (None, LOCAL)
     if local or is_loopback(str(address)):
         _loopback_only()
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     if not local:
-        reachable(str(address))
-        with _signals_kept():
-            try:
-                ray.init(address=address, **quiet)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise UsageError(f"--ray {address}: cannot join that Ray cluster ({exc}); start one with "
-                                 "`ray start --head` and give its address, HOST:6379") from None
+        try:
+            _init(ray, None, address=address, **quiet)
+        except (OSError, RuntimeError, ValueError) as exc:  # (OSError: ConnectionError, TimeoutError)
+            raise UsageError(f"--ray {address}: cannot join that Ray cluster ({exc}); start one with "
+                             "`ray start --head` and give its address, HOST:6379") from None
         return Cluster(ray.get_runtime_context().gcs_address, owned=True, local=is_loopback(str(address)))
     sweep_stale_sessions()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a private cluster reports nothing anywhere
     session = Path(tempfile.mkdtemp(prefix=f"{SESSION_PREFIX}{os.getpid()}-", dir=session_root()))
+    _init(ray, session, address=LOCAL, num_cpus=cpus, _temp_dir=str(session), _node_ip_address="127.0.0.1", **quiet)
+    return Cluster(ray.get_runtime_context().gcs_address, owned=True, local=True, session=session)
+
+
+def _init(ray: Any, session: Path | None, **options: Any) -> None:
+    """``ray.init(**options)``, keeping storyboard's signal handlers. If it fails or is interrupted (Ctrl-C),
+    whatever it started is stopped (``ray.shutdown``: a half-started local cluster's processes, a half-made
+    connection) and the ``session`` folder removed before the error goes on."""
     with _signals_kept():
         try:
-            ray.init(address=LOCAL, num_cpus=cpus, _temp_dir=str(session), _node_ip_address="127.0.0.1", **quiet)
+            ray.init(**options)
         except BaseException:
-            shutil.rmtree(session, ignore_errors=True)
+            with shielded():
+                try:
+                    ray.shutdown()
+                except Exception:  # noqa: BLE001 - the error that stopped ray.init is the one to report
+                    pass
+                if session is not None:
+                    shutil.rmtree(session, ignore_errors=True)
             raise
-    return Cluster(ray.get_runtime_context().gcs_address, owned=True, local=True, session=session)
 
 
 def reachable(address: str, timeout_s: float = 10.0) -> None:

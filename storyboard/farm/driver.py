@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from storyboard.farm.cluster import LOCAL, connect, reachable, require_ray, shutdown
+from storyboard.farm.cluster import LOCAL, Cluster, connect, require_ray, shutdown
 from storyboard.farm.results import FarmError, commit_result
 from storyboard.farm.schedule import longest_first, shot_cost
 from storyboard.farm.worker import (
@@ -34,7 +34,6 @@ from storyboard.farm.worker import (
     ShotResult,
     Tick,
     actor_class,
-    cores,
     ffmpeg_version,
 )
 from storyboard.interrupts import shielded
@@ -75,15 +74,26 @@ def render_plan_on_ray(plan: Plan, output: str | Path | None = None, *, quiet: b
                        workers: int | None = None, report: FarmReport | None = None) -> RenderResult:
     """Render the plan's missing segments on Ray (``address``: None or ``"local"`` for a private local
     cluster, else ``HOST:PORT`` of a running one; ``workers``: how many, default one per GPU, or per CPU
-    for the preview), then assemble the MP4 here. Returns what :func:`render_plan` returns."""
+    for the preview), then assemble the MP4 here. Returns what :func:`render_plan` returns.
+
+    A cluster at ``address`` is joined first, before anything is written: one that cannot be reached or
+    joined is a :class:`~storyboard.errors.UsageError` (exit 2, nothing written). A private local cluster
+    starts only when a shot is missing (a render whose segments are all cached needs none)."""
+    report = report if report is not None else FarmReport()
+    started = time.monotonic()
+    joined = None if address in (None, LOCAL) else connect(address)
+
     def renderer(plan: Plan, segments: list[Segment], todo: list[Segment], cache: SegmentCache, path: Path,
                  progress: Progress, say: Reporter) -> int:
-        return render_on_ray(plan, segments, todo, cache, path, progress, say, address=address, workers=workers,
-                             report=report if report is not None else FarmReport())
+        return render_on_ray(plan, segments, todo, cache, path, progress, say, cluster=joined, workers=workers,
+                             report=report, started=started if joined is not None else None)
 
-    if address not in (None, LOCAL):
-        reachable(address)  # before anything is written: an unreachable cluster is a usage error (exit 2)
-    return render_plan(plan, output, quiet=quiet, cache_dir=cache_dir, log=log, renderer=renderer)
+    try:
+        return render_plan(plan, output, quiet=quiet, cache_dir=cache_dir, log=log, renderer=renderer)
+    finally:
+        if joined is not None:
+            with shielded():
+                shutdown(joined)  # (already left after the shots, unless none was missing or something failed)
 
 
 def worker_spec(plan: Plan, shots: int, requested: int | None, cluster: dict[str, float]) -> WorkerSpec:
@@ -116,16 +126,18 @@ def local_cpus(plan: Plan, requested: int | None) -> int | None:
 
 
 def render_on_ray(plan: Plan, segments: list[Segment], todo: list[Segment], cache: SegmentCache, path: Path,
-                  progress: Progress, say: Reporter, *, address: str | None, workers: int | None,
-                  report: FarmReport) -> int:
+                  progress: Progress, say: Reporter, *, cluster: Cluster | None, workers: int | None,
+                  report: FarmReport, started: float | None = None) -> int:
     """The farm's part of :func:`render_plan`: render ``todo`` on Ray workers into the cache; returns how
-    many were rendered. Ctrl-C raises :class:`Interrupted` (finished segments kept), as a local render does."""
+    many were rendered. ``cluster``: the cluster joined, or None to start a private local one (``started``:
+    when connecting began, default now). Ctrl-C raises :class:`Interrupted` (finished segments kept), as a
+    local render does."""
     if not todo:
         return 0
-    started = time.monotonic()
-    cluster = pool = dispatch = None
+    started = time.monotonic() if started is None else started
+    pool = dispatch = None
     try:
-        cluster = connect(address, cpus=local_cpus(plan, workers) if address in (None, LOCAL) else None)
+        cluster = cluster or connect(None, cpus=local_cpus(plan, workers))
         ray = require_ray()
         spec = worker_spec(plan, len(todo), workers, ray.cluster_resources())
         say(f"farm: {spec.count} {spec.kind} worker{'s' * (spec.count > 1)} on {cluster.describe()}, "
@@ -185,12 +197,36 @@ def stop_workers(pool: Pool | None) -> None:
 
 @dataclass
 class Job:
-    """A shot on a worker: which, where (worker number, its process) and how far (frames)."""
+    """A shot on a worker: which, where (worker number; ``pid_ref``, the reply of the worker's process id
+    asked for just before the shot, read into ``pid`` with the stream's first item) and how far (frames)."""
 
     segment: Segment
     worker: int
-    pid: int
+    pid_ref: Any
+    pid: int | None = None
     frames: int = 0
+
+
+def check_result(job: Job, result: ShotResult) -> None:
+    """Raise :class:`FarmError` unless ``result`` is the shot ``job`` asked for (its shot number and segment
+    key): the driver writes a result where its own job says, never where the worker says."""
+    shot, key = job.segment.shot.index, job.segment.key
+    if (result.shot, result.key) != (shot, key):
+        raise FarmError(f"worker {job.worker + 1} was asked for shot {shot} (segment {key[:12]}) and returned "
+                        f"shot {result.shot} (segment {result.key[:12]}); nothing of it was kept")
+
+
+def restarted(job: Job, pid: int, finished: bool) -> str | None:
+    """What to say when a tick or the result (``finished``) comes from process ``pid`` where the shot was given
+    to process ``job.pid``: the worker was lost mid-shot and Ray ran the shot again on its restarted process.
+    None when the process is the same (a worker restarted while it had no shot is no news: the shot was
+    given to its new process)."""
+    if pid == job.pid:
+        return None
+    done = ("rendered the whole shot again (the lost process had sent its last progress report)" if finished
+            else "renders the shot again from its start")
+    return (f"shot {job.segment.shot.index}: worker {job.worker + 1} (process {job.pid}) was lost; Ray restarted "
+            f"it (process {pid}), which {done}")
 
 
 class Dispatch:
@@ -207,8 +243,7 @@ class Dispatch:
         self.starting = {actor.describe.remote([pool.plan]): n for n, actor in enumerate(pool.actors)}
         self.idle: list[int] = []
         self.running: dict[Any, Job] = {}
-        self.info: dict[int, dict[str, Any]] = {}
-        self.here = {"ffmpeg": ffmpeg_version(), "cores": cores()}
+        self.ffmpeg = ffmpeg_version()
         self.base, self.finished, self.done, self.submitted = progress.done, 0, 0, 0
         self.ready_at: float | None = None
 
@@ -242,25 +277,24 @@ class Dispatch:
             raise FarmError(f"worker {n + 1} on {info['host']} runs storyboard {info['version']} with backend "
                             f"{' '.join(info['backend'])}, this machine {' '.join(expected)}: install the same "
                             "storyboard on every machine")
-        if (info["ffmpeg"], info["cores"]) != (self.here["ffmpeg"], self.here["cores"]):
-            self.say(f"note: worker {n + 1} on {info['host']} has {info['cores']} cores and {info['ffmpeg']}; this "
-                     f"machine {self.here['cores']} and {self.here['ffmpeg']}: x264's output depends on its build and "
-                     "thread count (taken from the cores), so pieces encoded there may differ in the last bits from a "
-                     "local render's (as good, not bit-identical)")
+        if info["ffmpeg"] != self.ffmpeg:  # (x264's thread count is fixed: the cores do not matter)
+            self.say(f"note: worker {n + 1} on {info['host']} has {info['ffmpeg']}, this machine {self.ffmpeg}: "
+                     "another x264 build may encode the same frames differently, so pieces encoded there may "
+                     "differ in the last bits from a local render's (as good, not bit-identical)")
         if self.ready_at is None:
             self.ready_at = time.monotonic()
             self.report.startup_s = self.ready_at - self.started
-        self.info[n] = info
         self.idle.append(n)
 
     def assign(self) -> None:
         """Give the longest waiting shot to each idle worker."""
         while self.idle and self.waiting:
             n, segment = self.idle.pop(0), self.waiting.popleft()
-            shot = segment.shot
-            stream = self.pool.actors[n].render.options(num_returns="streaming", retry_exceptions=False).remote(
+            shot, actor = segment.shot, self.pool.actors[n]
+            pid = actor.pid.remote()  # (run just before the shot: a worker restarted while idle answers anew)
+            stream = actor.render.options(num_returns="streaming", retry_exceptions=False).remote(
                 [self.pool.plan], shot.index, segment.key)
-            self.running[stream] = Job(segment, n, self.info[n]["pid"])
+            self.running[stream] = Job(segment, n, pid)
             self.submitted += 1
             ids = ", ".join(self.plan.scenes[i].id for i in shot.scenes)
             self.say(f"segment {self.submitted}/{self.total}: shot {shot.index} ({ids}), {shot.length} frames "
@@ -271,6 +305,8 @@ class Dispatch:
         job = self.running[stream]
         try:
             item = self.ray.get(next(stream))
+            if job.pid is None:  # (answered before the shot began: the worker runs its calls in order)
+                job.pid = self.ray.get(job.pid_ref)
         except StopIteration:
             raise FarmError(f"shot {job.segment.shot.index}: worker {job.worker + 1} stopped without it") from None
         except self.ray.exceptions.RayTaskError as exc:
@@ -286,18 +322,23 @@ class Dispatch:
             raise FarmError(f"shot {job.segment.shot.index}: worker {job.worker + 1} sent {type(item).__name__}")
 
     def on_tick(self, job: Job, tick: Tick) -> None:
-        if tick.pid != job.pid:
-            self.say(f"shot {job.segment.shot.index}: worker {job.worker + 1} (process {job.pid}) was lost; Ray "
-                     f"restarted it (process {tick.pid}), which renders the shot again from its start")
-            job.pid = self.info[job.worker]["pid"] = tick.pid
+        """A shot's progress; the first tick of a run on a restarted worker says so."""
+        self.note_restart(job, tick.pid, finished=False)
         job.frames = tick.frames
         self.show()
+
+    def note_restart(self, job: Job, pid: int, finished: bool) -> None:
+        """Say so when ``pid`` is not the process the shot's worker had (see :func:`restarted`); follow it."""
+        said = restarted(job, pid, finished)
+        if said is not None:
+            self.say(said)
+            job.pid = pid
 
     def on_result(self, stream: Any, job: Job, result: ShotResult) -> None:
         """Check the shot's files and write them into the cache; the worker is free again. Ctrl-C waits
         until the shot is written and counted (so the count said on exit is what the cache holds)."""
-        if result.pid != job.pid:  # lost after its last tick
-            job.pid = self.info[job.worker]["pid"] = result.pid
+        check_result(job, result)
+        self.note_restart(job, result.pid, finished=True)  # (lost after its last tick: Ray skips the retry's ticks)
         with shielded():
             commit_result(self.plan, self.segments, result, self.cache.folder / "pieces")
             self.done += 1

@@ -54,6 +54,8 @@ def commit_result(plan: Plan, segments: list[Segment], result: ShotResult, piece
     """Check everything a worker returned for one shot, then write it into the cache: the pieces the cache
     lacks, then the segment. Returns how many pieces were written. Raises :class:`FarmError` before
     writing anything if any file fails its check."""
+    if not 0 <= result.shot < len(segments):
+        raise FarmError(f"shot {result.shot}: the worker sent a shot the plan does not have ({len(segments)} shots)")
     segment = segments[result.shot]
     origin = f"from worker {result.pid}@{result.host}"
     if result.key != segment.key or result.segment.name != segment.path.name:

@@ -131,14 +131,18 @@ class ShotWorker:
         return plan
 
     def describe(self, plan: Plan | list[Any]) -> dict[str, Any]:
-        """Load the plan's backend, and say who this worker is: process, machine, storyboard's backend identity,
-        ffmpeg and cores (x264's output depends on its build and its thread count, taken from the cores)."""
+        """Load the plan's backend, and say who this worker is: process, machine, storyboard's backend identity
+        and ffmpeg (x264's output depends on its build; its thread count is fixed, so not on the cores)."""
         from storyboard import __version__
         from storyboard.backends import backend_identity
 
         loaded = self.load(plan)
         return {"pid": os.getpid(), "host": socket.gethostname(), "version": __version__,
-                "backend": list(backend_identity(loaded)[:2]), "ffmpeg": ffmpeg_version(), "cores": cores()}
+                "backend": list(backend_identity(loaded)[:2]), "ffmpeg": ffmpeg_version()}
+
+    def pid(self) -> int:
+        """This worker's process id (the driver asks just before each shot, to tell a restart during it)."""
+        return os.getpid()
 
     def render(self, plan: Plan | list[Any], index: int, key: str) -> Iterator[Tick | ShotResult]:
         """Render shot ``index`` of ``plan`` (whose segment the driver names ``key``): ticks, then the result."""
@@ -228,14 +232,6 @@ def ffmpeg_version() -> str:
 
     result = subprocess.run([ffmpeg_exe(), "-version"], capture_output=True, text=True)
     return (result.stdout.splitlines() or ["unknown"])[0]
-
-
-def cores() -> int:
-    """CPU cores this process may run on (x264 picks its thread count from them)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def pause_if_armed(shot: int) -> None:
