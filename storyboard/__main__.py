@@ -8,7 +8,8 @@ import sys
 
 
 def run() -> int:
-    from storyboard.interrupts import install, received
+    """The command's exit code; a signal that arrives after it is chosen cannot change it."""
+    from storyboard.interrupts import ignore_from_now, install, received
 
     install()
     try:
@@ -16,9 +17,12 @@ def run() -> int:
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt) or received():
             print("\nstoryboard: interrupted", file=sys.stderr)
+            ignore_from_now()
             return 130
         raise
-    return main()
+    code = main()
+    ignore_from_now()
+    return code
 
 
 if __name__ == "__main__":
