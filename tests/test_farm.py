@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from io import StringIO
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from helpers import ffmpeg, run_cli, write
@@ -159,6 +160,35 @@ def test_workers_follow_the_gpus_for_diffusion_and_the_cpus_for_the_preview(tmp_
         worker_spec(preview, 5, None, {})
 
 
+@contextmanager
+def listening(reply: bytes | None) -> Iterator[str]:
+    """A server on 127.0.0.1 that reads what comes and sends ``reply`` (b"": hangs up; None: stays
+    silent); its address."""
+    server = socket.create_server(("127.0.0.1", 0))
+    taken: list[socket.socket] = []
+
+    def serve() -> None:
+        try:
+            while True:
+                conn = server.accept()[0]
+                taken.append(conn)
+                conn.recv(1024)
+                if reply == b"":
+                    conn.close()
+                elif reply is not None:
+                    conn.sendall(reply)
+        except OSError:  # (the server is closed)
+            return
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()
+        for conn in taken:
+            conn.close()
+
+
 def test_cluster_addresses_and_ray_errors_in_one_line():
     from storyboard.errors import UsageError
     from storyboard.farm.cluster import is_loopback, reachable
@@ -171,6 +201,12 @@ def test_cluster_addresses_and_ray_errors_in_one_line():
         reachable("127.0.0.1:1")
     with pytest.raises(UsageError, match="the Ray Client is not supported"):
         reachable("ray://head:10001")
+    settings = bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])  # an HTTP/2 server's first frame: empty SETTINGS on stream 0
+    with listening(settings) as address:
+        reachable(address)  # what a gRPC server (Ray's GCS) answers
+    for other in (b"HTTP/1.1 400 Bad Request\r\n\r\n", b"-ERR unknown command 'PRI'\r\n", b"", None):
+        with listening(other) as address, pytest.raises(UsageError, match="something listens there, but not a Ray"):
+            reachable(address, timeout_s=2)
 
     class Wrapped(Exception):
         cause = ValueError("no such model")
@@ -361,6 +397,14 @@ def cluster(tmp_path_factory):
             os.environ[PAUSE_ENV] = before
 
 
+def test_a_running_cluster_passes_the_address_check(cluster):
+    """The check that refuses what is not Ray in seconds lets Ray's own GCS through."""
+    from storyboard.farm.cluster import reachable
+
+    handle, _ = cluster
+    reachable(handle.address, timeout_s=WAIT_S)
+
+
 def wait_for(condition, what: str) -> None:
     """Poll ``condition`` (a file appearing) until it holds; fail after :data:`WAIT_S`."""
     deadline = time.monotonic() + WAIT_S
@@ -532,36 +576,19 @@ def test_render_ray_on_the_command_line(script, reference, tmp_path):
 
 
 def test_a_cluster_that_cannot_be_joined_exits_2_before_anything_is_written(script, tmp_path):
-    """Something listens at the address, but not Ray: the join fails, and nothing is written (exit 2)."""
+    """Something listens at the address, but not Ray: refused in seconds (Ray's own join would retry
+    for minutes), and nothing is written (exit 2)."""
     pytest.importorskip("ray")
-    server = socket.create_server(("127.0.0.1", 0))
-    accepted: list[socket.socket] = []
-
-    def accept() -> None:
-        try:
-            while True:
-                accepted.append(server.accept()[0])
-        except OSError:  # (the server is closed)
-            return
-
-    threading.Thread(target=accept, daemon=True).start()
     folder = tmp_path / "out"
     folder.mkdir()
-    # Ray's GCS waits, shortened (else about 20 tries of 40 s each): one try, 1 s to connect, 2 s for an answer.
-    env = {**{k: v for k, v in os.environ.items() if k != PAUSE_ENV}, "RAY_gcs_server_port_wait_time_s": "1",
-           "RAY_gcs_rpc_server_connect_timeout_s": "1", "RAY_py_gcs_connect_timeout_s": "2"}
-    address = f"127.0.0.1:{server.getsockname()[1]}"
-    try:
+    env = {k: v for k, v in os.environ.items() if k != PAUSE_ENV and not k.startswith("RAY_")}
+    with listening(None) as address:
         with own_group([sys.executable, "-m", "storyboard", "render", str(script), "-o", str(folder / "v.mp4"),
                         "--ray", address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                        env=env) as cli:
             out, err = cli.communicate(timeout=WAIT_S)
-    finally:
-        server.close()
-        for conn in accepted:
-            conn.close()
     assert cli.returncode == 2, err
-    assert f"--ray {address}: cannot join that Ray cluster" in err and accepted, err
+    assert f"--ray {address}: something listens there, but not a Ray cluster" in err, err
     assert list(folder.iterdir()) == [], "no cache folder, no file"
 
 

@@ -69,8 +69,7 @@ def is_loopback(address: str) -> bool:
 def connect(address: str | None = None, cpus: int | None = None) -> Cluster:
     """Start a private local cluster (``address`` None or ``"local"``; ``cpus``: its CPU count, default
     this machine's) or join the cluster at ``address``. Raises :class:`UsageError` if it cannot be reached or
-    joined (something that is not Ray listens there: Ray gives up after its own GCS timeouts), having
-    stopped whatever ``ray.init`` started."""
+    joined, having stopped whatever ``ray.init`` started."""
     ray = require_ray()
     local = address in (None, LOCAL)
     if not local:
@@ -114,9 +113,11 @@ def _init(ray: Any, session: Path | None, **options: Any) -> None:
 
 
 def reachable(address: str, timeout_s: float = 10.0) -> None:
-    """Raise :class:`UsageError` unless something listens at ``address`` (``HOST:PORT``) within ``timeout_s``
-    seconds: Ray itself would wait for an unreachable cluster for minutes. ``auto`` is left to Ray; the Ray
-    Client (``ray://``) is refused: the farm streams its workers' progress, which the client does not carry."""
+    """Raise :class:`UsageError` unless a Ray cluster answers at ``address`` (``HOST:PORT``) within
+    ``timeout_s`` seconds: something must listen there and speak gRPC, as Ray's GCS does. Ray itself
+    would wait minutes for an unreachable address, and as long again for one where something else
+    listens (a dashboard, Redis). ``auto`` is left to Ray; the Ray Client (``ray://``) is refused: the
+    farm streams its workers' progress, which the client does not carry."""
     if "://" in address:
         raise UsageError(f"--ray {address}: the Ray Client is not supported; run storyboard on a machine of the "
                          "cluster (`ray start --address=HEAD:6379` there) and give HEAD:6379")
@@ -124,10 +125,35 @@ def reachable(address: str, timeout_s: float = 10.0) -> None:
     if not host or not port.isdigit():
         return
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s) as conn:
+            tls = os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true")  # (no plain HTTP/2 to test then)
+            grpc = tls or speaks_http2(conn)
     except OSError as exc:
         raise UsageError(f"--ray {address}: no Ray cluster answers there ({exc.strerror or exc}); start one with "
                          "`ray start --head --port=6379` and give HOST:6379") from None
+    if not grpc:
+        raise UsageError(f"--ray {address}: something listens there, but not a Ray cluster (it does not answer "
+                         "gRPC, as Ray's GCS does); give the address `ray start --head` printed, HOST:6379")
+
+
+HTTP2_GREETING = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])  # preface + empty SETTINGS
+
+
+def speaks_http2(conn: socket.socket) -> bool:
+    """Whether the peer on ``conn`` answers HTTP/2's opening (gRPC's transport) with its own: a server's
+    first frame is SETTINGS (type 4) on stream 0. False when it answers otherwise, hangs up or stays
+    silent until ``conn``'s timeout."""
+    try:
+        conn.sendall(HTTP2_GREETING)
+        header = b""
+        while len(header) < 9:  # a frame header: length (3 bytes), type, flags, stream (4 bytes)
+            chunk = conn.recv(9 - len(header))
+            if not chunk:
+                return False
+            header += chunk
+    except (TimeoutError, ConnectionError):
+        return False
+    return header[3] == 4 and header[5:9] == bytes(4)
 
 
 def shutdown(cluster: Cluster) -> None:
