@@ -8,21 +8,27 @@ import sys
 
 
 def run() -> int:
-    """The command's exit code; a signal that arrives after it is chosen cannot change it."""
-    from storyboard.interrupts import ignore_from_now, install, received
+    """Run the command; its exit code, which is the one the process ends with."""
+    from storyboard.interrupts import install, keep_exit_code
 
     install()
+    try:
+        return _command()
+    finally:
+        keep_exit_code()
+
+
+def _command() -> int:
+    from storyboard.interrupts import received
+
     try:
         from storyboard.cli import main
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt) or received():
             print("\nstoryboard: interrupted", file=sys.stderr)
-            ignore_from_now()
             return 130
         raise
-    code = main()
-    ignore_from_now()
-    return code
+    return main()
 
 
 if __name__ == "__main__":

@@ -7,11 +7,7 @@ leaves a partial behind. :func:`install` makes both signals raise
 ``KeyboardInterrupt`` as usual, except inside :func:`shielded` blocks, where the
 interruption waits until the block ends.
 
-One more place is unsafe: code that ``exec`` or ``eval`` runs from a string (dataclasses
-build every ``__init__`` that way, at import). CPython marks a ``KeyboardInterrupt`` that
-leaves such code as unhandled, even when a caller catches it, and ends the process with
-SIGINT after the exit code has been chosen. An interruption that lands there is signalled
-again a moment later, once the string's code has returned.
+:func:`keep_exit_code` makes the exit code chosen the one the process ends with.
 """
 
 from __future__ import annotations
@@ -22,7 +18,6 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from types import FrameType
 from typing import Iterator
 
 _depth = 0
@@ -30,41 +25,20 @@ _pending: int | None = None
 _received = False
 _in_hook = False
 _settled = False
-_deferred_since = 0.0  # time.monotonic() of an interruption put off until a string's code returns
 
 
-def _stop(signum: int, frame: FrameType | None) -> None:
+def _stop(signum: int, frame: object) -> None:  # noqa: ARG001
     global _pending, _received
     _received = True
     if _settled:  # the interruption was already answered (exit 130): nothing more to stop
         return
-    if _in_hook or _in_string_code(frame):  # where a raise is lost or poisons the exit: again, a moment later
+    if _in_hook:  # inside the hook below, where a raise is lost: again, a moment later
         _thread.start_new_thread(_again, (signum,))
         return
     if _depth:
         _pending = signum
         return
     raise KeyboardInterrupt
-
-
-def _in_string_code(frame: FrameType | None) -> bool:
-    """Whether ``frame`` or a caller of it is the code that ``exec``/``eval`` compiled from a string.
-
-    Such code is a ``<module>`` named ``<string>`` with a caller; ``python -c`` code has none.
-    A string that runs for more than a second is interrupted where it is.
-    """
-    global _deferred_since
-    while frame is not None:
-        code = frame.f_code
-        if code.co_filename == "<string>" and code.co_name == "<module>" and frame.f_back is not None:
-            now = time.monotonic()
-            _deferred_since = _deferred_since or now
-            if now - _deferred_since < 1.0:
-                return True
-            break
-        frame = frame.f_back
-    _deferred_since = 0.0
-    return False
 
 
 def install() -> None:
@@ -114,13 +88,20 @@ def settle() -> None:
     _settled = True
 
 
-def ignore_from_now() -> None:
-    """The run is over and its exit code chosen: Ctrl-C or SIGTERM while Python shuts down is
-    ignored. (Python restores the default actions as it shuts down, so a signal then would
-    kill the process and replace the exit code; an ignored signal stays ignored.)"""
+def keep_exit_code() -> None:
+    """The run is over: make the exit code it chose the one the process ends with.
+
+    - Ctrl-C and SIGTERM are ignored from now on. Python restores their default actions as it
+      shuts down, where a signal would kill the process instead of letting it exit.
+    - CPython (3.10 to 3.13) marks a ``KeyboardInterrupt`` that leaves code ``exec`` ran from a
+      string as unhandled, even once caught (dataclasses build every ``__init__`` that way, at
+      import), and ``python -m`` then ends with SIGINT, not the exit code. Every ``exec`` of a
+      string clears that mark first; an empty one does just that.
+    """
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    exec("")  # noqa: S102 - clears the mark (see above)
 
 
 def received() -> bool:
@@ -131,8 +112,16 @@ def received() -> bool:
 
 @contextmanager
 def shielded() -> Iterator[None]:
-    """Run a block whole: an interruption that arrives inside it is raised when it ends."""
+    """Run a block whole: an interruption that arrives inside it is raised when it ends.
+
+    Signals are handled in the main thread only, so elsewhere (a studio's queue, a farm worker's
+    thread) the block runs as it is: a count kept there could hold an interruption back, or
+    raise it in a thread that cannot stop the run.
+    """
     global _depth, _pending
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     _depth += 1
     try:
         yield
