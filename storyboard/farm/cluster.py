@@ -22,6 +22,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,26 +128,33 @@ def reachable(address: str, timeout_s: float = 10.0) -> None:
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s) as conn:
             tls = os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true")  # (no plain HTTP/2 to test then)
-            grpc = tls or speaks_http2(conn)
+            grpc = tls or speaks_http2(conn, timeout_s)
     except OSError as exc:
         raise UsageError(f"--ray {address}: no Ray cluster answers there ({exc.strerror or exc}); start one with "
                          "`ray start --head --port=6379` and give HOST:6379") from None
     if not grpc:
         raise UsageError(f"--ray {address}: something listens there, but not a Ray cluster (it does not answer "
-                         "gRPC, as Ray's GCS does); give the address `ray start --head` printed, HOST:6379")
+                         "gRPC, as Ray's GCS does; for a cluster that uses TLS, set RAY_USE_TLS=1 and its "
+                         "certificates as its machines do); give the address `ray start --head` printed, HOST:6379")
+    if port == RAY_CLIENT_PORT:
+        raise UsageError(f"--ray {address}: {RAY_CLIENT_PORT} is the Ray Client's port, which the farm does not "
+                         "use; give the cluster's GCS address, HOST:6379 (as `ray start --head` printed)")
 
 
+RAY_CLIENT_PORT = "10001"  # where `ray start --head` serves the Ray Client (a gRPC server too)
 HTTP2_GREETING = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])  # preface + empty SETTINGS
 
 
-def speaks_http2(conn: socket.socket) -> bool:
-    """Whether the peer on ``conn`` answers HTTP/2's opening (gRPC's transport) with its own: a server's
-    first frame is SETTINGS (type 4) on stream 0. False when it answers otherwise, hangs up or stays
-    silent until ``conn``'s timeout."""
+def speaks_http2(conn: socket.socket, timeout_s: float) -> bool:
+    """Whether the peer on ``conn`` answers HTTP/2's opening (gRPC's transport) with its own within
+    ``timeout_s`` seconds: a server's first frame is SETTINGS (type 4) on stream 0. False when it
+    answers otherwise, hangs up or stays silent."""
+    deadline = time.monotonic() + timeout_s
     try:
         conn.sendall(HTTP2_GREETING)
         header = b""
         while len(header) < 9:  # a frame header: length (3 bytes), type, flags, stream (4 bytes)
+            conn.settimeout(max(deadline - time.monotonic(), 0.001))
             chunk = conn.recv(9 - len(header))
             if not chunk:
                 return False
