@@ -28,12 +28,14 @@ if TYPE_CHECKING:
 def speak_scenes(script: "Script") -> tuple[dict[int, "Speech"], list[ScriptError]]:
     """Each narrated scene's speech, by scene index, and the errors that stopped any (an unknown
     voice, a start in beats). Synthesises what the speech cache lacks (seconds a minute of speech)."""
+    board, doc = script.storyboard, script.document
+    speech, errors = {}, []
+    if all(scene.narration is None for scene in board.scenes):
+        return speech, errors  # nothing to say: the speech engine (and numpy) stay unimported
     from storyboard.errors import UsageError
     from storyboard.voice.speech import speak
     from storyboard.voice.voices import find_voice
 
-    board, doc = script.storyboard, script.document
-    speech, errors = {}, []
     for i, scene in enumerate(board.scenes):
         n = scene.narration
         if n is None or any(("scenes", i, "narration")[:len(t)] == t[:3] for t in script.tainted):
