@@ -96,15 +96,21 @@ def test_a_device_or_pipe_is_refused_without_being_read(tmp_path):
 
 
 def test_probing_costs_no_librosa_and_little_time(tmp_path, track120):
+    """What the track adds to validate: CPU time of this process (a busy machine cannot fail it),
+    measured after a first validate without music has done the imports (their cost, which varies
+    by machine, is test_cli's subject)."""
     _, path = track120
+    silent = write(tmp_path / "silent.yaml", f"output: {{fps: {FPS}}}\n" + SCENES)
     script = script_with(tmp_path, f"{{path: {path}}}")
-    code = ("import sys, time\nfrom storyboard.cli import main\nt = time.process_time()\n"  # CPU time: a busy machine cannot fail it
+    code = ("import sys, time\nfrom storyboard.cli import main\n"
+            f"assert main(['validate', {str(silent)!r}]) == 0\n"
+            "t = time.process_time()\n"
             f"assert main(['validate', {str(script)!r}]) == 0\n"
             "print(time.process_time() - t, sorted(m for m in ('librosa', 'torch', 'moviepy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     seconds, heavy = out.stdout.strip().splitlines()[-1].split(" ", 1)
-    assert heavy.strip() == "[]" and float(seconds) < 0.5, out.stdout
+    assert heavy.strip() == "[]" and float(seconds) < 0.1, out.stdout
 
 
 # --- 1. every format the bundled ffmpeg reads --------------------------------------------------
