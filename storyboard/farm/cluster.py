@@ -125,6 +125,9 @@ def reachable(address: str, timeout_s: float = 10.0) -> None:
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         return
+    if port == RAY_CLIENT_PORT:
+        raise UsageError(f"--ray {address}: {RAY_CLIENT_PORT} is the Ray Client's port, which the farm does not "
+                         "use; give the cluster's GCS address, HOST:6379 (as `ray start --head` printed)")
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s) as conn:
             tls = os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true")  # (no plain HTTP/2 to test then)
@@ -136,9 +139,6 @@ def reachable(address: str, timeout_s: float = 10.0) -> None:
         raise UsageError(f"--ray {address}: something listens there, but not a Ray cluster (it does not answer "
                          "gRPC, as Ray's GCS does; for a cluster that uses TLS, set RAY_USE_TLS=1 and its "
                          "certificates as its machines do); give the address `ray start --head` printed, HOST:6379")
-    if port == RAY_CLIENT_PORT:
-        raise UsageError(f"--ray {address}: {RAY_CLIENT_PORT} is the Ray Client's port, which the farm does not "
-                         "use; give the cluster's GCS address, HOST:6379 (as `ray start --head` printed)")
 
 
 RAY_CLIENT_PORT = "10001"  # where `ray start --head` serves the Ray Client (a gRPC server too)
