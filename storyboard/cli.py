@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", choices=["auto", "ddim", "dpm++", "unipc", "euler"], help="override model.scheduler")
     p.add_argument("--steps", type=int, help="override model.steps")
     p.add_argument("--cache", metavar="DIR", help="segment cache folder (default: .storyboard-cache beside the output)")
+    p.add_argument("--force", action="store_true", help="let the video (and subtitles) replace an existing file that "
+                                                       "storyboard did not write; inputs are never replaced")
+    p.add_argument("--expect-sha256", metavar="HEX", help="render only if the script's bytes have this SHA-256 (exit 2 "
+                                                          "if it changed since it was checked; the studio uses this)")
+    p.add_argument("--confine", metavar="DIR", help="refuse any file the script reads or writes outside DIR (music, "
+                                                    "voices, the model folder, the output; the studio uses this)")
     p.add_argument("--dry-run", action="store_true", help="list which segments would be rendered and which reused; render nothing")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or segment lines; only the final summary")
     p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
@@ -214,16 +220,58 @@ def _run(argv: Sequence[str] | None) -> int:
         return 1
 
 
-def _load(path: str, model: str | None = None, output: str | None = None, **model_fields: object):
-    """Load and validate a script, applying command-line overrides, and compile its plan."""
+def _load(path: str, model: str | None = None, output: str | None = None, *, sha256: str | None = None,
+          confine: str | None = None, **model_fields: object):
+    """Load and validate a script, applying command-line overrides, and compile its plan.
+
+    ``sha256``: the script must be exactly the text that was checked (the bytes are read once,
+    hashed and parsed). ``confine``: every path the script names must stay inside that folder."""
     from storyboard.plan.build import plan_script
     from storyboard.script.load import load_script, with_overrides
 
-    script = with_overrides(load_script(path, keep_going=True), model=model, output=output, **model_fields)
+    if sha256 is None:
+        loaded = load_script(path, keep_going=True)
+    else:
+        loaded = _load_exactly(path, sha256)
+    script = with_overrides(loaded, model=model, output=output, **model_fields)
+    if confine is not None:
+        _confine(script, confine)
     planned = plan_script(script)
     for warning in planned.warnings:
         print(f"{path}: warning: {warning}", file=sys.stderr)
     return script, planned.plan
+
+
+def _load_exactly(path: str, sha256: str):
+    """The script at ``path`` if its bytes hash to ``sha256``; else UsageError (it changed since it was checked)."""
+    import hashlib
+
+    from storyboard.errors import UsageError
+    from storyboard.script.load import load_script_text
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+    if hashlib.sha256(data).hexdigest() != sha256.strip().lower():
+        raise UsageError(f"{path} changed after it was checked (its SHA-256 is not {sha256}): not rendered; check "
+                         "it again and render that")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return load_script_text(text, path, keep_going=True)
+
+
+def _confine(script, folder: str) -> None:
+    """Raise the studio's errors for every path in ``script`` that leaves ``folder`` (after links)."""
+    from storyboard.errors import ScriptErrors
+    from storyboard.studio.checks import path_problems
+    from storyboard.studio.folder import Folder
+
+    refused = path_problems(script, Folder.at(folder))
+    if refused:
+        raise ScriptErrors(refused)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -282,9 +330,10 @@ def cmd_render(args: argparse.Namespace) -> int:
         from storyboard.farm.cluster import require_ray
 
         require_ray()  # before any work: a clear exit 2 when Ray is not installed
-    script, plan = _load(args.file, model=args.model, output=args.output, device=args.device, dtype=args.dtype,
-                         offload=args.offload, scheduler=args.scheduler, steps=args.steps)
-    check_outputs(script, plan, cache_dir=args.cache, chosen_by_user=bool(args.output))
+    script, plan = _load(args.file, model=args.model, output=args.output, sha256=args.expect_sha256,
+                         confine=args.confine, device=args.device, dtype=args.dtype, offload=args.offload,
+                         scheduler=args.scheduler, steps=args.steps)
+    check_outputs(script, plan, cache_dir=args.cache, chosen_by_user=bool(args.output), force=args.force)
     if args.dry_run:
         return _dry_run(plan, args)
     try:

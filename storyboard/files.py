@@ -146,3 +146,41 @@ def atomic(path: Path, suffix: str | None = None) -> Iterator[Path]:
         partial.unlink(missing_ok=True)
         raise
     commit(partial, path)
+
+
+# --- the videos storyboard writes carry a mark, so that only they are replaced without --force ---------
+
+VIDEO_MARK = "made with storyboard"  # the MP4's comment tag (moov/udta/meta/ilst/©cmt)
+_MOOV_LIMIT = 64 * 2**20  # a moov box larger than this is not one of ours (ours are kilobytes a minute)
+
+
+def written_by_storyboard(path: Path) -> bool:
+    """Whether ``path`` is an MP4 that storyboard wrote: an ISO media file whose ``moov`` box holds
+    :data:`VIDEO_MARK`. Reads the box headers and the ``moov`` box only (a few kilobytes, at the
+    front since storyboard writes with ``+faststart``); anything unreadable is not ours."""
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            at = 0
+            while at + 8 <= size:
+                handle.seek(at)
+                header = handle.read(16)
+                length, kind = int.from_bytes(header[:4], "big"), header[4:8]
+                head = 8
+                if length == 1:
+                    length, head = int.from_bytes(header[8:16], "big"), 16
+                elif length == 0:
+                    length = size - at
+                if length < head:
+                    return False
+                if kind == b"moov":
+                    if length > _MOOV_LIMIT:
+                        return False
+                    handle.seek(at + head)
+                    return VIDEO_MARK.encode() in handle.read(length - head)
+                if at == 0 and kind != b"ftyp":
+                    return False
+                at += length
+    except OSError:
+        return False
+    return False

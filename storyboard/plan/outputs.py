@@ -3,9 +3,19 @@
 A script's own ``output.path`` stays inside the script's folder, so a script from
 someone else cannot write anywhere else; a path the user gives with ``-o`` on the
 command line may go wherever they choose. Either way, before any work, a target is
-refused when it resolves to an input (the script, a music track, a file in the
-cache), to an existing folder or anything that is not a regular file (``/dev/null``
-stays a device), or when the subtitles would land on the video.
+refused when:
+
+- it resolves to an input the script names (the script, a music track, a voice's
+  ``.onnx`` or its ``.onnx.json``, speech in the cache), or lies inside a local model
+  folder, a segment cache or the studio's own folder (``.storyboard-studio``; only
+  ``-o`` may aim into its ``previews/``, as the studio's previews do);
+- it is an existing folder or anything that is not a regular file (``/dev/null`` stays
+  a device), or the subtitles would land on the video;
+- it is an existing file that storyboard did not write (a video without storyboard's
+  mark, see :func:`storyboard.files.written_by_storyboard`): that is replaced only with
+  ``-o`` or ``--force``. Subtitles count as storyboard's when the video beside them is.
+
+The segment cache may not lie inside a model folder, an input or the studio's folder either.
 """
 
 from __future__ import annotations
@@ -16,12 +26,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from storyboard.errors import ScriptErrors, UsageError
+from storyboard.files import written_by_storyboard
 from storyboard.plan.data import Plan
 
 if TYPE_CHECKING:
     from storyboard.script.load import Script
 
 CACHE_NAME = ".storyboard-cache"
+STUDIO_NAME = ".storyboard-studio"  # the studio's own files (see storyboard.studio.folder)
 
 
 def default_cache(video: Path) -> Path:
@@ -67,23 +79,51 @@ def plan_outputs(plan: Plan, cache_dir: str | Path | None = None) -> Outputs:
     return Outputs(video, subtitle_files(plan, video), Path(cache_dir) if cache_dir else default_cache(video))
 
 
-def output_problems(outputs: Outputs, inputs: dict[str, Path], confine_to: Path | None = None) -> list[str]:
+@dataclass(frozen=True)
+class Inputs:
+    """What a render reads, which no output may replace: ``files`` by what they are
+    (``{"the script": ..., "music track 1": ...}``) and ``folders`` whose every file is an input
+    (``{"the model folder": ...}``)."""
+
+    files: dict[str, Path]
+    folders: dict[str, Path]
+
+
+def output_problems(outputs: Outputs, inputs: Inputs | dict[str, Path], confine_to: Path | None = None, *,
+                    chosen_by_user: bool = False, force: bool = False) -> list[str]:
     """Why these outputs must not be written (empty when they may).
 
-    ``inputs`` names each file the render reads (``{"the script": ..., "music track 1": ...}``).
-    ``confine_to``: the folder a script's own output must stay in (None for ``-o``).
+    ``inputs``: the files (and folders) the render reads. ``confine_to``: the folder a script's
+    own output must stay in (None for ``-o``). ``chosen_by_user``: the video's path came from
+    ``-o``; with it or ``force`` an existing file storyboard did not write may be replaced.
     """
-    problems = []
-    for what, target in [("the video", outputs.video), *(("the subtitles", p) for p in outputs.subtitles)]:
-        problems += _target_problems(what, target, inputs, outputs.cache, confine_to)
+    if not isinstance(inputs, Inputs):
+        inputs = Inputs(dict(inputs), {})
+    may_replace = chosen_by_user or force
+    problems = _target_problems("the video", outputs.video, inputs, outputs.cache, confine_to, chosen_by_user)
+    if not may_replace and _foreign(outputs.video):
+        problems.append(f"the video would replace {outputs.video}, which storyboard did not write (it is not a "
+                        "video with storyboard's mark): pass --force to replace it, or choose another output path")
+    video_ours = written_by_storyboard(outputs.video) if outputs.video.is_file() else False
     for subtitles in outputs.subtitles:
+        problems += _target_problems("the subtitles", subtitles, inputs, outputs.cache, confine_to, chosen_by_user)
         if _same(outputs.video, subtitles):
             problems.append(f"the subtitles ({subtitles}) would be written over the video: give the video a "
                             ".mp4 name, or set output.captions to burn or none")
+        elif not may_replace and subtitles.is_file() and not video_ours:
+            problems.append(f"the subtitles would replace {subtitles}, which storyboard did not write (no video of "
+                            "storyboard's is beside it): pass --force to replace it, or choose another output path")
+    problems += _cache_problems(outputs.cache, inputs)
     return problems
 
 
-def _target_problems(what: str, target: Path, inputs: dict[str, Path], cache: Path, confine_to: Path | None) -> list[str]:
+def _foreign(target: Path) -> bool:
+    """Whether ``target`` is an existing regular file that storyboard did not write."""
+    return target.is_file() and not written_by_storyboard(target)
+
+
+def _target_problems(what: str, target: Path, inputs: Inputs, cache: Path, confine_to: Path | None,
+                     chosen_by_user: bool) -> list[str]:
     problems = []
     resolved = target.resolve()
     if confine_to is not None and not resolved.is_relative_to(confine_to.resolve()):
@@ -93,15 +133,42 @@ def _target_problems(what: str, target: Path, inputs: dict[str, Path], cache: Pa
         problems.append(f"{what} would replace {target}, which is a folder: name a file")
     elif target.exists() and not target.is_file():
         problems.append(f"{what} would replace {target}, which is not a regular file (a device, pipe or socket)")
-    for name, source in inputs.items():
+    for name, source in inputs.files.items():
         if _same(target, source):
             problems.append(f"{what} would be written over {name} ({source}): choose another output path")
+    for name, folder in inputs.folders.items():
+        if resolved.is_relative_to(folder.resolve()):
+            problems.append(f"{what} would be written inside {name} ({folder}): choose another output path")
     inside = next((folder for folder in resolved.parents
                    if folder.name == CACHE_NAME or (folder / "CACHEDIR.TAG").is_file()), None)
     if resolved.is_relative_to(cache.resolve()) or inside is not None:
         problems.append(f"{what} would be written inside a cache folder ({inside or cache}), whose files are deleted "
                         "by pruning: choose another output path")
+    studio = _studio_folder(resolved)
+    if studio is not None and not (chosen_by_user and resolved.is_relative_to(studio / "previews")):
+        problems.append(f"{what} would be written inside the studio's own folder ({studio}), which the studio serves "
+                        "and keeps its files in: choose another output path")
     return problems
+
+
+def _cache_problems(cache: Path, inputs: Inputs) -> list[str]:
+    """Why the segment cache may not live at ``cache``: inside a model folder, on an input, or in the
+    studio's own folder (other than its previews')."""
+    resolved = cache.resolve()
+    problems = [f"the segment cache ({cache}) would be written inside {name} ({folder}): choose another output "
+                "path, or --cache" for name, folder in inputs.folders.items() if resolved.is_relative_to(folder.resolve())]
+    problems += [f"the segment cache ({cache}) would be written over {name} ({source}): choose another --cache"
+                 for name, source in inputs.files.items() if _same(cache, source)]
+    studio = _studio_folder(resolved)
+    if studio is not None and not resolved.is_relative_to(studio / "previews"):
+        problems.append(f"the segment cache ({cache}) would be written inside the studio's own folder ({studio}): "
+                        "choose another output path, or --cache")
+    return problems
+
+
+def _studio_folder(resolved: Path) -> Path | None:
+    """The studio's own folder (``.storyboard-studio``) that ``resolved`` lies in, if any."""
+    return next((folder for folder in [resolved, *resolved.parents] if folder.name == STUDIO_NAME), None)
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -114,18 +181,47 @@ def _same(a: Path, b: Path) -> bool:
         return False
 
 
+def script_inputs(script: "Script", plan: Plan) -> Inputs:
+    """Every file and folder a render of ``script`` reads: the script, its music, its voices (the
+    ``.onnx`` and its ``.onnx.json``), speech in the cache, and a local model folder."""
+    board = script.storyboard
+    files = {"the script": script.path, **{f"music track {k + 1}": Path(t.path) for k, t in enumerate(plan.audio)},
+             **{f"scene {n.scene + 1}'s speech": Path(n.path) for n in plan.narration}}
+    voices = [("the voice", board.voice.voice)]
+    voices += [(f"scene {k + 1}'s voice", s.narration.voice) for k, s in enumerate(board.scenes)
+               if s.narration is not None and s.narration.voice]
+    for what, name in voices:
+        if name.endswith(".onnx"):
+            model = script.resolve(name)
+            files[what] = model
+            files[f"{what}'s config"] = model.with_name(model.name + ".json")
+    folders = {}
+    model = local_model_folder(str(plan.model.get("id", "")))
+    if model is not None:
+        folders["the model folder"] = model
+    return Inputs(files, folders)
+
+
+def local_model_folder(model_id: str) -> Path | None:
+    """The folder ``model_id`` names, as the loader reads it (relative to the current folder), if it is one."""
+    if not model_id or model_id == "preview":
+        return None
+    local = Path(model_id).expanduser()
+    return local if local.is_dir() else None
+
+
 def check_outputs(script: "Script", plan: Plan, *, cache_dir: str | Path | None = None,
-                  chosen_by_user: bool = False) -> Outputs:
+                  chosen_by_user: bool = False, force: bool = False) -> Outputs:
     """The render's outputs, refused before any work if writing them could lose something.
 
     ``chosen_by_user``: the video path came from ``-o`` on the command line, so it may leave
     the script's folder, and problems are the user's (exit 2), not the script's (located).
+    ``force`` (``--force``): an existing file storyboard did not write may be replaced.
     """
     outputs = plan_outputs(plan, cache_dir)
-    inputs = {"the script": script.path, **{f"music track {k + 1}": Path(t.path) for k, t in enumerate(plan.audio)},
-              **{f"scene {n.scene + 1}'s speech": Path(n.path) for n in plan.narration}}
-    problems = output_problems(outputs, inputs, None if chosen_by_user else script.folder)
-    if problems and chosen_by_user:
+    problems = output_problems(outputs, script_inputs(script, plan), None if chosen_by_user else script.folder,
+                               chosen_by_user=chosen_by_user, force=force)
+    if problems and (chosen_by_user or cache_dir is not None and all("segment cache" in p for p in problems)):
         raise UsageError("; ".join(problems))
     if problems:
         doc = script.document

@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from storyboard.files import commit, temporary_sibling
+from storyboard.files import VIDEO_MARK, commit, temporary_sibling
 from storyboard.plan.data import Plan
 from storyboard.plan.outputs import burns_captions, subtitle_files
 from storyboard.render import entries
@@ -289,7 +289,7 @@ def _mux(stream: Path, audio: Path | None, path: Path, plan: Plan) -> int:
         cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "copy"]
     # No -t: the stream has exactly the plan's frames and the mix exactly its length; a trim
     # measured against the raw stream's reordered timestamps would drop the last frames.
-    cmd += ["-c:v", "copy", "-movflags", "+faststart", "-f", "mp4", str(partial)]
+    cmd += ["-c:v", "copy", "-metadata", f"comment={VIDEO_MARK}", "-movflags", "+faststart", "-f", "mp4", str(partial)]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         partial.unlink(missing_ok=True)

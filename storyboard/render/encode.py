@@ -15,7 +15,7 @@ from types import TracebackType
 
 import numpy as np
 
-from storyboard.files import commit, temporary_sibling
+from storyboard.files import VIDEO_MARK, commit, temporary_sibling
 from storyboard.interrupts import shielded
 
 # x264's output depends on how many threads it runs (by default 1.5 per core): the same frames encoded
@@ -103,7 +103,7 @@ class VideoEncoder:
         if keyframe_every:
             cmd += ["-g", str(keyframe_every)]
         if container == "mp4":
-            cmd += ["-movflags", "+faststart"]
+            cmd += ["-metadata", f"comment={VIDEO_MARK}", "-movflags", "+faststart"]
         if container == "h264":
             # A raw stream that others are appended to: no B-frames (a raw stream carries no
             # presentation times, so reordered frames would be lost at the mux).

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from storyboard.errors import Loc, ScriptError, ScriptErrors, UsageError, format_path
-from storyboard.studio.folder import Folder
+from storyboard.studio.folder import MAX_SCRIPT_BYTES, Folder
 
 if TYPE_CHECKING:
     from storyboard.plan.data import Plan
@@ -159,19 +159,36 @@ def model_problem(model_id: str, folder: Folder) -> str | None:
 
 def render_problems(folder: Folder, name: str, model: str, shown: int = 3) -> list[str]:
     """Why the script ``name`` (relative to the folder, as it is on disk now) may not be rendered with
-    ``model``: the studio's checks of a render, run again just before a render job starts (the file
-    may have changed since it was queued); at most ``shown`` messages, empty when it may."""
+    ``model``; empty when it may. See :func:`check_for_render`."""
+    return check_for_render(folder, name, model, shown)[0]
+
+
+def check_for_render(folder: Folder, name: str, model: str, shown: int = 3) -> tuple[list[str], str | None]:
+    """The studio's checks of a render, run just before a render job starts (the file may have changed
+    since it was queued): (at most ``shown`` messages, empty when it may be rendered; the SHA-256 of the
+    exact bytes that were checked, which the render is then told to insist on)."""
+    import hashlib
+
     try:
         path = folder.script(name)
-        text = folder.read_script(name)
+        if path.stat().st_size > MAX_SCRIPT_BYTES:
+            raise UsageError(f"'{name}' is larger than {MAX_SCRIPT_BYTES // 2**20} MB: not a storyboard script")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return [f"'{name}' is not UTF-8 text ({exc.reason} at byte {exc.start})"], None
+    except FileNotFoundError:
+        return [f"'{name}': no such script"], None
+    except OSError as exc:
+        return [f"'{name}': cannot read: {exc.strerror}"], None
     except UsageError as exc:
-        return [str(exc)]
+        return [str(exc)], None
     if problem := model_problem(model, folder):
-        return [problem]
+        return [problem], None
     checked = check_text(text, path, folder, model=model)
     if checked.ok:
-        return []
+        return [], hashlib.sha256(data).hexdigest()
     said = [p.text for p in checked.problems[:shown]]
     if len(checked.problems) > shown:
         said.append(f"... and {len(checked.problems) - shown} more")
-    return said
+    return said, None

@@ -12,7 +12,10 @@ running (it was killed) is stopped first, so that it cannot share the GPU with a
 Just before a job starts, its script is read and checked again as when it was queued (the
 studio's folder rules and the command line's output rules): another tab may have saved other
 text since, and a resumed job may be days old. A script that fails the check is not rendered;
-its job fails with the check's first messages. The models each script was queued with are
+its job fails with the check's first messages. The render is then told the SHA-256 of
+the bytes that were checked (``--expect-sha256``) and refuses any other text (another tab may save
+in between), and it checks again itself that every path stays in the folder (``--confine``).
+Its output may not land in the studio's own folder, which the studio serves. The models each script was queued with are
 kept apart from the jobs, in ``.storyboard-studio/rendered.json``, so that clearing the
 finished jobs does not let pruning delete the segments their renders made.
 """
@@ -307,16 +310,16 @@ class RenderQueue:
 
     def _run(self, job: Job) -> None:
         """Check one job's script again, then run its render to its end, reading its progress."""
-        from storyboard.studio.checks import render_problems
+        from storyboard.studio.checks import check_for_render
 
         status = Status()
-        problems = render_problems(self.folder, job.script, job.model)
-        if problems:
+        problems, sha256 = check_for_render(self.folder, job.script, job.model)
+        if problems or sha256 is None:
             self._finish(job, None, status, "not started: the script, as it is on disk now, has problems:\n"
                          + "\n".join(problems))
             return
         try:
-            child = self._start(job)
+            child = self._start(job, sha256)
         except OSError as exc:
             self._finish(job, None, status, f"could not start the render: {exc}")
             return
@@ -330,14 +333,17 @@ class RenderQueue:
                 self._changed(save=time.monotonic() - self._saved_at > SAVE_EVERY_S)
         self._finish(job, child.wait(), status)
 
-    def _start(self, job: Job) -> Child | None:
-        """Start the job's render (None when it was cancelled, or the studio began to close, first). The
+    def _start(self, job: Job, sha256: str) -> Child | None:
+        """Start the job's render of exactly the script text that was checked (``sha256``: the child
+        refuses any other) with every path confined to the folder, checked again in the child (None
+        when it was cancelled, or the studio began to close, first). The
         lock is held from the check of ``job.cancelling`` until ``self.child`` is set, so that a Cancel
         click in between is never lost: either it finds the child, or the child is never started."""
         with self.changed:
             if job.cancelling or self.closing:
                 return None
-            child = Child(["render", job.script, "--model", job.model], self.folder.root)
+            child = Child(["render", job.script, "--model", job.model, "--expect-sha256", sha256,
+                           "--confine", str(self.folder.root)], self.folder.root)
             self.child, job.pid, job.pid_start = child, child.pid, child.started
             self._changed(save=True)
             return child

@@ -1,7 +1,8 @@
 """Previews: the editor's text rendered with the built-in preview backend, into the studio's own folder.
 
 A preview is ``storyboard render SCRIPT --model preview -o .storyboard-studio/previews/NAME.mp4``
-run as a child (see :mod:`storyboard.studio.children`): the command line's output checks,
+run as a child (see :mod:`storyboard.studio.children`), told the SHA-256 of the text that was
+checked (it refuses any other) and to keep every path inside the folder: the command line's output checks,
 Ctrl-C and cache apply, and its segment cache sits beside the previews, apart from the
 renders'. It previews what the editor holds: when that differs from the file, the text is
 written to a temporary file beside the script (so that its relative paths resolve the same),
@@ -55,9 +56,11 @@ def run_preview(folder: Folder, script: Path, text: str, checked: "Checked",
     target.parent.mkdir(parents=True, exist_ok=True)
     running = running if running is not None else Running()
     source, temporary = _source(script, text)
+    sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
     status, child = Status(), None
     try:
-        args = ["render", folder.relative(source), "--model", "preview", "-o", folder.relative(target)]
+        args = ["render", folder.relative(source), "--model", "preview", "-o", folder.relative(target),
+                "--expect-sha256", sha256, "--confine", str(folder.root)]
         child = running.start(args, folder.root, source if temporary else None)
         for line in child.lines():
             status.feed(line)
@@ -76,10 +79,11 @@ def run_preview(folder: Folder, script: Path, text: str, checked: "Checked",
 
 
 def _source(script: Path, text: str) -> tuple[Path, bool]:
-    """The file to render: the script itself when it holds ``text``, else a temporary file beside it
-    holding ``text``; and whether it is temporary."""
+    """The file to render: the script itself when its bytes are ``text``, else a temporary file beside
+    it holding ``text``; and whether it is temporary. (The render insists on those bytes: a script
+    saved again in between is not rendered.)"""
     try:
-        if script.is_file() and script.read_text(encoding="utf-8") == text:
+        if script.is_file() and script.read_bytes() == text.encode("utf-8"):
             return script, False
     except (OSError, UnicodeDecodeError):
         pass
@@ -87,7 +91,7 @@ def _source(script: Path, text: str) -> tuple[Path, bool]:
 
     script.parent.mkdir(parents=True, exist_ok=True)
     partial = temporary_sibling(script, script.suffix)
-    partial.write_text(text, encoding="utf-8")
+    partial.write_bytes(text.encode("utf-8"))
     return partial, True
 
 
