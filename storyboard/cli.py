@@ -324,12 +324,15 @@ def cmd_render(args: argparse.Namespace) -> int:
     from storyboard.plan.outputs import check_outputs
     from storyboard.render.orchestrate import Interrupted, render_plan
 
-    if args.workers is not None and (args.workers < 1 or not args.ray):
+    if args.workers is not None and (args.workers < 1 or args.ray is None):
         raise UsageError(f"--workers {args.workers}: " + ("needs --ray" if args.ray is None else "give at least 1"))
+    if args.ray is not None and not args.ray.strip():
+        raise UsageError("--ray needs an address, HOST:PORT (as `ray start --head` printed, e.g. HOST:6379); give "
+                         "--ray alone, with nothing after it, for a local cluster on this machine")
     if args.ray and not args.dry_run:
         from storyboard.farm.cluster import require_ray
 
-        require_ray()  # before any work: a clear exit 2 when Ray is not installed
+        require_ray(args.ray)  # before any work: a clear exit 2 when Ray is not installed or the address is wrong
     script, plan = _load(args.file, model=args.model, output=args.output, sha256=args.expect_sha256,
                          confine=args.confine, device=args.device, dtype=args.dtype, offload=args.offload,
                          scheduler=args.scheduler, steps=args.steps)

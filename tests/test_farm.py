@@ -202,8 +202,22 @@ def test_cluster_addresses_and_ray_errors_in_one_line():
     with pytest.raises(UsageError, match="the Ray Client is not supported"):
         reachable("ray://head:10001")
     settings = bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])  # an HTTP/2 server's first frame: empty SETTINGS on stream 0
-    with listening(settings) as address:
-        reachable(address)  # what a gRPC server (Ray's GCS) answers
+    with listening(settings) as address, pytest.raises(UsageError, match="no answer to a Ray call in 1 s"):
+        started = time.monotonic()
+        reachable(address, call_timeout_s=1)  # opens as gRPC does, then stays silent (Ray waited 622 s)
+    assert time.monotonic() - started < 15
+    grpc = pytest.importorskip("grpc")
+    from concurrent.futures import ThreadPoolExecutor
+
+    other = grpc.server(ThreadPoolExecutor(max_workers=1))  # a gRPC server that is not Ray's
+    port = other.add_insecure_port("127.0.0.1:0")
+    other.start()
+    try:
+        with pytest.raises(UsageError, match="something answers gRPC there, but not as a Ray cluster's GCS does "
+                                             r"\(it does not know Ray's calls\)"):
+            reachable(f"127.0.0.1:{port}", call_timeout_s=5)
+    finally:
+        other.stop(0)
     with pytest.raises(UsageError, match="10001 is the Ray Client's port"):
         reachable("head.invalid:10001")  # told before any connection is tried
     for other in (b"HTTP/1.1 400 Bad Request\r\n\r\n", b"-ERR unknown command 'PRI'\r\n", b"", None):
@@ -575,6 +589,26 @@ def test_render_ray_on_the_command_line(script, reference, tmp_path):
     assert f"wrote {tmp_path / 'cli.mp4'}" in out and f"({SHOTS} segments rendered, 0 reused)" in out
     assert framemd5(tmp_path / "cli.mp4") == reference
     assert not list(Path(tempfile.gettempdir()).glob(f"sbray-{cli.pid}-*")), "the local cluster's session folder is gone"
+
+
+@pytest.mark.parametrize("address, said", [
+    ("127.0.0.1:-1", "the port must be a number from 1 to 65535, not '-1'"),  # Ray waited 823 s
+    ("127.0.0.1:70000", "the port must be a number from 1 to 65535, not '70000'"),
+    ("h" * 300 + ":6379", "is not a host name or an IP address"),  # was idna's UnicodeError
+    ("bad_host!:6379", "'bad_host!' is not a host name"),
+    ("6379", "expected HOST:PORT"),
+    ("", "--ray needs an address, HOST:PORT"),  # was a silent local render
+    ("  ", "--ray needs an address, HOST:PORT"),
+])
+def test_a_malformed_ray_address_is_refused_at_once(script, tmp_path, capsys, address, said):
+    from storyboard.cli import main
+
+    started = time.process_time()
+    assert main(["render", str(script), "-o", str(tmp_path / "v.mp4"), "--ray", address]) == 2
+    err = capsys.readouterr().err
+    assert said in err and len(err) < 600, err
+    assert time.process_time() - started < 5
+    assert not (tmp_path / "v.mp4").exists() and not (tmp_path / ".storyboard-cache").exists()
 
 
 def test_a_cluster_that_cannot_be_joined_exits_2_before_anything_is_written(script, tmp_path):

@@ -52,8 +52,13 @@ class Cluster:
         return f"a local Ray cluster on 127.0.0.1 ({self.address})" if self.local else f"the Ray cluster at {self.address}"
 
 
-def require_ray() -> Any:
-    """The ``ray`` module; a :class:`UsageError` (exit 2) saying what to install when it is missing."""
+def require_ray(address: str | None = None) -> Any:
+    """The ``ray`` module; a :class:`UsageError` (exit 2) saying what to install when it is missing.
+    Joining a cluster at ``address``: its form is checked first, and Ray's waits are bounded."""
+    if address not in (None, LOCAL):
+        if "://" not in str(address) and str(address).strip() != "auto":
+            parse_address(str(address))
+        bound_ray_waits()
     try:
         import ray
     except ImportError:
@@ -113,24 +118,58 @@ def _init(ray: Any, session: Path | None, **options: Any) -> None:
             raise
 
 
-def reachable(address: str, timeout_s: float = 10.0) -> None:
-    """Raise :class:`UsageError` unless a Ray cluster answers at ``address`` (``HOST:PORT``) within
-    ``timeout_s`` seconds: something must listen there and speak gRPC, as Ray's GCS does. Ray itself
-    would wait minutes for an unreachable address, and as long again for one where something else
-    listens (a dashboard, Redis). ``auto`` is left to Ray; the Ray Client (``ray://``) is refused: the
-    farm streams its workers' progress, which the client does not carry."""
+def parse_address(address: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[IPv6]:PORT`` too) as (host, port); :class:`UsageError` naming what is wrong,
+    before anything is tried: Ray would retry an impossible address for many minutes."""
+    import ipaddress
+
+    host, colon, port = address.strip().rpartition(":")
+    if not address.strip():
+        raise UsageError("--ray needs an address, HOST:PORT (as `ray start --head` printed, e.g. HOST:6379); "
+                         "give --ray alone, with nothing after it, for a local cluster on this machine")
+    if not colon or not host:
+        raise UsageError(f"--ray {address}: expected HOST:PORT (e.g. 192.168.1.20:6379, as `ray start --head` "
+                         "printed)")
+    if not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise UsageError(f"--ray {address}: the port must be a number from 1 to 65535, not '{port}'")
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        ipaddress.ip_address(bare)
+        return bare, int(port)
+    except ValueError:
+        pass
+    if len(bare) > 253 or not all(_LABEL.fullmatch(label) for label in bare.split(".")):
+        shown = bare if len(bare) <= 60 else bare[:57] + "..."
+        raise UsageError(f"--ray {address if len(address) <= 80 else shown + ':' + port}: '{shown}' is not a host "
+                         "name or an IP address (a name is at most 253 characters: letters, digits, '-' and dots, "
+                         "at most 63 between dots)")
+    return bare, int(port)
+
+
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+GCS_CALL = "/ray.rpc.NodeInfoGcsService/GetClusterId"  # what every Ray GCS answers, with an empty request
+
+
+def reachable(address: str, timeout_s: float = 10.0, call_timeout_s: float = 5.0) -> None:
+    """Raise :class:`UsageError` unless a Ray cluster answers at ``address`` (``HOST:PORT``): the
+    address must be well formed, something must listen there within ``timeout_s`` seconds and speak
+    gRPC, as Ray's GCS does, and the GCS must answer one real call (its cluster id) within
+    ``call_timeout_s``. Ray itself would wait minutes for an unreachable address, as long again for
+    one where something else listens (a dashboard, Redis), and longer for one that stays silent.
+    ``auto`` is left to Ray; the Ray Client (``ray://``) is refused: the farm streams its workers'
+    progress, which the client does not carry."""
     if "://" in address:
         raise UsageError(f"--ray {address}: the Ray Client is not supported; run storyboard on a machine of the "
                          "cluster (`ray start --address=HEAD:6379` there) and give HEAD:6379")
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
+    if address.strip() == "auto":
         return
-    if port == RAY_CLIENT_PORT:
+    host, port = parse_address(address)
+    if str(port) == RAY_CLIENT_PORT:
         raise UsageError(f"--ray {address}: {RAY_CLIENT_PORT} is the Ray Client's port, which the farm does not "
                          "use; give the cluster's GCS address, HOST:6379 (as `ray start --head` printed)")
+    tls = os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true")  # (no plain HTTP/2 to test then)
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s) as conn:
-            tls = os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true")  # (no plain HTTP/2 to test then)
+        with socket.create_connection((host, port), timeout=timeout_s) as conn:
             grpc = tls or speaks_http2(conn, timeout_s)
     except OSError as exc:
         raise UsageError(f"--ray {address}: no Ray cluster answers there ({exc.strerror or exc}); start one with "
@@ -139,6 +178,37 @@ def reachable(address: str, timeout_s: float = 10.0) -> None:
         raise UsageError(f"--ray {address}: something listens there, but not a Ray cluster (it does not answer "
                          "gRPC, as Ray's GCS does; for a cluster that uses TLS, set RAY_USE_TLS=1 and its "
                          "certificates as its machines do); give the address `ray start --head` printed, HOST:6379")
+    if not tls and (why := gcs_silent(host, port, call_timeout_s)):
+        raise UsageError(f"--ray {address}: something answers gRPC there, but not as a Ray cluster's GCS does "
+                         f"({why}); give the address `ray start --head` printed, HOST:6379")
+
+
+def gcs_silent(host: str, port: int, timeout_s: float) -> str | None:
+    """Why the gRPC server at ``host:port`` is not a Ray GCS: it does not answer :data:`GCS_CALL` within
+    ``timeout_s`` seconds, or does not know it (UNIMPLEMENTED); None when it answers, even with a refusal
+    (a cluster that wants a token answers UNAUTHENTICATED: Ray's join brings the token). Uses grpcio."""
+    import grpc
+
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    with grpc.insecure_channel(target, options=[("grpc.enable_retries", 0)]) as channel:
+        call = channel.unary_unary(GCS_CALL, request_serializer=None, response_deserializer=None)
+        try:
+            call(b"", timeout=timeout_s)
+        except grpc.RpcError as exc:
+            code = exc.code() if hasattr(exc, "code") else None
+            if code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE):
+                return f"no answer to a Ray call in {timeout_s:g} s"
+            if code == grpc.StatusCode.UNIMPLEMENTED:
+                return "it does not know Ray's calls"
+    return None
+
+
+def bound_ray_waits(seconds: int = 30) -> None:
+    """Bound how long Ray's own join waits on a cluster that stops answering (its defaults are a minute
+    a request, retried): set, unless the user set them, before ray is imported."""
+    for name in ("RAY_gcs_server_request_timeout_seconds", "RAY_gcs_rpc_server_connect_timeout_s",
+                 "RAY_gcs_rpc_server_reconnect_timeout_s"):
+        os.environ.setdefault(name, str(seconds))
 
 
 RAY_CLIENT_PORT = "10001"  # where `ray start --head` serves the Ray Client (a gRPC server too)
