@@ -188,8 +188,11 @@ def test_renders_run_one_at_a_time_in_the_order_queued(folder):
     try:
         ids = [renders.submit(f"{name}.yaml", "preview").id for name in ("a", "b", "c")]
 
+        said_while_rendering: set[str] = set()
+
         def all_done(jobs):
             seen_running.append(sum(j.state == "running" for j in jobs))
+            said_while_rendering.update(j.message for j in jobs if j.state == "running" and j.phase == "render")
             return all(j.state in ("done", "failed") for j in jobs)
 
         jobs = renders.wait(all_done, WAIT_S)
@@ -197,6 +200,7 @@ def test_renders_run_one_at_a_time_in_the_order_queued(folder):
         renders.close()
     assert [j.state for j in jobs] == ["done"] * 3, [j.message for j in jobs]
     assert max(seen_running) == 1
+    assert said_while_rendering and all(m.startswith("rendering") for m in said_while_rendering), said_while_rendering
     spans = sorted((j.started, j.finished) for j in jobs)
     assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:])), spans  # never two at once
     assert [j.id for j in sorted(jobs, key=lambda j: j.started)] == ids
@@ -488,6 +492,7 @@ def test_progress_lines_give_phase_segment_and_an_eta_that_ignores_reused_frames
     status.feed("render [###########.............]  50% 150/300 frames  0:06/0:12 video  elapsed 0:10  ETA 0:10", now=10.0)
     assert status.eta_s == pytest.approx(30.0)  # 50 frames in 10 s, 150 to go (the 100 reused took no time)
     assert status.fraction == pytest.approx(0.45)
+    assert status.describe() == "rendering: segment 1 of 2 (1 reused from the cache)"  # not "starting" at 45%
     status.feed("assemble [########################] 100% 300/300 frames  0:12/0:12 video  elapsed 0:01  ETA ?", now=11.0)
     status.feed("wrote /x/out/a.mp4 and /x/out/a.srt: 12.000 s, 300 frames, 128x72 at 24 fps, in 11.0 s "
                 "(2 segments rendered, 1 reused)", now=11.0)

@@ -81,6 +81,16 @@ class Status:
             return None
         return (self.total - self.done) * (now - since) / (self.done - first)
 
+    def describe(self) -> str:
+        """What the render does now, in words (for a running job's message)."""
+        if self.phase == "render":
+            segment = f": segment {self.segment} of {self.segments}" if self.segments and self.segment else ""
+            reused = f" ({self.reused} reused from the cache)" if self.reused else ""
+            return f"rendering{segment}{reused}"
+        if self.phase == "assemble":
+            return "assembling the video"
+        return "starting: loading and checking the script" if self.phase == "starting" else self.phase
+
     def last_words(self) -> str:
         """The child's last lines that are not progress lines (what it said when it stopped)."""
         said = [line for line in self.lines if line.strip() and not PROGRESS.match(line)]

@@ -330,6 +330,8 @@ class RenderQueue:
             with self.changed:
                 status.feed(line)
                 job.took(status)
+                if not job.cancelling:
+                    job.message = status.describe()
                 self._changed(save=time.monotonic() - self._saved_at > SAVE_EVERY_S)
         self._finish(job, child.wait(), status)
 
