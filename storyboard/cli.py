@@ -276,6 +276,7 @@ def _confine(script, folder: str) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check each file on its own: one that fails, for any reason, does not stop the others (exit 2 if any failed)."""
+    from storyboard.words import plural
     from storyboard.errors import ScriptErrors, UsageError
     from storyboard.plan.outputs import check_outputs
 
@@ -297,8 +298,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"{path}: error: {what}", file=sys.stderr)
             failed += 1
             continue
-        print(f"{path}: ok: {len(plan.scenes)} scenes, {len(plan.shots)} shots, {plan.total_frames} frames, "
-              f"{plan.duration_s:.3f} s at {plan.fps} fps; {outputs.describe()}")
+        print(f"{path}: ok: {plural(len(plan.scenes), 'scene')}, {plural(len(plan.shots), 'shot')}, "
+              f"{plural(plan.total_frames, 'frame')}, {plan.duration_s:.3f} s at {plan.fps} fps; {outputs.describe()}")
     return 2 if failed else 0
 
 
@@ -553,6 +554,7 @@ def cmd_voices(args: argparse.Namespace) -> int:
 
 
 def _say(text: str, voice, output: Path, force: bool = False) -> int:
+    from storyboard.words import plural
     import shutil
 
     from storyboard.errors import UsageError
@@ -568,7 +570,7 @@ def _say(text: str, voice, output: Path, force: bool = False) -> int:
     speech = speak(text, voice)
     with atomic(output, ".wav") as tmp:
         shutil.copyfile(speech.path, tmp)
-    print(f"wrote {output}: {speech.duration_s:.2f} s, {len(speech.sentences)} sentences, voice {voice.name}")
+    print(f"wrote {output}: {speech.duration_s:.2f} s, {plural(len(speech.sentences), 'sentence')}, voice {voice.name}")
     return 0
 
 

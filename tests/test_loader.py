@@ -143,7 +143,7 @@ def test_json_dump_of_a_script_with_emoji_loads():
 def test_json_bom_file_validates(tmp_path, capsys):
     code, out, err = _validate(tmp_path, capsys, "s.json", '\ufeff{"scenes": [{"duration": 2, "prompts": "x"}]}')
     assert code == 0, err
-    assert "ok: 1 scenes" in out
+    assert "ok: 1 scene, " in out
 
 
 def test_json_errors_locate_keys_and_values_after_tabs_and_escapes():

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from storyboard.errors import Loc, ScriptError, ScriptErrors, UsageError, format_path
 from storyboard.studio.folder import MAX_SCRIPT_BYTES, Folder
+from storyboard.words import plural
 
 if TYPE_CHECKING:
     from storyboard.plan.data import Plan
@@ -67,8 +68,9 @@ class Checked:
                 lines.append(f"{len(self.problems)} errors")
         elif self.plan is not None and self.outputs is not None:
             plan = self.plan
-            lines.append(f"{self.name}: ok: {len(plan.scenes)} scenes, {len(plan.shots)} shots, {plan.total_frames} "
-                         f"frames, {plan.duration_s:.3f} s at {plan.fps} fps; {self.outputs.describe()}")
+            lines.append(f"{self.name}: ok: {plural(len(plan.scenes), 'scene')}, {plural(len(plan.shots), 'shot')}, "
+                         f"{plural(plan.total_frames, 'frame')}, {plan.duration_s:.3f} s at {plan.fps} fps; "
+                         f"{self.outputs.describe()}")
         return "\n".join(lines)
 
 
