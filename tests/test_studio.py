@@ -322,9 +322,9 @@ def test_a_cancel_while_a_job_is_about_to_start_is_not_lost(folder, monkeypatch)
     def slow_check(*args, **kwargs):  # the job is running (being checked) and has no child yet
         checking.set()
         release.wait(WAIT_S)
-        return []
+        return [], "0" * 64
 
-    monkeypatch.setattr(checks, "render_problems", slow_check)
+    monkeypatch.setattr(checks, "check_for_render", slow_check)
     write(folder.root / "tiny.yaml", TINY)
     renders = _queue(folder)
     try:
