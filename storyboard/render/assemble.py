@@ -27,7 +27,6 @@ from storyboard.plan.data import Plan
 from storyboard.plan.outputs import burns_captions, subtitle_files
 from storyboard.render import entries
 from storyboard.render.compose import (
-    AUDIO_RATE,
     Composed,
     blend,
     mix_audio,
@@ -35,7 +34,7 @@ from storyboard.render.compose import (
     write_vtt,
 )
 from storyboard.render.encode import EncodeError, VideoEncoder, count_frames, ffmpeg_exe
-from storyboard.render.loudness import loudnorm_filter
+from storyboard.render.loudness import encode_mix
 from storyboard.render.segments import Segment, decode_frames
 
 PIECE_FORMAT = 1
@@ -243,11 +242,13 @@ def audio_key(plan: Plan) -> str:
     made_of = {"format": PIECE_FORMAT, "tracks": tracks, "frames": plan.total_frames, "fps": plan.fps, "aac": "192k"}
     if voices or plan.mix.loudness_lufs is not None:  # (keys of mixes made before these stay as they were)
         made_of |= {"voices": voices, "mix": asdict(plan.mix)}
+    if plan.mix.loudness_lufs is not None:  # mixes encoded before the ceiling was checked as encoded are made again
+        made_of["peak"] = "measured after AAC"
     return hashlib.sha256(json.dumps(made_of).encode()).hexdigest()[:40]
 
 
 def audio_piece(plan: Plan, pieces: Path, warn: Callable[[str], None] | None = None) -> Path:
-    """The music mixed to the video's length and encoded as AAC, cached by what it is made of.
+    """The music mixed to the video's length and encoded as AAC (:func:`encode_mix`), cached by what it is made of.
 
     Encoding a minute of music takes seconds, and an edit to a scene's prompts does not
     change it, so it is made once per (tracks, their files' sizes and times, length).
@@ -263,12 +264,7 @@ def audio_piece(plan: Plan, pieces: Path, warn: Callable[[str], None] | None = N
     partial = temporary_sibling(target, ".m4a")
     try:
         mix_audio(plan.audio, plan.duration_s, wav, plan.narration, plan.mix)
-        loudness = loudnorm_filter(wav, plan.mix)
-        result = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(wav),
-                                 *(["-af", loudness] if loudness else []), "-ar", str(AUDIO_RATE),
-                                 "-c:a", "aac", "-b:a", "192k", "-f", "mp4", str(partial)], capture_output=True, text=True)
-        if result.returncode != 0:
-            raise EncodeError(f"ffmpeg could not encode the music: {result.stderr.strip()[-2000:]}")
+        encode_mix(wav, partial, plan.mix, warn)  # at the loudness target, its true peak measured as encoded
         commit(partial, target)
         entries.seal(target, None)
     finally:
