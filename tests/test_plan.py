@@ -235,8 +235,15 @@ def test_plan_json_has_the_contract_fields():
     assert data["fps"] == 24 and data["total_frames"] == plan.total_frames
     assert data["duration_s"] == pytest.approx(plan.total_frames / 24)
     assert {"scenes", "shots", "transitions", "prompts", "model", "captions", "audio"} <= set(data)
-    assert len(data["shots"][0]["frames"]) == data["shots"][0]["render_end"] - data["shots"][0]["start"]
-    assert set(data["shots"][0]["frames"][0]) == {"a", "b", "w", "seed", "pulse", "scene"}
+    shot = data["shots"][0]
+    runs = shot["runs"]  # spans, not a row per frame: they tile the shot's rendered frames
+    assert [r["start"] for r in runs] == [shot["start"]] + [r["end"] for r in runs[:-1]]
+    assert runs[-1]["end"] == shot["render_end"]
+    assert set(runs[0]) == {"start", "end", "a", "b", "seed", "scene", "w"}
+    assert shot["windows"] == {"start": 0, "end": shot["render_end"], "size": 16, "overlap": 4,
+                               "count": len(plan.shots[0].windows)}
+    morph = data["transitions"][0]
+    assert (morph["kind"], morph["ramp"]) == ("morph", {"t0": 23, "t1": 46, "curve": "linear"})
 
 
 def test_measured_beat_grid_follows_drift_and_extrapolates():

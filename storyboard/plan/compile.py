@@ -13,8 +13,9 @@ where nothing further would make sense without them fixed.
 from __future__ import annotations
 
 import bisect
+import math
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from storyboard.errors import Loc
@@ -24,16 +25,19 @@ from storyboard.plan.clock import Clock, Problems, frame_at
 from storyboard.plan.data import (
     AudioTrackPlan,
     CaptionPlan,
-    FrameCond,
+    CondRun,
     Plan,
+    Pulse,
+    RampWeights,
     ScenePlan,
+    ShotFrames,
     ShotPlan,
     TransitionPlan,
 )
-from storyboard.plan.glides import glide_weights
+from storyboard.plan.glides import Ramp
 from storyboard.plan.narration import mix_plan, place_narration
 from storyboard.plan.sync import BeatFrames, beat_frames, snap, snap_reach
-from storyboard.plan.windows import windows_for
+from storyboard.plan.windows import Windows
 from storyboard.script.load import scene_id
 from storyboard.script.timecode import MAX_VIDEO_S, AutoDuration, clock_seconds
 
@@ -45,7 +49,7 @@ if TYPE_CHECKING:
 DEFAULT_CROSSFADE_S = 1.0
 DEFAULT_MORPH_S = 1.0
 PULSE_HALF_LIFE_S = 0.08
-MAX_FRAMES = 24 * 3600 * 30  # the plan holds a record per frame: about 220 bytes each
+MAX_FRAMES = 24 * 3600 * 30  # 24 hours at 30 fps (the plan stores spans, not a record per frame)
 
 
 def compile_plan(
@@ -85,14 +89,12 @@ def compile_plan(
     transitions = [transition_into(scene, span, k, clock, beats) for scene, span, k in zip(board.scenes, spans, keys)]
     shot_of_scene = shot_indices(transitions)
 
-    # Per-frame conditioning: glides between keys, morphs, holds and their pulses.
-    glides = [scene_glides(span, k, tr, keys[span.index - 1][-1].prompt if span.index else None, beats)
-              for span, k, tr in zip(spans, keys, transitions)]
+    # Conditioning, as spans: glides between keys, morphs, holds and their pulses.
+    seeds = [scene_seed(board, i) for i in range(len(board.scenes))]
+    glides = [scene_glides(span, k, tr, keys[span.index - 1][-1].prompt if span.index else None, beats, seed)
+              for span, k, tr, seed in zip(spans, keys, transitions, seeds)]
     holds = [scene_hold(scene, span, tr, glide, clock, beats)
              for scene, span, tr, glide in zip(board.scenes, spans, transitions, glides)]
-    seeds = [scene_seed(board, i) for i in range(len(board.scenes))]
-    conds = [cond for span, glide, hold, seed in zip(spans, glides, holds, seeds)
-             for cond in frame_conditioning(span, glide, hold, seed)]
     captions = [c for scene, span in zip(board.scenes, spans) for c in scene_caption(scene, span, clock, board.output)]
     narration, spoken = place_narration(board, spans, speech or {}, clock)
     captions = sorted(captions + spoken, key=lambda c: (c.start, c.scene))
@@ -100,7 +102,7 @@ def compile_plan(
 
     scenes = [scene_plan(board, span, ks, shot, seed, hold)
               for span, ks, shot, seed, hold in zip(spans, keys, shot_of_scene, seeds, holds)]
-    shots = plan_shots(scenes, transitions, conds, board.model)
+    shots = plan_shots(scenes, transitions, glides, holds, board.model)
     audio = place_audio(script, clock)
     problems.raise_if_any()
 
@@ -293,7 +295,7 @@ def place_keys(scene: "Scene", span: SceneSpan, clock: Clock, book: PromptBook) 
 
 
 def transition_into(scene: "Scene", span: SceneSpan, keys: list[Key], clock: Clock, beats: BeatFrames) -> TransitionPlan:
-    """How the scene begins: its kind, length in frames and per-frame weights of the incoming scene."""
+    """How the scene begins: its kind, length in frames and the weights of the incoming scene (one ramp)."""
     kind = scene.transition.type
     if span.index == 0 and kind != "cut":
         clock.problems.add(span.loc("transition", "type"), f"the first scene has nothing to {kind} from; use cut")
@@ -302,11 +304,10 @@ def transition_into(scene: "Scene", span: SceneSpan, keys: list[Key], clock: Clo
         return TransitionPlan(kind, span.index, span.start, 0, scene.transition.curve, ())
     frames = max(1, min(frame_at(span.start_s + transition_seconds(scene, span, keys, clock), clock.fps) - span.start,
                         span.end - span.start))
-    seg = list(range(span.start, span.start + frames))
     # A morph's prompt arrives on its last frame; a crossfade's new shot is fully in just after it.
     last = span.start + frames - 1 if kind == "morph" else span.start + frames
-    weights = glide_weights(seg, span.start - 1, last, scene.transition.curve, beats.frames, beats.heights)
-    return TransitionPlan(kind, span.index, span.start, frames, scene.transition.curve, tuple(weights))
+    ramp = Ramp.glide(span.start - 1, last, scene.transition.curve, beats.frames, beats.heights)
+    return TransitionPlan(kind, span.index, span.start, frames, scene.transition.curve, RampWeights(span.start, frames, ramp))
 
 
 def transition_seconds(scene: "Scene", span: SceneSpan, keys: list[Key], clock: Clock) -> float:
@@ -338,103 +339,179 @@ def shot_indices(transitions: list[TransitionPlan]) -> list[int]:
     return out
 
 
-def plan_shots(scenes: list[ScenePlan], transitions: list[TransitionPlan], conds: list[FrameCond],
-               model: "Model") -> list[ShotPlan]:
-    """Shots as runs of scenes joined by morphs; a crossfade adds a handle of held frames to the
-    shot before it. Each shot gets its windows."""
+def plan_shots(scenes: list[ScenePlan], transitions: list[TransitionPlan], glides: list[list[CondRun]],
+               holds: list["Hold"], model: "Model") -> list[ShotPlan]:
+    """Shots as runs of scenes joined by morphs; a crossfade adds a handle of held frames (the
+    last frame's prompts and weight, without a pulse) to the shot before it. Each shot gets its windows."""
     shots: list[ShotPlan] = []
     for s in range(scenes[-1].shot + 1):
         members = [sc for sc in scenes if sc.shot == s]
         start, end = members[0].start, members[-1].end
         nxt = members[-1].index + 1
         handle = transitions[nxt].frames if nxt < len(scenes) and transitions[nxt].kind == "crossfade" else 0
-        frames = tuple(conds[start:end]) + tuple(conds[end - 1].held() for _ in range(handle))
-        windows = windows_for(start, end + handle, model.window.frames, model.window.overlap)
-        shots.append(ShotPlan(s, tuple(m.index for m in members), start, end, end + handle, windows, frames))
+        runs = [run for m in members for run in glides[m.index]]
+        if handle:
+            last = runs[-1]
+            runs.append(CondRun(end, end + handle, last.a, last.b, last.seed, last.scene, None, last.weight(end - 1)))
+        pulses = tuple(p for m in members if (p := holds[m.index].pulse) is not None)
+        windows = Windows(start, end + handle, model.window.frames, model.window.overlap)
+        shots.append(ShotPlan(s, tuple(m.index for m in members), start, end, end + handle, windows,
+                              ShotFrames(start, tuple(runs), pulses)))
     return shots
 
 
-# --- per-frame conditioning -----------------------------------------------------------------
+# --- conditioning, as spans -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Glide:
-    """Per frame of a scene: prompts ``a`` -> ``b`` at weight ``w`` of ``b``."""
-
-    a: tuple[int, ...]
-    b: tuple[int, ...]
-    w: tuple[float, ...]
-
-    def at(self, k: int) -> tuple[int, int, float]:
-        return self.a[k], self.b[k], self.w[k]
+def lay(runs: list[CondRun], run: CondRun) -> list[CondRun]:
+    """``runs`` (in order, not overlapping) with ``run`` laid over frames ``[run.start, run.end)``."""
+    if run.start >= run.end:
+        return runs
+    out = []
+    for r in runs:
+        if r.end <= run.start or r.start >= run.end:
+            out.append(r)
+            continue
+        if r.start < run.start:
+            out.append(replace(r, end=run.start))
+        if r.end > run.end:
+            out.append(replace(r, start=run.end))
+    return sorted(out + [run], key=lambda r: r.start)
 
 
 def scene_glides(span: SceneSpan, keys: list[Key], transition: TransitionPlan, previous_prompt: int | None,
-                 beats: BeatFrames) -> Glide:
-    """Glides between consecutive keys, the last prompt held after the last key, and a morph
-    from the previous scene's last prompt over the transition's frames."""
+                 beats: BeatFrames, seed: int) -> list[CondRun]:
+    """The scene's conditioning as runs tiling its frames: glides between consecutive keys, the
+    first prompt before the first key, the last held after the last key, and a morph from the
+    previous scene's last prompt over the transition's frames."""
     start, end = span.start, span.end
-    a = [keys[0].prompt] * (end - start)
-    b, w = list(a), [0.0] * (end - start)
+
+    def run(f0: int, f1: int, a: int, b: int, ramp: Ramp | None = None) -> CondRun:
+        return CondRun(max(f0, start), min(f1, end), a, b, seed, span.index, ramp)
+
+    runs = [run(start, end, keys[0].prompt, keys[0].prompt)]
     glide_start = start + transition.frames if transition.kind == "morph" else start
     for k0, k1 in zip(keys, keys[1:]):
         f0 = max(k0.frame, glide_start)
-        seg = range(max(f0, start), min(k1.frame, end))
-        for f, weight in zip(seg, glide_weights(seg, f0, k1.frame, k1.curve, beats.frames, beats.heights)):
-            a[f - start], b[f - start], w[f - start] = k0.prompt, k1.prompt, weight
-    for f in range(max(keys[-1].frame, start), end):
-        a[f - start], b[f - start], w[f - start] = keys[-1].prompt, keys[-1].prompt, 0.0
+        runs = lay(runs, run(f0, k1.frame, k0.prompt, k1.prompt,
+                             Ramp.glide(f0, k1.frame, k1.curve, beats.frames, beats.heights)))
+    runs = lay(runs, run(keys[-1].frame, end, keys[-1].prompt, keys[-1].prompt))
     if transition.kind == "morph":
-        assert previous_prompt is not None
-        for f, weight in zip(range(start, start + transition.frames), transition.weights):
-            a[f - start], b[f - start], w[f - start] = previous_prompt, keys[0].prompt, weight
-    return Glide(tuple(a), tuple(b), tuple(w))
+        assert previous_prompt is not None and isinstance(transition.weights, RampWeights)
+        runs = lay(runs, run(start, start + transition.frames, previous_prompt, keys[0].prompt, transition.weights.ramp))
+    return runs
+
+
+def value_at(runs: list[CondRun], frame: int) -> tuple[int, int, float]:
+    """The prompts and weight at ``frame`` (inside the runs)."""
+    r = runs[bisect.bisect_right([x.start for x in runs], frame) - 1]
+    return r.a, r.b, r.weight(frame)
+
+
+def prompt_moves(runs: list[CondRun], first: int, last: int) -> list[int]:
+    """The first and the last frame ``f`` in ``[first, last]`` where the prompts or weight differ from
+    frame ``f - 1``'s (one frame when they are the same; none when nothing moves). Reads each run's
+    ramp, never every frame."""
+    def moves(f: int) -> bool:
+        return value_at(runs, f) != value_at(runs, f - 1)
+
+    def candidates(r: CondRun) -> Sequence[int]:
+        inside = r.ramp.changes(max(first, r.start + 1), min(last, r.end - 1)) if r.ramp else []
+        return [r.start, *inside] if first <= r.start <= last else inside
+
+    found: list[int] = []
+    for r in runs:
+        hit = next((f for f in candidates(r) if moves(f)), None)
+        if hit is not None:
+            found.append(hit)
+            break
+    for r in reversed(runs):
+        hit = next((f for f in reversed(candidates(r)) if moves(f)), None)
+        if hit is not None:
+            found.append(hit)
+            break
+    return sorted(set(found))
 
 
 @dataclass(frozen=True)
 class Hold:
-    """Frames ``span`` where the prompt stays put (None: no hold), and each scene frame's pulse."""
+    """Frames ``span`` where the prompt stays put (None: no hold), and its beat pulse (None: none)."""
 
     span: tuple[int, int] | None
-    pulse: tuple[float, ...]
+    pulse: Pulse | None = None
 
 
-def scene_hold(scene: "Scene", span: SceneSpan, transition: TransitionPlan, glide: Glide, clock: Clock,
+def scene_hold(scene: "Scene", span: SceneSpan, transition: TransitionPlan, glide: list[CondRun], clock: Clock,
                beats: BeatFrames) -> Hold:
-    """The hold's frames (checked to lie where the prompt stays put) and its beat pulse, which peaks
-    on each beat (or bar) and halves every :data:`PULSE_HALF_LIFE_S` seconds."""
-    no_pulse = (0.0,) * (span.end - span.start)
+    """The hold's frames (checked to last at least a frame and to lie where the prompt stays put) and
+    its beat pulse, which peaks on each beat (or bar) and halves every :data:`PULSE_HALF_LIFE_S` seconds.
+
+    A hold at the scene's start with no duration, in a morph scene, starts when the morph ends.
+    """
     h = scene.hold
     if h is None:
-        return Hold(None, no_pulse)
+        return Hold(None)
     fps, start = clock.fps, span.start
+    morph_end = start + transition.frames if transition.kind == "morph" else start
     h0_s = clock.seconds(h.at, span.start_s, span.loc("hold", "at"))
-    h0 = frame_at(span.start_s + h0_s, fps) if h.at.amount > 0 else (start + transition.frames if transition.kind == "morph" else start)
+    h0 = morph_end if h.at.amount == 0 and h.duration is None else frame_at(span.start_s + h0_s, fps)
     if h.duration is not None:
         h1 = frame_at(span.start_s + h0_s + clock.seconds(h.duration, span.start_s + h0_s, span.loc("hold", "duration")), fps)
     else:
         h1 = span.end
     if h0_s > span.dur_s + 0.5 / fps or h1 > span.end:
         clock.problems.add(span.loc("hold"), "the hold ends after the scene")
-    frames = range(max(h0, start), min(h1, span.end))
-    moving = [f for f in frames[1:] if glide.at(f - start) != glide.at(f - 1 - start)]  # the prompt changes here
+        return Hold(None)
+    if h1 <= h0:
+        if h.duration is not None:
+            clock.problems.add(span.loc("hold", "duration"), f"'{h.duration}' is shorter than one frame at {fps} fps; "
+                               "a hold lasts at least one frame")
+        elif h0 == morph_end > start:
+            clock.problems.add(span.loc("hold"), f"the morph into this scene lasts the whole scene "
+                               f"({transition.frames / fps:.3f}s), so no frame is left for the hold; shorten the "
+                               "morph (transition.duration) or remove the hold")
+        else:
+            clock.problems.add(span.loc("hold", "at"), f"'{h.at}' is the scene's end ({span.dur_s:.3f}s); a hold "
+                               "lasts at least one frame, so start it earlier")
+        return Hold(None)
+    moving = prompt_moves(glide, h0 + 1, h1 - 1)  # the prompt changes on these frames, inside the hold
     if moving:
-        clock.problems.add(span.loc("hold"), f"the hold ({(frames.start - start) / fps:.3f}s to {(frames.stop - start) / fps:.3f}s "
-                           f"into the scene) overlaps a prompt glide, which moves from {(moving[0] - 1 - start) / fps:.3f}s "
-                           f"to {(moving[-1] - start) / fps:.3f}s; set hold.at and hold.duration to a span where the "
-                           "prompt stays put")
+        clock.problems.add(span.loc("hold"), overlap_message(span, transition, glide, (h0, h1), moving, fps))
+        return Hold(None)
     if h.pulse == "none":
-        return Hold((frames.start, frames.stop), no_pulse)
+        return Hold((h0, h1))
     if clock.grid is None:
         clock.problems.add(span.loc("hold", "pulse"), "a pulse on beats needs a tempo: set 'bpm:' or add a music track")
-    hits = [f for f in beats.frames if frames.start <= f < frames.stop and (h.pulse == "beats" or f in beats.downbeats)]
-    pulse = list(no_pulse)
-    half_life = max(1.0, PULSE_HALF_LIFE_S * fps)
-    for f in frames:
-        n = bisect.bisect_right(hits, f)  # hits at or before f
-        if n:
-            pulse[f - start] = h.strength * 0.5 ** ((f - hits[n - 1]) / half_life)
-    return Hold((frames.start, frames.stop), tuple(pulse))
+    lo, hi = bisect.bisect_left(beats.frames, h0), bisect.bisect_left(beats.frames, h1)
+    hits = tuple(f for f in beats.frames[lo:hi] if h.pulse == "beats" or f in beats.downbeats)
+    return Hold((h0, h1), Pulse(h0, h1, hits, h.strength, max(1.0, PULSE_HALF_LIFE_S * fps)))
+
+
+def overlap_message(span: SceneSpan, transition: TransitionPlan, glide: list[CondRun], hold: tuple[int, int],
+                    moving: list[int], fps: int) -> str:
+    """Where a hold meets a moving prompt: the hold's span, the glide's (or the morph's) own span and
+    the span they share, in seconds into the scene."""
+    start = span.start
+
+    def s(frame: int) -> str:
+        return f"{(frame - start) / fps:.3f}s"
+
+    first, last = moving[0], moving[-1]
+    where = f"the hold ({s(hold[0])} to {s(hold[1])} into the scene) overlaps"
+    if transition.kind == "morph" and first < start + transition.frames:
+        morph_end = start + transition.frames
+        shared = f"{s(hold[0])} to {s(min(hold[1], morph_end))}"
+        return (f"{where} the morph into this scene, which glides from {s(start)} to {s(morph_end)} (they share "
+                f"{shared}); start the hold when the morph ends (hold.at: {s(morph_end)}) or shorten the morph")
+    def ramp_of(*frames: int) -> Ramp | None:  # the glide a change between two frames belongs to
+        runs = (next(r for r in glide if r.start <= f < r.end) for f in frames)
+        return next((r.ramp for r in runs if r.ramp is not None), None)
+
+    before, after = ramp_of(first, first - 1), ramp_of(last - 1, last)
+    g0 = math.ceil(before.t0) if before else first - 1
+    g1 = math.ceil(after.t1) if after else last
+    return (f"{where} a prompt glide, which moves from {s(g0)} to {s(g1)} (they share {s(max(hold[0], g0))} to "
+            f"{s(min(hold[1], g1))}); set hold.at and hold.duration to a span where the prompt stays put")
 
 
 def scene_seed(board: "Storyboard", index: int) -> int:
@@ -452,10 +529,6 @@ def scene_plan(board: "Storyboard", span: SceneSpan, keys: list[Key], shot: int,
                      tuple(k.prompt for k in keys), tuple(k.frame for k in keys), span.requested_start_s, hold.span,
                      scene.caption.text if scene.caption else None, round(span.start_s - span.requested_start_s, 6),
                      sync_skipped=span.sync_skipped)
-
-
-def frame_conditioning(span: SceneSpan, glide: Glide, hold: Hold, seed: int) -> list[FrameCond]:
-    return [FrameCond(*glide.at(k), seed, hold.pulse[k], span.index) for k in range(span.end - span.start)]
 
 
 # --- captions, audio, settings --------------------------------------------------------------

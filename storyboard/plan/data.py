@@ -11,12 +11,23 @@ Words (see ``design/architecture.md``):
   of ``b`` after easing (``w``), the noise seed and the beat pulse.
 
 Frames are output frames at ``Plan.fps``; times in seconds are exact (``frame / fps``).
+
+Per-frame data is stored as spans and keys, never as a row per frame, so a 12-hour plan
+is as small as a 12-second one: a shot's conditioning is a few :class:`CondRun` spans (each
+a prompt pair and a :class:`~storyboard.plan.glides.Ramp`) and :class:`Pulse` spans, read a
+frame at a time through :class:`ShotFrames` (a sequence of :class:`FrameCond`); a
+transition's weights are one ramp, read through :class:`RampWeights`.
 """
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, overload
+
+from storyboard.plan.glides import Ramp
+from storyboard.plan.windows import Windows
 
 PLAN_VERSION = 1
 
@@ -38,11 +49,127 @@ class FrameCond:
 
 
 @dataclass(frozen=True)
+class CondRun:
+    """Frames ``[start, end)`` of scene ``scene``: prompts ``a`` -> ``b``, the weight of ``b`` read
+    from ``ramp`` (or ``w`` throughout without one), noise seed ``seed``."""
+
+    start: int
+    end: int
+    a: int
+    b: int
+    seed: int
+    scene: int
+    ramp: Ramp | None = None
+    w: float = 0.0
+
+    def weight(self, frame: int) -> float:
+        return self.w if self.ramp is None else self.ramp.at(frame)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"start": self.start, "end": self.end, "a": self.a, "b": self.b, "seed": self.seed,
+                               "scene": self.scene}
+        return {**out, **(_ramp_json(self.ramp) if self.ramp else {"w": round(self.w, 6)})}
+
+
+@dataclass(frozen=True)
+class Pulse:
+    """A hold's beat pulse over frames ``[start, end)``: ``strength`` on each of the ``hits``
+    (frames), halving every ``half_life`` frames until the next."""
+
+    start: int
+    end: int
+    hits: tuple[int, ...]
+    strength: float
+    half_life: float
+
+    def at(self, frame: int) -> float:
+        if not self.start <= frame < self.end:
+            return 0.0
+        n = bisect.bisect_right(self.hits, frame)  # hits at or before the frame
+        return self.strength * 0.5 ** ((frame - self.hits[n - 1]) / self.half_life) if n else 0.0
+
+
+@dataclass(frozen=True)
+class ShotFrames(Sequence[FrameCond]):
+    """A shot's per-frame conditioning, stored as spans: ``runs`` tile frames ``[start, start + len)``
+    in order, and ``pulses`` add the holds' beat pulses. Indexed from 0 (the shot's first frame)
+    like the tuple of :class:`FrameCond` it stands for; a slice gives a tuple."""
+
+    start: int
+    runs: tuple[CondRun, ...]
+    pulses: tuple[Pulse, ...] = ()
+
+    def __len__(self) -> int:
+        return self.runs[-1].end - self.start if self.runs else 0
+
+    @overload
+    def __getitem__(self, k: int) -> FrameCond: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> tuple[FrameCond, ...]: ...
+
+    def __getitem__(self, k: int | slice) -> FrameCond | tuple[FrameCond, ...]:
+        if isinstance(k, slice):
+            return tuple(self.at(self.start + i) for i in range(*k.indices(len(self))))
+        n = len(self)
+        if not -n <= k < n:
+            raise IndexError(f"frame {k} of a shot of {n}")
+        return self.at(self.start + (k % n))
+
+    def __iter__(self) -> Iterator[FrameCond]:
+        for run in self.runs:
+            for f in range(run.start, run.end):
+                yield self._cond(run, f)
+
+    def at(self, frame: int) -> FrameCond:
+        """The conditioning of absolute frame ``frame``."""
+        run = self.runs[bisect.bisect_right([r.start for r in self.runs], frame) - 1]
+        return self._cond(run, frame)
+
+    def _cond(self, run: CondRun, frame: int) -> FrameCond:
+        pulse = 0.0
+        for p in self.pulses:
+            if p.start <= frame < p.end:
+                pulse = p.at(frame)
+        return FrameCond(run.a, run.b, run.weight(frame), run.seed, pulse, run.scene)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"runs": [r.to_json() for r in self.runs],
+                "pulses": [{**asdict(p), "hits": list(p.hits)} for p in self.pulses]}
+
+
+@dataclass(frozen=True)
+class RampWeights(Sequence[float]):
+    """``frames`` weights, from frame ``start`` on, read from ``ramp`` (a transition's, stored as one ramp)."""
+
+    start: int
+    frames: int
+    ramp: Ramp
+
+    def __len__(self) -> int:
+        return self.frames
+
+    @overload
+    def __getitem__(self, k: int) -> float: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> tuple[float, ...]: ...
+
+    def __getitem__(self, k: int | slice) -> float | tuple[float, ...]:
+        if isinstance(k, slice):
+            return tuple(self.ramp.at(self.start + i) for i in range(*k.indices(self.frames)))
+        if not -self.frames <= k < self.frames:
+            raise IndexError(f"weight {k} of {self.frames}")
+        return self.ramp.at(self.start + k % self.frames)
+
+
+@dataclass(frozen=True)
 class TransitionPlan:
     """How scene ``into`` begins: ``cut``, ``crossfade`` (compositor) or ``morph`` (latent).
 
     ``weights`` holds, for each of the ``frames`` frames from ``start``, the weight of
-    the incoming scene (crossfade: of the new shot's pixels; morph: of its first prompt).
+    the incoming scene (crossfade: of the new shot's pixels; morph: of its first prompt):
+    a :class:`RampWeights` from the compiler (one ramp, not a row per frame), or any sequence.
     """
 
     kind: str
@@ -50,7 +177,7 @@ class TransitionPlan:
     start: int
     frames: int
     curve: str
-    weights: tuple[float, ...] = ()
+    weights: Sequence[float] = ()
 
 
 @dataclass(frozen=True)
@@ -93,8 +220,8 @@ class ShotPlan:
     start: int
     end: int
     render_end: int
-    windows: tuple[tuple[int, int], ...]
-    frames: tuple[FrameCond, ...] = field(repr=False)
+    windows: Sequence[tuple[int, int]]  # [start, end) frames: a plan.windows.Windows from the compiler
+    frames: Sequence[FrameCond] = field(repr=False)  # per frame rendered: a ShotFrames from the compiler
 
     @property
     def length(self) -> int:
@@ -102,6 +229,9 @@ class ShotPlan:
         return self.render_end - self.start
 
     def cond(self, frame: int) -> FrameCond:
+        """The conditioning of absolute frame ``frame``."""
+        if isinstance(self.frames, ShotFrames):
+            return self.frames.at(frame)
         return self.frames[frame - self.start]
 
 
@@ -190,6 +320,14 @@ class Plan:
         def cond(c: FrameCond) -> dict[str, Any]:
             return {"a": c.a, "b": c.b, "w": round(c.w, 6), "seed": c.seed, "pulse": round(c.pulse, 6), "scene": c.scene}
 
+        def frames(s: ShotPlan) -> dict[str, Any]:
+            return s.frames.to_json() if isinstance(s.frames, ShotFrames) else {"frames": [cond(c) for c in s.frames]}
+
+        def weights(t: TransitionPlan) -> dict[str, Any]:
+            if isinstance(t.weights, RampWeights):
+                return {"ramp": _ramp_json(t.weights.ramp)}
+            return {"weights": [round(w, 6) for w in t.weights]}
+
         return {
             "version": self.version,
             "title": self.title,
@@ -211,10 +349,12 @@ class Plan:
             ],
             "shots": [
                 {"index": s.index, "scenes": list(s.scenes), "start": s.start, "end": s.end, "render_end": s.render_end,
-                 "windows": [list(w) for w in s.windows], "frames": [cond(c) for c in s.frames]}
+                 "windows": s.windows.to_json() if isinstance(s.windows, Windows) else [list(w) for w in s.windows],
+                 **frames(s)}
                 for s in self.shots
             ],
-            "transitions": [{**asdict(t), "weights": [round(w, 6) for w in t.weights]} for t in self.transitions],
+            "transitions": [{"kind": t.kind, "into": t.into, "start": t.start, "frames": t.frames, "curve": t.curve,
+                             **weights(t)} for t in self.transitions],
             "captions": [asdict(c) for c in self.captions],
             "beats": list(self.beats),
             "bars": list(self.bars),
@@ -223,6 +363,15 @@ class Plan:
                if self.narration else {}),
             **({"mix": asdict(self.mix)} if self.has_sound else {}),
         }
+
+
+def _ramp_json(ramp: Ramp) -> dict[str, Any]:
+    """A ramp as plain data: the weight is 0 at frame ``t0`` and 1 from ``t1`` on, along ``curve``
+    (``beats``: ``levels[i]`` from frame ``steps[i]`` on)."""
+    out: dict[str, Any] = {"t0": ramp.t0, "t1": ramp.t1, "curve": ramp.curve}
+    if ramp.curve == "beats":
+        out.update(steps=list(ramp.steps), levels=[round(v, 6) for v in ramp.levels])
+    return out
 
 
 def _unless_default(fields: dict[str, Any], **defaults: Any) -> dict[str, Any]:
