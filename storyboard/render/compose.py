@@ -80,6 +80,7 @@ def mix_audio(tracks: Iterable[AudioTrackPlan], duration_s: float, path: Path,
     for track in tracks:
         source = AudioFileClip(track.path, fps=AUDIO_RATE)
         sources.append(source)
+        source = read_in_buffer_spans(source)
         room = duration_s - track.offset_s  # seconds of video left when the track starts
         once = source.duration - track.start_s  # seconds the file plays from start_s
         length = room if track.loop and once > 0 else min(once, room)
@@ -102,6 +103,7 @@ def mix_audio(tracks: Iterable[AudioTrackPlan], duration_s: float, path: Path,
     for n in narration:
         source = AudioFileClip(n.path, fps=AUDIO_RATE)
         sources.append(source)
+        source = read_in_buffer_spans(source)
         voices.append(source.with_effects([MultiplyVolume(n.volume)]).with_start(n.offset_s))
     final = CompositeAudioClip([music, *voices]).with_duration(duration_s) if voices else music
     try:
@@ -110,6 +112,36 @@ def mix_audio(tracks: Iterable[AudioTrackPlan], duration_s: float, path: Path,
         for source in sources:
             source.close()
     return path
+
+
+def read_in_buffer_spans(source):  # noqa: ANN001, ANN201 (a MoviePy AudioFileClip, and the clip to mix)
+    """``source`` reading its file only in runs of times that fit its reader's buffer.
+
+    MoviePy's file reader, asked for more samples than half its buffer at once, splits the
+    request and reads the halves wrongly (it passes its masks on as times). Its buffer is at
+    most the file's length, so a file shorter than two mix chunks (0.9 s) ended every mix
+    with ``OSError: ... Accessing time t=1.00-1.00 seconds``, and a loop's wrap in a chunk
+    read garbage. Here each request is sorted and read in spans under half the buffer;
+    times outside the file are silence.
+    """
+    reader = source.reader
+    step = max(1, reader.buffersize // 2 - 1)  # samples one read may span
+
+    def frames(t):  # noqa: ANN001, ANN202 (seconds: a float or an array)
+        if not isinstance(t, np.ndarray):
+            return reader.get_frame(t)
+        out = np.zeros((len(t), reader.nchannels))
+        inside = np.flatnonzero((t >= 0) & (t < reader.duration))
+        order = inside[np.argsort(t[inside], kind="stable")]
+        at = np.round(t[order] * reader.fps).astype(np.int64)
+        k = 0
+        while k < len(order):
+            end = int(np.searchsorted(at, at[k] + step, side="left"))
+            out[order[k:end]] = reader.get_frame(t[order[k:end]])
+            k = end
+        return out
+
+    return source.with_updated_frame_function(frames)
 
 
 def write_float_wav(clip, path: Path, chunk: int = 20_000) -> None:  # noqa: ANN001 (a MoviePy AudioClip)
