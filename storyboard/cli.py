@@ -363,7 +363,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def _dry_run(plan, args: argparse.Namespace) -> int:
-    from storyboard.plan.latents import latent_evaluations
+    from storyboard.farm.schedule import shot_cost
     from storyboard.plan.outputs import default_cache
     from storyboard.render.orchestrate import plan_segments
     from storyboard.render.segments import SegmentCache
@@ -380,8 +380,7 @@ def _dry_run(plan, args: argparse.Namespace) -> int:
         print(f"{n:<8} {seg.shot.index:>4} {seg.shot.length:>7}  {seg.key[:12]}  {action:7}  {ids}")
         if not seg.cached:
             todo_frames += seg.shot.length
-            todo_evals += latent_evaluations(seg.shot, plan.fps, int(plan.model["window"]["overlap"]),
-                                             str(plan.model["id"])) * steps * (2 if plan.model.get("guidance", 0) > 1 else 1)
+            todo_evals += int(shot_cost(plan, seg.shot)) if steps else 0
     todo = sum(1 for s in segments if not s.cached)
     work = f" ({todo_evals} denoiser (latent) frame-evaluations at {steps} steps)" if steps else ""
     print(f"\n{todo} of {len(segments)} segments to render: {todo_frames} frames, "
