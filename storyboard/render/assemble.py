@@ -35,6 +35,7 @@ from storyboard.render.compose import (
 )
 from storyboard.render.encode import EncodeError, VideoEncoder, count_frames, ffmpeg_exe
 from storyboard.render.loudness import encode_mix
+from storyboard.render.progress import clock
 from storyboard.render.segments import Segment, decode_frames
 
 PIECE_FORMAT = 1
@@ -183,16 +184,23 @@ def _run_frames(plan: Plan, run: Run, segments: list[Segment]) -> Iterator[np.nd
 
 def assemble(plan: Plan, segments: list[Segment], path: str | Path, pieces: Path,
              on_frame: Callable[[int], None] | None = None,
-             warn: Callable[[str], None] | None = None) -> tuple[Composed, int, int]:
+             warn: Callable[[str], None] | None = None,
+             on_reused: Callable[[int], None] | None = None,
+             audio: Path | None = None) -> tuple[Composed, int, int]:
     """Write the MP4 from the segments. Returns (what was written, pieces encoded, pieces reused).
 
     A cached piece is reused only if it checks out against its note; ``warn`` hears of
-    damaged ones, which are encoded again. ``Composed.frames`` is what the MP4 holds,
-    counted after the mux.
+    damaged ones, which are encoded again. ``on_frame(done)`` hears the video frames done
+    after every frame encoded; ``on_reused(frames)`` the frames of each piece reused (else
+    ``on_frame`` hears those too). ``audio``: the encoded sound, if made already (else it is
+    made here when the plan has sound). ``Composed.frames`` is what the MP4 holds, counted
+    after the mux.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     pieces.mkdir(parents=True, exist_ok=True)
+    if audio is None and plan.has_sound:
+        audio = audio_piece(plan, pieces, warn)
     encoded = reused = done = 0
     files: list[Path] = []
     for run in runs_for(plan):
@@ -201,23 +209,26 @@ def assemble(plan: Plan, segments: list[Segment], path: str | Path, pieces: Path
         problem = entries.problem(piece, run.end - run.start)
         if problem is None:
             reused += 1
-        else:
-            if problem != entries.MISSING and warn:
-                warn(f"warning: piece {piece.name} {problem}; encoding it again")
-            encoder = piece_encoder(plan, piece)
-            try:
-                for frame in _run_frames(plan, run, segments):
-                    encoder.write(frame)
-            except BaseException:
-                encoder.abort()
-                raise
-            finish_piece(encoder, run)
-            encoded += 1
+            done += run.end - run.start
+            if on_reused:
+                on_reused(run.end - run.start)
+            elif on_frame:
+                on_frame(done)
+            continue
+        if problem != entries.MISSING and warn:
+            warn(f"warning: piece {piece.name} {problem}; encoding it again")
+        encoder = piece_encoder(plan, piece)
+        try:
+            for frame in _run_frames(plan, run, segments):
+                encoder.write(frame)
+                if on_frame:
+                    on_frame(done + encoder.frames)
+        except BaseException:
+            encoder.abort()
+            raise
+        finish_piece(encoder, run)
+        encoded += 1
         done += run.end - run.start
-        if on_frame:
-            on_frame(done)
-
-    audio = audio_piece(plan, pieces, warn) if plan.has_sound else None
     stream = temporary_sibling(path, ".h264")
     try:
         with open(stream, "wb") as out:
@@ -247,7 +258,8 @@ def audio_key(plan: Plan) -> str:
     return hashlib.sha256(json.dumps(made_of).encode()).hexdigest()[:40]
 
 
-def audio_piece(plan: Plan, pieces: Path, warn: Callable[[str], None] | None = None) -> Path:
+def audio_piece(plan: Plan, pieces: Path, warn: Callable[[str], None] | None = None,
+                say: Callable[[str], None] | None = None) -> Path:
     """The music mixed to the video's length and encoded as AAC (:func:`encode_mix`), cached by what it is made of.
 
     Encoding a minute of music takes seconds, and an edit to a scene's prompts does not
@@ -259,6 +271,9 @@ def audio_piece(plan: Plan, pieces: Path, warn: Callable[[str], None] | None = N
         return target
     if problem != entries.MISSING and warn:
         warn(f"warning: the encoded music {target.name} {problem}; encoding it again")
+    if say:
+        what = " and ".join(kind for kind, there in (("music", plan.audio), ("narration", plan.narration)) if there)
+        say(f"mixing the sound: {clock(plan.duration_s)} of {what or 'silence'}")
     pieces.mkdir(parents=True, exist_ok=True)
     wav = temporary_sibling(target, ".wav")
     partial = temporary_sibling(target, ".m4a")

@@ -85,8 +85,10 @@ def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = F
     sweep_stale_partials(cache.folder, cache.folder / "pieces", path.parent)
     segments = plan_segments(plan, cache)
     todo = [s for s in segments if not s.cached]
-    progress = Progress(sum(s.shot.length for s in segments), plan.fps, label="render", quiet=quiet)
-    progress.update(sum(s.shot.length for s in segments if s.cached))
+    # Counted in frames rendered (crossfade handles included), shown as the video's frames.
+    progress = Progress(sum(s.shot.length for s in segments), plan.fps, label="render", quiet=quiet,
+                        frames=plan.total_frames)
+    progress.skip(sum(s.shot.length for s in segments if s.cached))
     say = Reporter(progress, log or sys.stderr, quiet)
 
     say(f"{len(segments)} segments: {len(todo)} to render, {len(segments) - len(todo)} reused from {cache.folder}")
@@ -180,21 +182,28 @@ def render_segment(plan: Plan, segment: Segment, backend: Any, cache: SegmentCac
 
 def assemble_video(plan: Plan, segments: list[Segment], path: Path, cache: SegmentCache, interrupted: Interrupted,
                    say: Reporter) -> tuple[Any, int, int]:
-    """Assemble the MP4 from the segments with its own progress bar; Ctrl-C raises ``interrupted``."""
-    from storyboard.render.assemble import assemble
+    """Assemble the MP4 from the segments with its own progress bar; Ctrl-C raises ``interrupted``.
 
-    assembly = Progress(plan.total_frames, plan.fps, label="assemble", quiet=say.quiet)
+    The sound is mixed first (a line says so), then the bar counts the video's frames as their
+    pieces are encoded (cached pieces count as done, not toward the ETA), then the mux.
+    """
+    from storyboard.render.assemble import assemble, audio_piece
+
+    assembly = None
     try:
-        return assemble(plan, segments, path, cache.folder / "pieces", on_frame=assembly.update, warn=say)
+        audio = audio_piece(plan, cache.folder / "pieces", say, say) if plan.has_sound else None
+        assembly = Progress(plan.total_frames, plan.fps, label="assemble", quiet=say.quiet)
+        return assemble(plan, segments, path, cache.folder / "pieces", on_frame=assembly.update, warn=say,
+                        on_reused=assembly.skip, audio=audio)
     except KeyboardInterrupt:
-        assembly.finish()
         clean_up(cache.folder / "pieces", path.parent)
         raise interrupted from None
     except BaseException:
         clean_up(cache.folder / "pieces", path.parent)
         raise
     finally:
-        assembly.finish()
+        if assembly is not None:
+            assembly.finish()
 
 
 def clean_up(*folders: Path, pieces: Any = None) -> None:
