@@ -16,6 +16,7 @@ from storyboard.errors import UsageError
 from storyboard.files import sweep_stale_partials
 from storyboard.plan.data import Plan
 from storyboard.render import entries
+from storyboard.render.lock import alone
 from storyboard.render.segments import KEY, SegmentCache, is_cache
 
 PIECE = re.compile(r"^(audio-)?[0-9a-f]{40}$")
@@ -48,7 +49,16 @@ class Pruned:
 
 
 def prune(cache: SegmentCache, plans: list[Plan]) -> Pruned:
-    """Delete the segments and pieces none of ``plans`` uses, with their notes."""
+    """Delete the segments and pieces none of ``plans`` uses, with their notes.
+
+    Refuses (:class:`~storyboard.render.lock.CacheBusy`, exit 2, naming the render's pid and
+    video) while a render uses the cache: it may be about to assemble from what would go.
+    """
+    with alone(cache.folder):
+        return _prune(cache, plans)
+
+
+def _prune(cache: SegmentCache, plans: list[Plan]) -> Pruned:
     from storyboard.render.assemble import piece_keys
     from storyboard.render.orchestrate import plan_segments
 

@@ -23,6 +23,7 @@ from storyboard.plan.data import Plan
 from storyboard.plan.outputs import default_cache
 from storyboard.render import entries
 from storyboard.render.encode import abort_all
+from storyboard.render.lock import rendering
 from storyboard.render.progress import Progress, clock
 from storyboard.render.segments import Segment, SegmentCache, tag_cache
 
@@ -82,27 +83,35 @@ def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = F
     started = time.monotonic()
     cache.folder.mkdir(parents=True, exist_ok=True)
     tag_cache(cache.folder)
-    sweep_stale_partials(cache.folder, cache.folder / "pieces", path.parent)
-    segments = plan_segments(plan, cache)
-    todo = [s for s in segments if not s.cached]
-    # Counted in frames rendered (crossfade handles included), shown as the video's frames.
-    progress = Progress(sum(s.shot.length for s in segments), plan.fps, label="render", quiet=quiet,
-                        frames=plan.total_frames)
-    progress.skip(sum(s.shot.length for s in segments if s.cached))
-    say = Reporter(progress, log or sys.stderr, quiet)
 
-    say(f"{len(segments)} segments: {len(todo)} to render, {len(segments) - len(todo)} reused from {cache.folder}")
-    for segment in (s for s in segments if s.damaged):
-        say(f"warning: segment {segment.path.name} (shot {segment.shot.index}) {segment.problem}; rendering it again")
-    done = (renderer or render_missing)(plan, segments, todo, cache, path, progress, say)
-    progress.finish()
-    assembled_at = time.monotonic()
-    result, encoded, copied = assemble_video(plan, segments, path, cache, Interrupted(done, len(todo), cache.folder), say)
-    say(f"assembled from {encoded + copied} pieces: {encoded} encoded, {copied} copied")
-    now = time.monotonic()
-    return RenderResult(result.path, result.frames, result.duration_s, now - started, result.subtitles,
-                        rendered=done, reused=len(segments) - len(todo), cache=cache.folder,
-                        assembly_s=now - assembled_at)
+    def note(text: str) -> None:
+        if not quiet:
+            print(text, file=log or sys.stderr, flush=True)
+
+    # Held shared until the MP4 is written: `cache prune` refuses meanwhile (it would delete
+    # segments this render counts on).
+    with rendering(cache.folder, path, note):
+        sweep_stale_partials(cache.folder, cache.folder / "pieces", path.parent)
+        segments = plan_segments(plan, cache)
+        todo = [s for s in segments if not s.cached]
+        # Counted in frames rendered (crossfade handles included), shown as the video's frames.
+        progress = Progress(sum(s.shot.length for s in segments), plan.fps, label="render", quiet=quiet,
+                            frames=plan.total_frames)
+        progress.skip(sum(s.shot.length for s in segments if s.cached))
+        say = Reporter(progress, log or sys.stderr, quiet)
+
+        say(f"{len(segments)} segments: {len(todo)} to render, {len(segments) - len(todo)} reused from {cache.folder}")
+        for segment in (s for s in segments if s.damaged):
+            say(f"warning: segment {segment.path.name} (shot {segment.shot.index}) {segment.problem}; rendering it again")
+        done = (renderer or render_missing)(plan, segments, todo, cache, path, progress, say)
+        progress.finish()
+        assembled_at = time.monotonic()
+        result, encoded, copied = assemble_video(plan, segments, path, cache, Interrupted(done, len(todo), cache.folder), say)
+        say(f"assembled from {encoded + copied} pieces: {encoded} encoded, {copied} copied")
+        now = time.monotonic()
+        return RenderResult(result.path, result.frames, result.duration_s, now - started, result.subtitles,
+                            rendered=done, reused=len(segments) - len(todo), cache=cache.folder,
+                            assembly_s=now - assembled_at)
 
 
 @dataclass
