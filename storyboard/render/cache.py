@@ -75,7 +75,7 @@ def _prune(cache: SegmentCache, plans: list[Plan]) -> Pruned:
             entries.remove(path)
             removed += 1
     for note in cache.folder.glob("*.json"):  # notes whose segment is gone
-        if KEY.match(note.stem) and not note.with_suffix(".mkv").exists():
+        if KEY.match(note.stem) and note.is_file() and not note.with_suffix(".mkv").exists():
             note.unlink()
     unused = [p for p in pieces_of(cache.folder) if p.stem not in keep_pieces]
     for piece in unused:

@@ -110,8 +110,10 @@ class SegmentCache:
         return count
 
     def entries(self) -> list[tuple[Path, dict]]:
-        """The segments in the cache (key-named files only) with their notes."""
-        return [(path, entries.read_note(path)) for path in sorted(self.folder.glob("*.mkv")) if KEY.match(path.stem)]
+        """The segments in the cache (key-named files only) with their notes' descriptive fields
+        (:func:`entries.shown`: those of a damaged note that have the wrong type are left out)."""
+        return [(path, entries.shown(entries.read_note(path))) for path in sorted(self.folder.glob("*.mkv"))
+                if KEY.match(path.stem) and path.is_file()]
 
 
 class SegmentWriter(VideoEncoder):
