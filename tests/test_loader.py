@@ -259,3 +259,62 @@ def test_a_date_where_a_time_goes_is_a_type_error():
 
 def test_an_explicit_timestamp_tag_is_still_refused():
     assert "YAML tag '!!timestamp' is not allowed" in _errors("title: !!timestamp 2024-01-01\n" + SCENES)
+
+
+# --- issue 25: tempos, quoted numbers, plain words, shorthand locations ----------------------
+
+
+@pytest.mark.parametrize(("written", "shown"), [("1e-320", "1e-320"), ("1.0e-320", "1e-320"), (".nan", "nan"),
+                                                 ("0", "0"), ("401", "401"), (".inf", "inf")])
+def test_a_tempo_outside_1_to_400_bpm_is_a_located_error(written, shown):
+    # A denormal bpm used to end `plan` with an unlocated OverflowError (exit 1).
+    assert _errors(f"bpm: {written}\n" + SCENES).splitlines()[0] == \
+        f"s.yaml:1:6: error: bpm: expected a tempo from 1 to 400 BPM, got {shown}"
+    err = _errors(f"music: {{path: x.ogg, bpm: {written}}}\n" + SCENES)
+    assert f"s.yaml:1:27: error: music.bpm: expected a tempo from 1 to 400 BPM, got {shown}\n" in err
+
+
+def test_a_tempo_range_with_a_denormal_end_is_a_located_error():
+    err = _errors("music: {path: x.ogg, bpm: [1.0e-320, 100]}\n" + SCENES)
+    assert "s.yaml:1:27: error: music.bpm: expected a tempo from 1 to 400 BPM, got 1e-320\n" in err
+
+
+def test_plan_of_a_denormal_tempo_exits_2(tmp_path, capsys):
+    script = tmp_path / "t.yaml"
+    script.write_text("bpm: 1e-320\n" + SCENES.replace("duration: 2", "duration: 2 beats"), encoding="utf-8")
+    assert main(["plan", str(script)]) == 2
+    assert "bpm: expected a tempo from 1 to 400 BPM, got 1e-320" in capsys.readouterr().err
+
+
+def test_tempos_in_range_still_load():
+    assert load_script_text("bpm: 1\n" + SCENES).storyboard.bpm == 1.0
+    assert load_script_text("bpm: '1e2'\n" + SCENES).storyboard.bpm == 100.0  # YAML reads 1e2 as text
+    board = load_script_text("music: {path: x.ogg, bpm: [60, 400]}\n" + SCENES, keep_going=True).storyboard
+    assert board.music[0].bpm == (60.0, 400.0)
+
+
+def test_a_quoted_version_says_to_drop_the_quotes():
+    # It used to say "did you mean '1'?" about the '1' the user wrote.
+    assert _errors("version: '1'\n" + SCENES).splitlines()[0] == (
+        "s.yaml:1:10: error: version: unknown value '1'; expected one of: 1 (write version: 1 without quotes: "
+        "it is a number)")
+
+
+@pytest.mark.parametrize(("scene", "message"), [
+    ("prompts: ''", "s.yaml:3:14: error: scenes[0].prompts: expected text, got an empty string"),
+    ("prompts: []", "s.yaml:3:14: error: scenes[0].prompts: expected at least 1 prompt, got none"),
+    ("prompts: [a, '']", "s.yaml:3:18: error: scenes[0].prompts[1]: expected text, got an empty string"),
+    ("prompts: [5]", "s.yaml:3:15: error: scenes[0].prompts[0]: expected a prompt: its text, or a mapping such as "
+                     "{at: 2s, text: ...}, got 5"),
+    ("prompts: a\n    caption: ''", "s.yaml:4:14: error: scenes[0].caption: expected text, got an empty string"),
+    ("prompts: a\n    hold: 5", "s.yaml:4:11: error: scenes[0].hold: expected a mapping of fields, got 5"),
+    ("prompts: a\n    seed: 1.5", "s.yaml:4:11: error: scenes[0].seed: expected a whole number, got 1.5"),
+])
+def test_shape_errors_are_in_plain_words_where_the_user_wrote_them(scene, message):
+    # They used to read "expected a list that should have at least 1 item after validation, not 0" and
+    # "scenes[0].prompts.text: expected a string that should have at least 1 character".
+    assert _errors(f"scenes:\n  - duration: 2\n    {scene}\n").splitlines()[0] == message
+
+
+def test_no_scenes_is_said_in_plain_words():
+    assert _errors("scenes: []\n").splitlines()[0] == "s.yaml:1:9: error: scenes: expected at least 1 scene, got none"

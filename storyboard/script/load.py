@@ -29,6 +29,7 @@ from storyboard.errors import Loc, PlanError, ScriptError, ScriptErrors
 from storyboard.script.schema import Storyboard
 from storyboard.script.source import Document, Scalar, load_document, parse_text
 from storyboard.script.timecode import TimeValue, parse_time
+from storyboard.words import plural
 
 
 @dataclass(frozen=True)
@@ -286,11 +287,18 @@ def _translate(doc: Document, err: dict[str, Any]) -> ScriptError:
         options = _literal_options(loc)
         close = difflib.get_close_matches(str(value), options, n=1, cutoff=0.5) if isinstance(value, str) else []
         hint = f"did you mean '{close[0]}'?" if close else None
+        if isinstance(value, str) and value.strip() in options and _annotation_at(loc) is not None and \
+                not any(isinstance(a, str) for a in typing.get_args(_annotation_at(loc))):
+            hint = f"write {loc[-1]}: {value.strip()} without quotes: it is a number"
         return doc.error(f"unknown value {value!r}; expected one of: {', '.join(options)}", doc.resolve(loc), hint=hint)
     if kind == "multiple_of" and isinstance(value, (int, float)) and not isinstance(value, bool):
         step = err["ctx"]["multiple_of"]
         lower = value // step * step
         return doc.error(f"{value:g} is not a multiple of {step:g} (nearest: {lower:g} or {lower + step:g})", doc.resolve(loc))
+    where = _as_written(doc, doc.resolve(loc))
+    plain = _plain(kind, loc, err.get("ctx") or {}, value)
+    if plain is not None:
+        return doc.error(plain, where)
     if kind == "value_error":
         msg = msg.removeprefix("Value error, ")
     elif msg.startswith("Input should be "):
@@ -298,11 +306,54 @@ def _translate(doc: Document, err: dict[str, Any]) -> ScriptError:
         if rest.startswith(("greater", "less", "a multiple")):
             rest = "a number " + rest
         msg = "expected " + rest + f", got {_show(value)}"
-    elif msg.startswith("String should"):
-        msg = "expected a string that should" + msg.removeprefix("String should") + f", got {_show(value)}"
-    elif msg.startswith("List should"):
-        msg = "expected a list that should" + msg.removeprefix("List should") + f", got {_show(value)}"
-    return doc.error(msg, doc.resolve(loc))
+    return doc.error(msg, where)
+
+
+_PLAIN_TYPES = {
+    "int_type": "expected a whole number", "int_parsing": "expected a valid integer",
+    "int_from_float": "expected a whole number", "float_type": "expected a number", "float_parsing": "expected a number",
+    "bool_type": "expected true or false", "bool_parsing": "expected true or false", "string_type": "expected text",
+    "list_type": "expected a list", "tuple_type": "expected a list", "dict_type": "expected a mapping of fields",
+    "model_type": "expected a mapping of fields", "model_attributes_type": "expected a mapping of fields",
+}
+_NOUNS = {"prompts": "prompt", "scenes": "scene", "music": "music track"}
+
+
+def _plain(kind: str, loc: Loc, ctx: dict[str, Any], value: Any) -> str | None:
+    """Pydantic's complaint about a type or a length in plain words ("expected at least 1 prompt, got
+    none"), or None for the others."""
+    if kind == "model_type" and len(loc) >= 2 and loc[-2] == "prompts":
+        return f"expected a prompt: its text, or a mapping such as {{at: 2s, text: ...}}, got {_show(value)}"
+    if kind in _PLAIN_TYPES:
+        return f"{_PLAIN_TYPES[kind]}, got {_show(value)}"
+    if kind in ("too_short", "too_long"):
+        field = next((str(step) for step in reversed(loc) if isinstance(step, str)), "")
+        noun = _NOUNS.get(field, "item")
+        limit = ctx.get("min_length" if kind == "too_short" else "max_length", 0)
+        actual = ctx.get("actual_length", len(value) if isinstance(value, (list, tuple, dict, str)) else 0)
+        got = "none" if not actual else str(actual)
+        return f"expected {'at least' if kind == 'too_short' else 'at most'} {plural(limit, noun)}, got {got}"
+    if kind in ("string_too_short", "string_too_long"):
+        limit = ctx.get("min_length" if kind == "string_too_short" else "max_length", 0)
+        if kind == "string_too_short" and limit == 1:
+            return "expected text, got an empty string"
+        size = len(value) if isinstance(value, str) else 0
+        return f"expected {'at least' if kind == 'string_too_short' else 'at most'} {plural(limit, 'character')}, got {size}"
+    return None
+
+
+def _as_written(doc: Document, path: Loc) -> Loc:
+    """``path`` cut at the first value the user wrote as a scalar: a shorthand's error (``prompts: ''``
+    read as ``prompts[0].text``) is reported at the field the user wrote (``prompts``)."""
+    node: Any = doc.data
+    for depth, step in enumerate(path):
+        if isinstance(node, dict) and step in node:
+            node = node[step]
+        elif isinstance(node, list) and isinstance(step, int) and step < len(node):
+            node = node[step]
+        else:
+            return path[:depth] if depth and not isinstance(node, (dict, list)) and node is not None else path
+    return path
 
 
 def _show(value: Any) -> str:

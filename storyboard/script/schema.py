@@ -80,6 +80,26 @@ Duration = Annotated[
     WithJsonSchema(_DURATION_SCHEMA),
 ]
 
+MIN_BPM, MAX_BPM = 1, 400  # beats per minute: every tempo a script writes lies in this range
+
+
+def tempo(value: Any, example: str = "such as 120") -> float:
+    """A tempo in BPM from :data:`MIN_BPM` to :data:`MAX_BPM` (a number, or text that reads as one:
+    YAML reads ``1e3`` as text). Raises ValueError in plain words otherwise (a denormal ``1e-320``,
+    ``.nan`` or ``.inf`` included)."""
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        raise ValueError(f"expected a tempo in BPM {example}, got {value!r}")
+    if not MIN_BPM <= number <= MAX_BPM:  # NaN fails this too
+        raise ValueError(f"expected a tempo from {MIN_BPM} to {MAX_BPM} BPM, got {value if isinstance(value, str) else repr(number)}")
+    return float(number)
+
+
 Curve = Literal["linear", "ease-in", "ease-out", "ease-in-out", "smooth", "step", "beats"]
 
 SCENE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -176,7 +196,7 @@ class Model(_Strict):
 class MusicTrack(_Strict):
     """An audio track mixed under the video. The first track is the beat grid's source."""
 
-    path: str = Field(description="Audio file, relative to the script's folder: wav, flac, ogg, mp3, m4a/aac or "
+    path: str = Field(min_length=1, description="Audio file, relative to the script's folder: wav, flac, ogg, mp3, m4a/aac or "
                       "anything else the bundled ffmpeg reads (a video file's audio too).")
     offset: Time = Field("0s", validate_default=True, description="When the track starts playing, in video time.")
     start: Time = Field("0s", validate_default=True, description="Where in the file playback begins (skips its head).")
@@ -191,32 +211,25 @@ class MusicTrack(_Strict):
         "none", description="Snap scene boundaries written in seconds to the nearest beat, downbeat or onset, "
         "when one lies within a beat (a bar for bars); a boundary with none that close stays, with a warning."
     )
-    bpm: (Annotated[float, Field(gt=0, le=400)]
-          | tuple[Annotated[float, Field(gt=0, le=400)], Annotated[float, Field(gt=0, le=400)]] | None) = Field(
+    bpm: (Annotated[float, Field(ge=MIN_BPM, le=MAX_BPM)]
+          | tuple[Annotated[float, Field(ge=MIN_BPM, le=MAX_BPM)], Annotated[float, Field(ge=MIN_BPM, le=MAX_BPM)]]
+          | None) = Field(
         None, description="Tempo hint for the beat tracker (first track only): about this many beats per minute, "
-        "e.g. 174, or a range [low, high], e.g. [160, 180]. Use it when the tracker picks half or double the "
-        "tempo a listener taps (`storyboard beats` says when that was a close call)."
+        f"from {MIN_BPM} to {MAX_BPM}, e.g. 174, or a range [low, high], e.g. [160, 180]. Use it when the tracker "
+        "picks half or double the tempo a listener taps (`storyboard beats` says when that was a close call)."
     )
 
     @field_validator("bpm", mode="before")
     @classmethod
     def _tempo_hint(cls, value: Any) -> Any:
-        """A tempo above 0 and up to 400 BPM, or a range [low, high] of two such with low below high."""
-        def tempo(v: Any) -> float:
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ValueError(f"expected a tempo in BPM such as 174, or a range [low, high] such as [160, 180], "
-                                 f"got {v!r}")
-            if not 0 < v <= 400:
-                raise ValueError(f"expected a tempo greater than 0 and at most 400 BPM, got {v:g}")
-            return float(v)
-
+        """A tempo from :data:`MIN_BPM` to :data:`MAX_BPM`, or a range [low, high] of two such with low below high."""
         if value is None:
             return None
         if not isinstance(value, (list, tuple)):
-            return tempo(value)
+            return tempo(value, "such as 174, or a range [low, high] such as [160, 180]")
         if len(value) != 2:
             raise ValueError(f"expected a range [low, high] of two tempos such as [160, 180], got {value!r}")
-        low, high = tempo(value[0]), tempo(value[1])
+        low, high = (tempo(v, "such as 174, or a range [low, high] such as [160, 180]") for v in value)
         if low == high:
             raise ValueError(f"range [{low:g}, {high:g}]: low must be below high; for one tempo write a number, "
                              f"bpm: {low:g}")
@@ -263,8 +276,10 @@ class Transition(_Strict):
 class Hold(_Strict):
     """A span where the prompt stays put, optionally pulsing on beats for emphasis."""
 
-    at: Time = Field("0s", validate_default=True, description="Start, from the scene's start.")
-    duration: Time | None = Field(None, description="Length; default: to the scene's end.")
+    at: Time = Field("0s", validate_default=True, description="Start, from the scene's start. With no duration, "
+                     "a hold at 0 in a morph scene starts when the morph ends; a hold with a duration must not "
+                     "overlap the morph or a prompt glide.")
+    duration: Time | None = Field(None, description="Length, at least one frame; default: to the scene's end.")
     pulse: Literal["none", "beats", "bars"] = Field("none", description="Pulse on every beat or every bar.")
     strength: float = Field(0.5, ge=0, le=1, description="Pulse height, 0 to 1.")
 
@@ -420,7 +435,8 @@ class Storyboard(_Strict):
     output: Output = Field(default_factory=Output)
     model: Model = Field(default_factory=Model)
     style: str = Field("", description="Appended to every prompt, after a comma.")
-    bpm: float | None = Field(None, gt=0, le=400, description="Tempo for beats and bars when no music track gives one.")
+    bpm: float | None = Field(None, ge=MIN_BPM, le=MAX_BPM, description="Tempo for beats and bars when no music "
+                              f"track gives one, in beats per minute (from {MIN_BPM} to {MAX_BPM}).")
     meter: str = Field("4/4", pattern=r"^[1-9][0-9]?/(1|2|4|8|16)$", description="Time signature; its numerator is beats per bar.")
     downbeat: Time = Field("0s", validate_default=True, description="Video time of the first downbeat (beat 0) for an explicit bpm.")
     music: list[MusicTrack] = Field(default_factory=list, description="One track or a list; the first gives the beat grid.")
@@ -434,6 +450,11 @@ class Storyboard(_Strict):
             music = data["music"]
             return {**data, "music": [{"path": music} if isinstance(music, str) else music]}
         return data
+
+    @field_validator("bpm", mode="before")
+    @classmethod
+    def _tempo(cls, value: Any) -> Any:
+        return None if value is None else tempo(value)
 
     @property
     def beats_per_bar(self) -> int:
