@@ -108,7 +108,8 @@ def forward_flops(family: str, module, c, latent_frames: int, width: int, height
                                                  return_dict=False))
     if family == "ltx":
         patch_t, patch = c.patch
-        x = torch.empty(batch, latent_frames * h * w // (patch_t * patch * patch), channels * patch_t * patch * patch, **kw)
+        tokens_in, width_in = latent_frames * h * w // (patch_t * patch * patch), channels * patch_t * patch * patch
+        x = torch.empty(batch, tokens_in, width_in, **kw)
         text = torch.empty(batch, tokens, c.transformer.config.caption_channels, **kw)
         mask = torch.ones(batch, tokens, device=device)
         fps = module.TIMING.native_fps
