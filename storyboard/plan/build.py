@@ -220,6 +220,8 @@ def needs_beat_grid(board: "Storyboard") -> bool:
             return True
         if scene.hold and scene.hold.pulse != "none":
             return True
+    if any(musical(t.fade_in) or musical(t.fade_out) for t in board.music):
+        return True
     return any(t.sync != "none" for t in board.music)
 
 
