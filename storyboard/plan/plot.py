@@ -2,7 +2,8 @@
 
 Lanes, top to bottom: the music's waveform with its onset envelope; beat ticks (bars
 taller); scenes as coloured spans with their ids, boundaries as lines (a dot where
-sync moved one); each prompt's weight over time (0 to 1); the beat pulse; and, when the
+sync moved one); each prompt's weight over time (0 to 1), with a legend of the prompts'
+colours; the beat pulse; and, when the
 script speaks, the voice: a span a sentence where it is spoken, labelled with its first
 words. Drawn with Pillow, written atomically as PNG.
 """
@@ -18,10 +19,12 @@ from PIL import Image, ImageDraw
 
 from storyboard.drawing import font
 from storyboard.plan.data import Plan
+from storyboard.words import plural
 
 WIDTH, MARGIN = 1600, 70
 LANES = {"wave": 130, "beats": 30, "scenes": 60, "weights": 170, "pulse": 50}
 VOICE_LANE = 54  # pixels, only when the plan has narration
+LEGEND_ROW, LEGEND_PER_ROW, LEGEND_MAX_ROWS, LEGEND_LABEL = 20, 4, 3, 48  # pixels, entries, rows, characters
 BACKGROUND, INK, GRID = (250, 250, 248), (30, 30, 30), (205, 205, 200)
 
 
@@ -51,11 +54,41 @@ class Canvas:
         return MARGIN + self.span * frame / self.total
 
 
+@dataclass(frozen=True)
+class LegendItem:
+    """One prompt's entry in the weights lane's legend: its index, label and the swatch's box (pixels)."""
+
+    prompt: int
+    label: str
+    box: tuple[int, int, int, int]
+
+
+@dataclass
+class Picture:
+    """The drawn timeline, and the legend it carries (what :func:`draw_timeline` writes)."""
+
+    image: Image.Image
+    legend: list[LegendItem]
+
+
 def draw_timeline(plan: Plan, path: str | Path, *, audio: np.ndarray | None = None, audio_rate: int = 0,
-                  envelope: np.ndarray | None = None, envelope_rate: float = 0.0, bar_frames: tuple[int, ...] = ()) -> Path:
-    """Draw ``plan`` (and the music's samples and onset envelope, in video time) to a PNG, lane by lane."""
+                  envelope: np.ndarray | None = None, envelope_rate: float = 0.0, bar_frames: tuple[int, ...] = (),
+                  style: str = "") -> Path:
+    """Draw ``plan`` (and the music's samples and onset envelope, in video time) to a PNG, lane by lane.
+    ``style``: the script's style, left out of the legend's prompt labels."""
+    picture = timeline_picture(plan, audio=audio, audio_rate=audio_rate, envelope=envelope,
+                               envelope_rate=envelope_rate, bar_frames=bar_frames, style=style)
+    return save_png(picture.image, Path(path))
+
+
+def timeline_picture(plan: Plan, *, audio: np.ndarray | None = None, audio_rate: int = 0,
+                     envelope: np.ndarray | None = None, envelope_rate: float = 0.0, bar_frames: tuple[int, ...] = (),
+                     style: str = "") -> Picture:
+    """The timeline as a picture: the lanes of :func:`draw_timeline`, and the legend of the prompt weights."""
     voice = VOICE_LANE if plan.narration else 0
-    image = Image.new("RGB", (WIDTH, sum(LANES.values()) + voice + 60), BACKGROUND)
+    entries = legend_entries(plan, style)
+    legend_h = LEGEND_ROW * legend_rows(entries)
+    image = Image.new("RGB", (WIDTH, sum(LANES.values()) + legend_h + voice + 60), BACKGROUND)
     canvas = Canvas(plan, image, ImageDraw.Draw(image), font(12))
     canvas.draw.text((MARGIN, 8), f"{plan.title or 'storyboard'}: {plan.duration_s:.2f} s, {plan.total_frames} frames at "
                      f"{plan.fps} fps" + (f", {plan.tempo['bpm']:.2f} BPM ({plan.tempo['source']})" if plan.tempo else ""),
@@ -69,13 +102,53 @@ def draw_timeline(plan: Plan, path: str | Path, *, audio: np.ndarray | None = No
     y += LANES["scenes"]
     draw_weights(canvas, y)
     y += LANES["weights"]
+    legend = draw_legend(canvas, y, entries)
+    y += legend_h
     draw_pulse(canvas, y)
     y += LANES["pulse"]
     if voice:
         draw_voice(canvas, y)
         y += voice
     draw_time_axis(canvas, y)
-    return save_png(image, Path(path))
+    return Picture(image, legend)
+
+
+def legend_entries(plan: Plan, style: str = "") -> list[tuple[int, str]]:
+    """Each prompt the weights lane draws (the plan's prompts are in order of first use), with its text as the script wrote it
+    (``style`` left out) and cut to :data:`LEGEND_LABEL` characters."""
+    out = []
+    for p, text in enumerate(plan.prompts):
+        if style.strip() and text.endswith(", " + style):
+            text = text[: -len(style) - 2]
+        out.append((p, text if len(text) <= LEGEND_LABEL else text[: LEGEND_LABEL - 1] + "\u2026"))
+    return out
+
+
+def legend_rows(entries: list[tuple[int, str]]) -> int:
+    """Rows the legend takes (at most :data:`LEGEND_MAX_ROWS`; the rest are counted, not shown)."""
+    return min(LEGEND_MAX_ROWS, max(1, -(-len(entries) // LEGEND_PER_ROW)))
+
+
+def draw_legend(canvas: Canvas, top: int, entries: list[tuple[int, str]]) -> list[LegendItem]:
+    """A swatch in each prompt's colour and its label, :data:`LEGEND_PER_ROW` a row under the weights."""
+    shown = LEGEND_PER_ROW * LEGEND_MAX_ROWS
+    if len(entries) > shown:
+        entries = entries[: shown - 1]
+    column = canvas.span // LEGEND_PER_ROW
+    label = font(11)
+    items = []
+    for k, (p, text) in enumerate(entries):
+        x, y = MARGIN + (k % LEGEND_PER_ROW) * column, top + (k // LEGEND_PER_ROW) * LEGEND_ROW + 4
+        box = (x, y + 3, x + 14, y + 11)
+        canvas.draw.rectangle(box, fill=prompt_colour(p))
+        canvas.draw.text((x + 20, y), _fit(text, column - 26, label) or text[:1], font=label, fill=INK)
+        items.append(LegendItem(p, text, box))
+    hidden = len(canvas.plan.prompts) - len(items)
+    if hidden > 0:
+        k = len(items)
+        x, y = MARGIN + (k % LEGEND_PER_ROW) * column, top + (k // LEGEND_PER_ROW) * LEGEND_ROW + 4
+        canvas.draw.text((x, y), f"and {plural(hidden, 'more prompt')}", font=label, fill=(90, 90, 90))
+    return items
 
 
 def draw_music(canvas: Canvas, top: int, audio: np.ndarray | None, audio_rate: int,
@@ -155,8 +228,9 @@ def draw_pulse(canvas: Canvas, top: int) -> None:
     """The beat pulse, a bar per frame."""
     h = LANES["pulse"]
     canvas.draw.text((6, top + 14), "pulse", font=canvas.small, fill=INK)
+    step = max(1, canvas.total // canvas.span)  # a long plan: a frame a pixel column, not every frame
     for shot in canvas.plan.shots:
-        for f in range(shot.start, shot.end):
+        for f in range(shot.start, shot.end, step):
             p = shot.cond(f).pulse
             if p > 0.01:
                 canvas.draw.line((canvas.x_of(f), top + h - 4, canvas.x_of(f), top + h - 4 - p * (h - 8)), fill=(120, 60, 160))
@@ -195,11 +269,13 @@ def draw_time_axis(canvas: Canvas, y: int) -> None:
     """Minutes and seconds, at most about 20 labels."""
     plan = canvas.plan
     seconds = int(plan.duration_s)
-    every = next(s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300) if seconds / s <= 20)
+    steps = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
+    every = next((s for s in steps if seconds / s <= 20), 7200 * -(-seconds // (7200 * 20)))
     for s in range(0, seconds + 1, every):
         x = canvas.x_of(s * plan.fps)
         canvas.draw.line((x, y + 2, x, y + 8), fill=INK)
-        canvas.draw.text((x - 8, y + 10), f"{s // 60}:{s % 60:02d}", font=font(10), fill=INK)
+        label = f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if seconds >= 3600 else f"{s // 60}:{s % 60:02d}"
+        canvas.draw.text((x - 8, y + 10), label, font=font(10), fill=INK)
 
 
 def save_png(image: Image.Image, path: Path) -> Path:
@@ -234,4 +310,4 @@ def plot_plan(script, plan: Plan, path: str | Path) -> Path:
         lead_env = int(round(shift * env_rate))
         envelope = np.concatenate([np.zeros(max(0, lead_env)), env[max(0, -lead_env):]])
     return draw_timeline(plan, path, audio=audio, audio_rate=rate, envelope=envelope, envelope_rate=env_rate,
-                         bar_frames=plan.bars)
+                         bar_frames=plan.bars, style=board.style)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from storyboard.plan.data import Plan
+from storyboard.words import plural
 
 
 def _short(text: str, width: int) -> str:
@@ -29,7 +30,7 @@ def timeline_table(plan: Plan, style: str = "") -> str:
         if s.index in spoken:
             n = spoken[s.index]
             extra.append(f"voice {plan.timecode(round(n.offset_s * plan.fps))}, {n.duration_s:.1f} s, "
-                         f"{len(n.sentences)} sentences")
+                         f"{plural(len(n.sentences), 'sentence')}")
         if abs(s.snapped_s) > 1e-6:
             extra.append(f"synced {s.snapped_s * 1000:+.0f} ms")
         if extra:
@@ -44,19 +45,20 @@ def timeline_table(plan: Plan, style: str = "") -> str:
     tempo = f", tempo {plan.tempo['bpm']:g} BPM ({plan.tempo['source']})" if plan.tempo else ""
     lines.append("")
     lines.append(
-        f"{plan.title or 'untitled'}: {plan.total_frames} frames, {plan.duration_s:.3f} s at {plan.fps} fps, "
+        f"{plan.title or 'untitled'}: {plural(plan.total_frames, 'frame')}, {plan.duration_s:.3f} s at {plan.fps} fps, "
         f"{plan.width}x{plan.height}{tempo}"
     )
     if plan.narration:
         words = sum(len(x[0].split()) for n in plan.narration for x in n.sentences)
-        lines.append(f"narration: {sum(n.duration_s for n in plan.narration):.1f} s of speech, {words} words, "
-                     f"{len(plan.captions)} caption cues; music ducks {plan.mix.duck_db:g} dB under it")
+        lines.append(f"narration: {sum(n.duration_s for n in plan.narration):.1f} s of speech, {plural(words, 'word')}, "
+                     f"{plural(len(plan.captions), 'caption cue')}; music ducks {plan.mix.duck_db:g} dB under it")
     latent = latent_summary(plan)
     if latent:
         lines.append(latent)
     else:
         lines.append(
-            f"{len(plan.shots)} shots, {sum(len(s.windows) for s in plan.shots)} windows of {window['frames']} frames "
+            f"{plural(len(plan.shots), 'shot')}, {plural(sum(len(s.windows) for s in plan.shots), 'window')} of "
+            f"{plural(window['frames'], 'frame')} "
             f"(overlap {window['overlap']}): {evals / max(1, rendered):.2f} denoiser frame-evaluations per frame; "
             f"model {plan.model['id']}"
         )
@@ -76,7 +78,8 @@ def latent_summary(plan: Plan) -> str | None:
     evaluations = sum(e - s for m in mapped for s, e in m.windows)
     rendered = sum(s.length for s in plan.shots)
     return (f"model {plan.model['id']} ({family}): renders at {timing.native_fps:g} fps, shown at {plan.fps} fps; "
-            f"{len(plan.shots)} shots, {sum(m.native for m in mapped)} native frames, {sum(m.latent for m in mapped)} "
-            f"latent frames ({timing.ratio} frames each, the first alone); {windows} windows of up to "
-            f"{timing.clip_latents} latent frames (overlap {plan.model['window']['overlap']}): "
+            f"{plural(len(plan.shots), 'shot')}, {plural(sum(m.native for m in mapped), 'native frame')}, "
+            f"{plural(sum(m.latent for m in mapped), 'latent frame')} ({timing.ratio} frames each, the first alone); "
+            f"{plural(windows, 'window')} of up to {plural(timing.clip_latents, 'latent frame')} "
+            f"(overlap {plan.model['window']['overlap']}): "
             f"{evaluations / max(1, rendered):.2f} latent-frame evaluations per output frame")
