@@ -35,3 +35,10 @@ def test_rejects_with_what_was_expected(text, message):
 def test_round_trips_through_str():
     for text in ["6s", "48f", "8 beats", "2 bars", "0.25s"]:
         assert parse_time(str(parse_time(text))) == parse_time(text)
+
+
+def test_one_beat_and_one_bar_print_singular():
+    from storyboard.script.timecode import parse_time
+
+    assert [str(parse_time(t)) for t in ("1 beats", "1 bar", "2 beats", "1.5 bars", "0.5 beat")] == \
+        ["1 beat", "1 bar", "2 beats", "1.5 bars", "0.5 beats"]

@@ -90,7 +90,7 @@ def timeline_picture(plan: Plan, *, audio: np.ndarray | None = None, audio_rate:
     legend_h = LEGEND_ROW * legend_rows(entries)
     image = Image.new("RGB", (WIDTH, sum(LANES.values()) + legend_h + voice + 60), BACKGROUND)
     canvas = Canvas(plan, image, ImageDraw.Draw(image), font(12))
-    canvas.draw.text((MARGIN, 8), f"{plan.title or 'storyboard'}: {plan.duration_s:.2f} s, {plan.total_frames} frames at "
+    canvas.draw.text((MARGIN, 8), f"{plan.title or 'storyboard'}: {plan.duration_s:.2f} s, {plural(plan.total_frames, 'frame')} at "
                      f"{plan.fps} fps" + (f", {plan.tempo['bpm']:.2f} BPM ({plan.tempo['source']})" if plan.tempo else ""),
                      font=font(14), fill=INK)
     y = 30

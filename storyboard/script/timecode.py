@@ -48,7 +48,9 @@ class TimeValue:
 
     def __str__(self) -> str:
         amount = f"{self.amount:g}"
-        return {"s": f"{amount}s", "f": f"{amount}f", "beats": f"{amount} beats", "bars": f"{amount} bars"}[self.unit]
+        one = self.amount == 1
+        return {"s": f"{amount}s", "f": f"{amount}f", "beats": f"{amount} beat{'' if one else 's'}",
+                "bars": f"{amount} bar{'' if one else 's'}"}[self.unit]
 
     @property
     def musical(self) -> bool:
