@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import os
 import re
 import stat
@@ -26,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-ANALYSIS_VERSION = 4  # 4: the metrical level is chosen among candidates; tempo hints
+ANALYSIS_VERSION = 5  # 5: beats over the whole music (no cut at a loud part's last onset), gaps; 4: levels, hints
 SAMPLE_RATE = 22050
 HOP = 256  # samples: 11.6 ms at 22.05 kHz; recovers tempo more precisely than 512
 FMAX = 2000.0  # Hz: top of the onset envelope's mel bands
@@ -51,6 +52,8 @@ class AudioAnalysis:
     runner_up_bpm: float = 0.0  # the best-fitting tempo at a related metrical level (half, double, ...); 0.0: none
     level_margin: float = 1.0  # 1 - the runner-up's score / the chosen level's: near 0 is a close call
     bpm_hint: tuple[float, float] | None = None  # the tempo hint (low, high BPM; equal for one tempo), if any
+    music_s: tuple[float, float] | None = None  # where the music plays (start, end), seconds; None: the whole file
+    gaps: tuple[tuple[float, float], ...] = ()  # (start, end) seconds: spans of the music with no beat found
 
     @property
     def close_call(self) -> bool:
@@ -77,11 +80,15 @@ class AudioAnalysis:
 
     @property
     def coverage(self) -> float:
-        """Fraction of the track spanned by the beats (a pulse only in part of it is suspect)."""
-        if len(self.beats) < 2 or self.duration_s <= 0:
+        """Fraction of the music (from where it starts playing to where it stops; silence at
+        the file's ends left out) spanned by the beats, less any :attr:`gaps` between them
+        (a pulse only in part of it is suspect)."""
+        start, end = self.music_s if self.music_s else (0.0, self.duration_s)
+        if len(self.beats) < 2 or end <= start:
             return 0.0
         period = (self.beats[-1] - self.beats[0]) / (len(self.beats) - 1)
-        return min(1.0, (self.beats[-1] - self.beats[0] + period) / self.duration_s)
+        inner = sum(b - a for a, b in self.gaps if a >= self.beats[0] and b <= self.beats[-1])
+        return max(0.0, min(1.0, (self.beats[-1] - self.beats[0] + period - inner) / (end - start)))
 
     @property
     def confident(self) -> bool:
@@ -129,7 +136,7 @@ def tempo_hint(bpm: BpmHint) -> tuple[float, float] | None:
     if bpm is None:
         return None
     values = [float(bpm)] * 2 if isinstance(bpm, (int, float)) else [float(v) for v in bpm]
-    if len(values) != 2 or not 0 < values[0] <= values[1]:
+    if len(values) != 2 or not 0 < values[0] <= values[1] or not all(map(math.isfinite, values)):
         raise ValueError(f"tempo hint {bpm!r}: expected a tempo in BPM or a range [low, high] with 0 < low < high")
     return values[0], values[1]
 
@@ -160,14 +167,43 @@ def cached_analysis(path: str | Path, *, bpm: BpmHint = None) -> AudioAnalysis |
     target = _cache_path(sha, hint)
     try:
         data = json.loads(target.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # missing, a folder in its place, unreadable, not JSON
         return None
-    if data.pop("version", None) != ANALYSIS_VERSION or data.get("sha256") != sha:
+    return _from_json(data, str(path), sha, hint)
+
+
+_NUMBER = (int, float)
+
+
+def _from_json(data, path: str, sha: str, hint: tuple[float, float] | None) -> AudioAnalysis | None:
+    """The analysis a cache entry holds, or None when it is of another version, file or hint,
+    or is damaged: any entry of the wrong shape (not an object, a field missing, of the wrong
+    type or unknown) counts as missing, so the music is analysed again."""
+    if not isinstance(data, dict) or data.get("version") != ANALYSIS_VERSION or data.get("sha256") != sha:
         return None
-    stored = data.get("bpm_hint")
-    if (tuple(stored) if stored else None) != hint:
+    fields = {name for name in AudioAnalysis.__dataclass_fields__}
+    if set(data) - {"version"} != fields:
         return None
-    data["path"], data["bpm_hint"] = str(path), hint
+
+    def numbers(value, length: int | None = None) -> bool:
+        return (isinstance(value, list) and (length is None or len(value) == length)
+                and all(isinstance(v, _NUMBER) and not isinstance(v, bool) for v in value))
+
+    stored = data["bpm_hint"]
+    if not (stored is None or numbers(stored, 2)) or (tuple(stored) if stored else None) != hint:
+        return None
+    music = data["music_s"]
+    if (not all(numbers(data[key]) for key in ("beats", "onsets", "envelope"))
+            or not (music is None or numbers(music, 2))
+            or not (isinstance(data["gaps"], list) and all(numbers(g, 2) for g in data["gaps"]))
+            or not all(isinstance(data[key], _NUMBER) for key in ("duration_s", "tempo_bpm", "hop_s", "salience",
+                                                                   "regularity", "clarity", "runner_up_bpm",
+                                                                   "level_margin"))
+            or not isinstance(data["settings"], dict)):
+        return None
+    data = {**data, "path": path, "bpm_hint": hint, "music_s": tuple(music) if music else None,
+            "gaps": tuple(tuple(g) for g in data["gaps"])}
+    del data["version"]
     for key in ("beats", "onsets", "envelope"):
         data[key] = tuple(data[key])
     return AudioAnalysis(**data)
@@ -354,7 +390,7 @@ def detector_delay() -> float:
     return _DELAY[0]
 
 
-def find_beats(env, full_band, rate: float, hint: tuple[float, float] | None = None):
+def find_beats(env, full_band, rate: float, hint: tuple[float, float] | None = None, playing=None):
     """(beats, level): beats from the low-band envelope ``env`` (and the full-band one for the
     tempo), seconds; and the :class:`storyboard.music.beats.Level` chosen (None if none fitted).
 
@@ -364,11 +400,14 @@ def find_beats(env, full_band, rate: float, hint: tuple[float, float] | None = N
     picks the beats a listener would tap, within the hint's window if there is one.
     Steady music keeps those beats, refined to the envelope's sub-frame peaks. Drifting
     tempo: :func:`storyboard.music.beats.track` follows the drift at the chosen level.
+    Beats are kept from the first clear onset to the last where the music plays
+    (``playing``: one bool per envelope frame; None: everywhere), see :func:`within_onsets`.
     """
     import librosa
     import numpy as np
 
     from storyboard.music.beats import (
+        TEMPO_RANGE,
         _correct_outliers,
         _refine,
         candidate_tempi,
@@ -389,7 +428,11 @@ def find_beats(env, full_band, rate: float, hint: tuple[float, float] | None = N
         return np.asarray(frames, dtype=int)
 
     window = hint_window(hint)
-    first = [estimate] if window is None else [float(np.sqrt(window[0] * window[1])), estimate]
+    # The hint's centre, tracked within the tempi a tracker can follow: any positive hint,
+    # even 1e-320 BPM (whose window squared underflows to 0), gives a finite period.
+    lowest, highest = TEMPO_RANGE
+    first = [estimate] if window is None else \
+        [float(np.clip(np.sqrt(window[0]) * np.sqrt(window[1]), lowest, highest)), estimate]
     tempi = candidate_tempi((env, full_band), rate, first=first)
     tracked = [dp(t) for t in tempi]
     level = choose_level([level_fit(env, frames, rate) for frames in tracked], window)
@@ -406,19 +449,40 @@ def find_beats(env, full_band, rate: float, hint: tuple[float, float] | None = N
     # good and more regular.
     chosen = followed if followed.salience > 1.1 * steady.salience else steady
     times = on_the_beat(env, chosen.times * rate) / rate - delay
-    return describe(env, rate, within_onsets(env, rate, times, 60.0 / tempo)), level
+    return describe(env, rate, within_onsets(env, rate, times, 60.0 / tempo, playing)), level
 
 
-def within_onsets(env, rate: float, times, period_s: float, level: float = 0.3):
-    """Drop beats before the first clear onset or after the last one (no beats in silence)."""
+def within_onsets(env, rate: float, times, period_s: float, playing=None):
+    """Drop beats before the first beat on an onset or after the last (no beats in silence,
+    nor in a held chord or noise at either end).
+
+    A beat on an onset (:func:`storyboard.music.beats.supported`) is judged against the
+    envelope around it where the music plays, not against the track's loudest onset: one
+    loud hit (or a loud first half) no longer ends the beats where it ends.
+    """
     import numpy as np
 
-    strong = np.nonzero(env >= level * env.max())[0]
-    if len(strong) == 0:
-        return np.asarray(times)
-    first, last = strong[0] / rate - 0.1, strong[-1] / rate + 0.5 * period_s
+    from storyboard.music.beats import supported
+
     times = np.asarray(times)
-    return np.maximum(times[(times >= first) & (times <= last)], 0.0)
+    ok = np.nonzero(supported(env, times * rate, rate, playing))[0]
+    if len(ok) == 0:
+        return times
+    return np.maximum(times[ok[0]: ok[-1] + 1], 0.0)
+
+
+SILENCE_DB = 50.0  # dB: a frame this far below the music's loud frames (95th percentile) is silence
+
+
+def playing_frames(y, frame_length: int = 2048):
+    """One bool per ``HOP`` samples of ``y`` (aligned with the onset envelope): whether the
+    music plays there, i.e. its RMS level is within ``SILENCE_DB`` of the loud part's."""
+    import librosa
+    import numpy as np
+
+    rms = librosa.feature.rms(y=y, frame_length=frame_length, hop_length=HOP)[0]
+    level = 20 * np.log10(np.maximum(rms, 1e-10))
+    return level > np.percentile(level, 95) - SILENCE_DB
 
 
 def _local_peak(env, frame: int, radius: int = 2) -> int:
@@ -442,6 +506,8 @@ def analyse(path: str | Path, *, use_cache: bool = True, bpm: BpmHint = None) ->
     import librosa
     import numpy as np
 
+    from storyboard.music.beats import beat_gaps, music_spans, supported, unsupported_spans
+
     sha = file_hash(path)
     y, sr = load_mono(path, SAMPLE_RATE), SAMPLE_RATE
     duration = len(y) / sr
@@ -451,23 +517,34 @@ def analyse(path: str | Path, *, use_cache: bool = True, bpm: BpmHint = None) ->
     env, full_band = onset_envelopes(y, sr)
     peak = float(env.max()) if env.size and env.max() > 0 else 1.0
     env = env / peak
+    playing = playing_frames(y)[: len(env)]
     tempo, times, salience, regularity, clarity, level = 0.0, np.zeros(0), 0.0, 0.0, 0.0, None
     if duration >= 1.0 and np.any(env > 0):
-        found, level = find_beats(env, full_band / max(float(full_band.max()), 1e-9), sr / HOP, hint)
+        found, level = find_beats(env, full_band / max(float(full_band.max()), 1e-9), sr / HOP, hint, playing)
         tempo, times, salience, regularity, clarity = (found.tempo_bpm, found.times, found.salience,
                                                        found.regularity, found.clarity)
     onsets = librosa.onset.onset_detect(onset_envelope=env, sr=sr, hop_length=HOP, units="time") - LEAD_IN_S
     times = np.asarray(times) - LEAD_IN_S
-    env = env[int(round(LEAD_IN_S * sr / HOP)):]
+    whole, env = env, env[int(round(LEAD_IN_S * sr / HOP)):]
+    spans = [(max(0.0, a - LEAD_IN_S), min(duration, b - LEAD_IN_S)) for a, b in music_spans(playing, sr / HOP)]
+    spans = [(a, b) for a, b in spans if b > a]
+    music = (spans[0][0], spans[-1][1]) if spans else None
+    kept = np.asarray([t for t in times if -0.05 <= t <= duration])
+    period = 60.0 / tempo if tempo > 0 else 0.0
+    gaps = beat_gaps(kept, spans, period) if spans else []
+    ok = supported(whole, (kept + LEAD_IN_S) * sr / HOP, sr / HOP, playing)  # beats that land on onsets
+    gaps = sorted(gaps + unsupported_spans(kept, ok, period))
     result = AudioAnalysis(
         path=str(path), sha256=sha, duration_s=round(duration, 6), tempo_bpm=round(float(tempo), 4),
-        beats=tuple(round(float(t), 5) for t in times if -0.05 <= t <= duration),
+        beats=tuple(round(float(t), 5) for t in kept),
         onsets=tuple(round(float(t), 5) for t in onsets if t >= 0),
         envelope=tuple(round(float(v), 4) for v in env),
         hop_s=HOP / SAMPLE_RATE, salience=round(salience, 4), regularity=round(regularity, 4),
         clarity=round(clarity, 4), settings=_settings(hint),
         runner_up_bpm=round(level.runner_up_bpm, 2) if level else 0.0,
         level_margin=round(level.margin, 4) if level else 1.0, bpm_hint=hint,
+        music_s=(round(float(music[0]), 3), round(float(music[1]), 3)) if music else None,
+        gaps=tuple((round(float(a), 3), round(float(b), 3)) for a, b in gaps),
     )
     if use_cache:
         _store(result)
@@ -475,13 +552,27 @@ def analyse(path: str | Path, *, use_cache: bool = True, bpm: BpmHint = None) ->
 
 
 def _store(result: AudioAnalysis) -> None:
+    """Write ``result`` to its cache entry, replacing a damaged one. An entry that cannot be
+    written (a read-only cache, a folder where the file should be) only costs the next
+    analysis; when one stands in the way, stderr names it, and the run goes on."""
+    import sys
+
     from storyboard.files import commit, temporary_sibling
 
     target = _cache_path(result.sha256, result.bpm_hint)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_dir() and not target.is_symlink():
+            try:
+                target.rmdir()  # an empty folder in the entry's place (nothing of anyone's is lost)
+            except OSError:
+                pass
         tmp = temporary_sibling(target, ".json")
         tmp.write_text(json.dumps(result.to_json()))
         commit(tmp, target)
-    except OSError:
-        pass  # a read-only cache folder only costs the next analysis
+    except OSError as exc:
+        if target.exists() or target.is_symlink():  # a damaged entry stays: say which, or every run re-analyses
+            what = "a folder" if target.is_dir() else "unreadable or damaged"
+            print(f"warning: music analysis cache entry '{target}' is {what} and could not be replaced "
+                  f"({type(exc).__name__}: {exc.strerror or exc}); '{result.path}' was analysed again and will be on "
+                  "every run until it is removed", file=sys.stderr)

@@ -307,7 +307,7 @@ def level_fit(env: np.ndarray, frames: np.ndarray, frame_rate: float) -> LevelFi
     under the beats, over ``strong`` (at most 1 each). Recall: of the onsets at half
     ``strong`` or more, the share (weighted by strength, at most ``strong``) that a beat
     hits, within 50 ms or a sixth of the beat period, whichever is shorter. Beats before
-    the first onset above 0.3 or after the last (in silence) are left out.
+    the first clear onset (:func:`clear_onsets`) or after the last (in silence) are left out.
     """
     env = np.asarray(env, dtype=np.float64)
     frames = np.asarray(frames, dtype=np.float64)
@@ -315,7 +315,7 @@ def level_fit(env: np.ndarray, frames: np.ndarray, frame_rate: float) -> LevelFi
         return LevelFit(0.0, 0.0, 0.0, 0.0)
     env = env / env.max()
     period = float(np.median(np.diff(frames)))
-    loud = np.nonzero(env >= 0.3)[0]
+    loud = clear_onsets(env, frame_rate)
     frames = frames[(frames >= loud[0] - period / 2) & (frames <= loud[-1] + period / 2)]
     if len(frames) < 4:
         return LevelFit(60.0 * frame_rate / period, 0.0, 0.0, 0.0)
@@ -394,3 +394,115 @@ def on_the_beat(env: np.ndarray, frames: np.ndarray, ratio: float = 1.05) -> np.
     ends = [frames[0] - (frames[1] - frames[0]) / 2, frames[-1] + (frames[-1] - frames[-2]) / 2]
     moved = [m for m in (ends[0], *mids, ends[1]) if 0 <= m <= len(env) - 1]
     return np.asarray([_refine(env, _peak_near(env, m, reach)[0]) for m in moved])
+
+
+# --- where the music plays, and where it has no beats -------------------------------------
+
+LOCAL_S = 6.0  # seconds either side: an onset is judged against the loudest onset this near
+CLEAR_ONSET = 0.3  # an onset at this fraction of the loudest one near it is clear
+GAP_BEATS = 8.0  # beat periods (two bars of 4/4): a longer span of the music without a beat is a gap ...
+GAP_MIN_S = 2.0  # ... if it also lasts this many seconds
+
+
+def clear_onsets(env: np.ndarray, frame_rate: float, playing: np.ndarray | None = None, *,
+                 level: float = CLEAR_ONSET, window_s: float = LOCAL_S) -> np.ndarray:
+    """Frames (indices) of ``env`` that are clear onsets: at least ``level`` of the loudest
+    onset within ``window_s`` seconds, where the music plays (``playing``, one bool per frame;
+    None: everywhere).
+
+    The reference is local, not the whole track's loudest hit: a dense, compressed chorus
+    whose onsets reach a tenth of one loud hit elsewhere still has clear onsets of its own.
+    """
+    from scipy.ndimage import maximum_filter1d
+
+    env = np.asarray(env, dtype=np.float64)
+    if env.size == 0 or env.max() <= 0:
+        return np.zeros(0, dtype=int)
+    near = maximum_filter1d(env, size=2 * int(window_s * frame_rate) + 1, mode="nearest")
+    clear = (env >= level * near) & (env > 0.01 * env.max())
+    if playing is not None:
+        playing = np.asarray(playing, dtype=bool)[: len(env)]
+        clear[: len(playing)] &= playing
+    return np.nonzero(clear)[0]
+
+
+def music_spans(playing: np.ndarray, frame_rate: float, *, bridge_s: float = GAP_MIN_S) -> list[tuple[float, float]]:
+    """(start, end) seconds of the runs of ``playing`` frames; silences shorter than
+    ``bridge_s`` seconds (a rest, a stop) do not split a run."""
+    playing = np.asarray(playing, dtype=bool)
+    edges = np.diff(np.concatenate([[0], playing.astype(np.int8), [0]]))
+    starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    spans: list[list[float]] = []
+    for a, b in zip(starts / frame_rate, ends / frame_rate):
+        if spans and a - spans[-1][1] < bridge_s:
+            spans[-1][1] = b
+        else:
+            spans.append([a, b])
+    return [(a, b) for a, b in spans]
+
+
+def beat_gaps(beats: Sequence[float], spans: Sequence[tuple[float, float]], period_s: float, *,
+              beats_long: float = GAP_BEATS, shortest_s: float = GAP_MIN_S) -> list[tuple[float, float]]:
+    """(start, end) seconds of the stretches of music (``spans``) with no beat for over
+    ``beats_long`` beat periods (``period_s``) and ``shortest_s`` seconds: before the first
+    beat, between two beats, after the last one, or a whole span without beats."""
+    longest = max(shortest_s, beats_long * period_s) if period_s > 0 else shortest_s
+    beats = np.sort(np.asarray(beats, dtype=np.float64))
+    gaps: list[tuple[float, float]] = []
+    for start, end in spans:
+        inside = beats[(beats >= start) & (beats <= end)]
+        marks = np.concatenate([[start], inside, [end]])
+        for a, b in zip(marks[:-1], marks[1:]):
+            if b - a > longest:
+                gaps.append((float(a), float(b)))
+    return gaps
+
+
+def gap_message(gaps: Sequence[tuple[float, float]]) -> str:
+    """'no beats found from 67.2 s to 133.0 s' (and from ... for each further gap); '' for none."""
+    if not gaps:
+        return ""
+    return "no beats found " + ", and ".join(f"from {a:.1f} s to {b:.1f} s" for a, b in gaps)
+
+
+SUPPORT = 2.0  # a beat whose envelope peak is this many times the local median lands on an onset
+SUPPORT_REACH_S = 0.05  # seconds either side of a beat where its onset may be
+BASELINE_S = 2.0  # seconds either side: the local median's window
+
+
+def supported(env: np.ndarray, frames: np.ndarray, frame_rate: float, playing: np.ndarray | None = None) -> np.ndarray:
+    """One bool per beat (at envelope ``frames``): whether it lands on an onset that stands out
+    from the envelope around it (its peak within SUPPORT_REACH_S at least SUPPORT times the
+    median over BASELINE_S either side) where the music plays.
+
+    The reference is local: a compressed chorus whose kicks reach a tenth of the verse's still
+    holds its beats, while a beat placed in a held chord or in noise does not (noise peaks
+    stand about 1.4 times over their median; kicks in a dense mix 3 times and more).
+    """
+    from scipy.ndimage import maximum_filter1d, median_filter
+
+    env = np.asarray(env, dtype=np.float64)
+    frames = np.asarray(frames, dtype=np.float64)
+    if env.size == 0 or frames.size == 0:
+        return np.zeros(len(frames), dtype=bool)
+    reach = max(1, int(round(SUPPORT_REACH_S * frame_rate)))
+    peaks = maximum_filter1d(env, size=2 * reach + 1, mode="nearest")
+    step = max(1, int(frame_rate / 20))  # the median on a coarser grid (every 50 ms): as good, far cheaper
+    coarse = median_filter(env[::step], size=2 * int(BASELINE_S * frame_rate / step) + 1, mode="nearest")
+    baseline = np.repeat(coarse, step)[: len(env)]
+    idx = np.round(frames).astype(int).clip(0, len(env) - 1)
+    ok = peaks[idx] >= SUPPORT * np.maximum(baseline[idx], 1e-3 * env.max())
+    if playing is not None:
+        playing = np.asarray(playing, dtype=bool)
+        ok &= playing[idx.clip(0, len(playing) - 1)]
+    return ok
+
+
+def unsupported_spans(times: Sequence[float], ok: Sequence[bool], period_s: float, *,
+                      beats_long: float = GAP_BEATS, shortest_s: float = GAP_MIN_S) -> list[tuple[float, float]]:
+    """(start, end) seconds between two beats that land on onsets (``ok``) with only beats that
+    do not (a tracker coasting through a held chord, a break) between them, when longer than
+    ``beats_long`` beat periods and ``shortest_s`` seconds."""
+    longest = max(shortest_s, beats_long * period_s) if period_s > 0 else shortest_s
+    anchors = [t for t, good in zip(times, ok) if good]
+    return [(float(a), float(b)) for a, b in zip(anchors, anchors[1:]) if b - a > longest]

@@ -13,7 +13,22 @@ that drifts is followed rather than averaged away.
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass, field
+
+MIN_BPM, MAX_BPM = 1.0, 400.0  # BPM: the tempi a grid accepts (a script's bpm: is validated to the same range)
+
+
+def check_tempo(bpm: float) -> float:
+    """``bpm`` as a float; raises ValueError unless it is a number from MIN_BPM to MAX_BPM.
+
+    Outside that range a beat lasts over a minute or under 0.15 s, and a tempo such as
+    1e-320 BPM makes a beat last longer than any float can hold (60 / 1e-320 is infinite).
+    """
+    value = float(bpm)
+    if not (math.isfinite(value) and MIN_BPM <= value <= MAX_BPM):
+        raise ValueError(f"tempo {value:g} BPM: expected a tempo from {MIN_BPM:g} to {MAX_BPM:g} BPM")
+    return value
 
 
 @dataclass(frozen=True)
@@ -23,6 +38,9 @@ class ConstantTempo:
     bpm: float
     beats_per_bar: int = 4
     first_beat_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_tempo(self.bpm)
 
     @property
     def beat_s(self) -> float:
