@@ -294,7 +294,8 @@ def test_incomplete_model_folder_names_what_is_missing(tmp_path, capsys):
 def test_size_that_does_not_fit_the_model_is_refused(tmp_path, capsys):
     script = write(tmp_path / "s.yaml", "output: {width: 72, height: 64}\nscenes:\n  - {duration: 1s, prompts: x}\n")
     assert main(["render", str(script), "-o", str(tmp_path / "v.mp4"), "--model", "tiny-random"]) == 2
-    assert "must be multiples of 16 (for example 64x64)" in capsys.readouterr().err
+    assert ("s.yaml:1:17: error: output.width: 72 does not fit model 'tiny-random' (unet3d): width and height must "
+            "be multiples of 16 pixels (nearest: 64 or 80)") in capsys.readouterr().err
 
 
 @pytest.mark.slow

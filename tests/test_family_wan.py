@@ -116,7 +116,7 @@ def test_ti2v_reads_its_16x_vae_and_takes_a_timestep_per_token():
                            in_channels=12, out_channels=12, latents_mean=[0.1] * 48, latents_std=[2.0] * 48)
     model = WanTransformer3DModel(**{**wan.TINY_TRANSFORMER, "in_channels": 48, "out_channels": 48})
     c = wan.prepare(dataclasses.replace(base, vae=vae.eval(), transformer=model.eval(), expand_timesteps=True))
-    assert wan.spatial_factor(c) == 16 and wan.size_multiple(c) == (32, 32) and wan.latent_channels(c) == 48
+    assert wan.spatial_factor(c) == 16 and wan.size_rule(c).width_step == wan.size_rule(c).height_step == 32 and wan.latent_channels(c) == 48
     noise = noise_for(c, frames=2)
     latents = our_latents(c, noise, steps=2)
     frames = list(wan.decode(c, latents, "cpu"))
@@ -244,8 +244,12 @@ def test_a_folder_without_its_transformer_is_unavailable_at_once(saved, tmp_path
 def test_sizes_must_be_whole_patches():
     c = wan.tiny_components()
     wan.check_size(c, 832, 480)
-    with pytest.raises(UsageError, match=r"multiples of 16 pixels \(nearest: 848x480\)"):
+    with pytest.raises(UsageError) as refused:
         wan.check_size(c, 850, 478)
+    assert str(refused.value) == (
+        "output.width: 850 does not fit model 'tiny-wan' (wan): width and height must be multiples of 16 pixels "
+        "(nearest: 848 or 864); output.height: 478 does not fit model 'tiny-wan' (wan): width and height must be "
+        "multiples of 16 pixels (nearest: 464 or 480)")
 
 
 def test_schedulers_keep_the_models_flow_shift():

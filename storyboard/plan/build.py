@@ -82,28 +82,23 @@ def plan_script(script: Script, *, analyse: bool = True) -> Planned:
 
 
 def model_size_errors(script: Script) -> list:
-    """Width and height against the model's size rule, when ``model.id`` is a folder whose
-    configs say it (the backend checks again when it loads any model)."""
-    from storyboard.plan.latents import size_multiple
+    """The model ``model.id`` names against this machine and the output size, before torch is
+    imported (:func:`storyboard.plan.models.model_problems`: a near miss of a built-in name, a
+    missing folder, a hub id not cached while offline, a pipeline no family drives, and the size
+    rule), located at ``model.id`` or ``output.width`` / ``output.height``. The family checks the
+    size again, with the same rule and words, when it loads the model."""
+    from storyboard.errors import ScriptError
+    from storyboard.plan.models import model_problems
 
     board, doc = script.storyboard, script.document
-    rule = size_multiple(board.model.id) if board.model.id != "preview" else None
-    if rule is None:
-        return []
-    family, n = rule
-    if n == 0:
-        from storyboard.plan.latents import PIPELINE_FAMILIES
-
-        supported = ", ".join(f"{p} ({f})" for p, f in PIPELINE_FAMILIES.items())
-        return [doc.error(f"model '{board.model.id}' was saved by {family}, which storyboard does not drive; it "
-                          f"drives {supported}", doc.resolve(("model", "id")))]
+    written = doc.data.get("model") if isinstance(doc.data, dict) else None
+    written = written.get("id") if isinstance(written, dict) else written
     errors = []
-    for name in ("width", "height"):
-        value = getattr(board.output, name)
-        if value % n:
-            errors.append(doc.error(f"{value} does not fit model '{board.model.id}' ({family}): width and height must "
-                                    f"be multiples of {n} (nearest: {value // n * n or n} or {(value // n + 1) * n})",
-                                    doc.resolve(("output", name))))
+    for p in model_problems(board.model.id, board.output.width, board.output.height, board.model.revision):
+        if p.field == "id" and written != board.model.id:  # the id came from --model: no line of the script to show
+            errors.append(ScriptError(f"--model {p.message}", file=doc.file))
+        else:
+            errors.append(doc.error(p.message, doc.resolve(("model", "id") if p.field == "id" else ("output", p.field))))
     return errors
 
 

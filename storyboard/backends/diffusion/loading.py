@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
 from storyboard.errors import UsageError
+from storyboard.plan.models import hub_offline, looks_local, missing_message  # noqa: F401 - the families import them from here
 
 T = TypeVar("T")
 
@@ -48,16 +49,6 @@ def resolve_dtype(name: str, device: str):
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[name]
 
 
-def missing_message(model_id: str, detail: str, components: Sequence[str]) -> str:
-    offline = hub_offline()
-    how = (
-        f"download it on a connected machine with `hf download {model_id}` (it lands in the Hugging Face "
-        f"cache, ~/.cache/huggingface, or HF_HOME), or point model.id at a local folder holding {', '.join(components)}/"
-    )
-    state = "HF_HUB_OFFLINE is set, so only the local cache is searched; " if offline else ""
-    return f"model '{model_id}' is not available: {detail}. {state}{how}. To check a script without weights use --model preview."
-
-
 def load_from(model_id: str, revision: str | None, components: Sequence[str],
               load: Callable[[str, dict[str, Any]], T]) -> T:
     """Call ``load(source, from_pretrained_kwargs)`` on a folder or a hub id.
@@ -67,9 +58,8 @@ def load_from(model_id: str, revision: str | None, components: Sequence[str],
     ``load`` raises :class:`ModelUnavailable` for weights it cannot find.
     """
     local = Path(model_id).expanduser()
-    looks_local = local.exists() or model_id.startswith((".", "/", "~")) or model_id.count("/") > 1
     quiet_libraries()
-    if looks_local:
+    if looks_local(model_id):
         if not local.is_dir():
             raise ModelUnavailable(f"model folder '{model_id}' does not exist")
         missing = [c for c in components if not (local / c).is_dir()]
@@ -91,6 +81,23 @@ def load_from(model_id: str, revision: str | None, components: Sequence[str],
     return load(model_id, kwargs)
 
 
+def check_available(model_id: str, revision: str | None = None) -> None:
+    """Raise :class:`ModelUnavailable` at once, before torch is imported, when ``model_id`` is a
+    hub id that is not in the Hugging Face cache and cannot be downloaded (``HF_HUB_OFFLINE`` is
+    set, or the hub does not answer within 3 s); built-in models, folders and cached ids pass
+    (loading checks a folder's components)."""
+    from storyboard.plan.models import hub_cache_dir, locate_model
+
+    if locate_model(model_id, revision).kind != "hub":
+        return
+    if hub_offline():
+        raise ModelUnavailable(missing_message(model_id, f"it is not in the Hugging Face cache ({hub_cache_dir()})"))
+    unreachable = hub_unreachable()
+    if unreachable:
+        raise ModelUnavailable(missing_message(model_id, f"it is not in the local cache, and the hub cannot be "
+                                               f"reached ({unreachable})"))
+
+
 def hub_unreachable(timeout_s: float = 3.0) -> str | None:
     """Why the Hugging Face hub (``HF_ENDPOINT``) cannot be reached within ``timeout_s`` seconds, or
     None when a connection opens. A TCP connection, not a download: no retries, no waiting."""
@@ -107,15 +114,20 @@ def hub_unreachable(timeout_s: float = 3.0) -> str | None:
         return f"{endpoint}: {exc.strerror or type(exc).__name__}"
 
 
-def hub_offline() -> bool:
-    """True when ``HF_HUB_OFFLINE`` is set (read now, not when huggingface_hub was imported)."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
-
-
 def quiet_libraries() -> None:
-    """Silence diffusers' and transformers' progress bars and advice; storyboard reports progress."""
+    """Silence diffusers' and transformers' progress bars and advice; storyboard reports progress.
+
+    And one warning that is not the user's to act on: diffusers' ``ConfigMixin.load_config``
+    passes ``local_dir_use_symlinks`` to ``hf_hub_download``, which huggingface_hub 1.x deprecated
+    and ignores, so every model loaded by hub id printed a ``UserWarning`` about it.
+    """
+    import warnings
+
     import diffusers
     import transformers
+
+    warnings.filterwarnings("ignore", message=r"The `local_dir_use_symlinks` argument is deprecated",
+                            category=UserWarning, module=r"huggingface_hub\.utils\._validators")
 
     diffusers.utils.logging.set_verbosity_error()
     diffusers.utils.logging.disable_progress_bar()

@@ -21,7 +21,7 @@ from storyboard.backends.diffusion.loading import (
     load_from,
 )
 from storyboard.errors import UsageError
-from storyboard.plan.latents import PIPELINE_FAMILIES, TINY_FAMILIES, detect_family
+from storyboard.plan.models import TINY_FAMILIES, detect_family, supported_pipelines
 
 FAMILIES = ("unet3d", "wan", "ltx")
 
@@ -29,8 +29,7 @@ FAMILIES = ("unet3d", "wan", "ltx")
 def family_module(name: str) -> ModuleType:
     """The module of family ``name`` (``unet3d``, ``wan`` or ``ltx``)."""
     if name not in FAMILIES:
-        supported = ", ".join(f"{p} ({f})" for p, f in PIPELINE_FAMILIES.items())
-        raise UsageError(f"storyboard cannot drive a {name}; it drives these diffusers pipelines: {supported}")
+        raise UsageError(f"storyboard cannot drive a {name}; it drives these diffusers pipelines: {supported_pipelines()}")
     return importlib.import_module(f"storyboard.backends.diffusion.families.{name}")
 
 
@@ -53,6 +52,8 @@ def _hub_family(model_id: str, revision: str | None) -> str | None:
         name = json.loads(Path(path).read_text()).get("_class_name")
     except Exception:  # no such repo, no such file: loading says so
         return None
+    from storyboard.plan.models import PIPELINE_FAMILIES
+
     return PIPELINE_FAMILIES.get(name, name)
 
 

@@ -20,6 +20,6 @@ exposes, at module level:
   frames at the native rate, decoded in chunks so memory stays flat in the shot's length.
 """
 
-from storyboard.plan.latents import LatentTiming
+from storyboard.plan.models import LatentTiming
 
 __all__ = ["LatentTiming"]

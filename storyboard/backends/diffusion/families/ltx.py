@@ -24,7 +24,6 @@ embedding carries content in every position either prompt uses.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -41,15 +40,16 @@ from storyboard.backends.diffusion.loading import (
 from storyboard.backends.diffusion.prompts import PromptTable
 from storyboard.errors import UsageError
 from storyboard.plan.data import FrameCond
+from storyboard.plan.models import FAMILIES, rule_from_configs, size_errors_text
 
 NAME = "ltx"
-TINY = "tiny-ltx"
-PIPELINES = ("LTXPipeline",)
+TINY = FAMILIES[NAME].tiny
+PIPELINES = FAMILIES[NAME].pipelines
 COMPONENTS = ("transformer", "vae", "text_encoder", "tokenizer", "scheduler")
 # LTX-Video 0.9.x is trained at 24 fps (diffusers' LTXPipeline defaults to frame_rate=25, and
 # some checkpoints are published for 25 fps: pass ``frame_rate`` to the Denoiser for those).
 # 121 frames = 16 latent frames: the clip length LTX-Video's examples use.
-TIMING = LatentTiming(ratio=8, causal_first=True, native_fps=24, clip_frames=121)
+TIMING = FAMILIES[NAME].timing
 PULSE_GUIDANCE = 0.25  # a beat pulse of 1 raises that latent frame's guidance scale by 25 %
 MAX_SEQUENCE_LENGTH = 128  # T5 tokens per prompt, as LTXPipeline
 DEFAULT_SIZE = (768, 512)  # pixels: the resolution LTX-Video is tuned for (width, height)
@@ -152,15 +152,12 @@ def check_size(components: Components, width: int, height: int) -> None:
 
     An accepted size is kept as ``components.render_size``: the scheduler's shift depends on it.
     """
-    factor = math.lcm(32, components.spatial_ratio * components.patch[1])
-    if width % factor == 0 and height % factor == 0:
-        components.render_size = (width, height)
-        return
-    down = (max(factor, width // factor * factor), max(factor, height // factor * factor))
-    up = (-(-width // factor) * factor, -(-height // factor) * factor)
-    nearest = " or ".join(dict.fromkeys(f"{w}x{h}" for w, h in (down, up)))
-    raise UsageError(f"output {width}x{height} does not fit model '{components.model_id}' (LTX-Video): width and "
-                     f"height must be multiples of {factor} pixels; nearest sizes: {nearest}")
+    vae = {**components.vae.config, "spatial_compression_ratio": components.spatial_ratio}
+    rule = rule_from_configs(NAME, vae, dict(components.transformer.config))
+    problem = size_errors_text(components.model_id, NAME, rule, width, height)
+    if problem:
+        raise UsageError(problem)
+    components.render_size = (width, height)
 
 
 # --- loading ------------------------------------------------------------------------------

@@ -30,13 +30,13 @@ from storyboard.backends.diffusion.loading import (
 from storyboard.backends.diffusion.prompts import PromptTable
 from storyboard.errors import UsageError
 from storyboard.plan.data import FrameCond
-from storyboard.plan.latents import FAMILY_TIMING
+from storyboard.plan.models import FAMILIES, rule_from_configs, size_errors_text
 
 NAME = "unet3d"
-TINY = "tiny-random"
-PIPELINES = ("TextToVideoSDPipeline",)
+TINY = FAMILIES[NAME].tiny
+PIPELINES = FAMILIES[NAME].pipelines
 COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
-TIMING = FAMILY_TIMING[NAME]  # a latent frame per frame, at any frame rate
+TIMING = FAMILIES[NAME].timing  # a latent frame per frame, at any frame rate
 PULSE_GUIDANCE = 0.25  # a beat pulse of 1 raises that frame's guidance scale by 25 %
 
 
@@ -204,13 +204,12 @@ def scheduler(c: Components, name: str, latent_shape: tuple[int, int, int] | Non
 
 
 def check_size(c: Components, width: int, height: int) -> None:
-    """Width and height must map to latents the UNet can halve at each of its down blocks."""
-    factor = c.vae_scale_factor * 2 ** (len(c.unet.config.down_block_types) - 1)
-    if width % factor or height % factor:
-        raise UsageError(
-            f"output {width}x{height} does not fit model '{c.model_id}': width and height must be "
-            f"multiples of {factor} (for example {width // factor * factor}x{height // factor * factor})"
-        )
+    """Width and height must map to latents the UNet can halve at each of its down blocks (the
+    registry's rule on the model's configs); ``UsageError`` in the registry's words."""
+    rule = rule_from_configs(NAME, dict(c.vae.config), dict(c.unet.config))
+    problem = size_errors_text(c.model_id, NAME, rule, width, height)
+    if problem:
+        raise UsageError(problem)
 
 
 @torch.no_grad()

@@ -36,13 +36,13 @@ from storyboard.backends.diffusion.loading import (
 from storyboard.backends.diffusion.prompts import PromptTable
 from storyboard.errors import UsageError
 from storyboard.plan.data import FrameCond
-from storyboard.plan.latents import TI2V_TIMING
+from storyboard.plan.models import FAMILIES, TI2V_TIMING, SizeRule, rule_from_configs, size_errors_text
 
 NAME = "wan"
-TINY = "tiny-wan"
-PIPELINES = ("WanPipeline",)
+TINY = FAMILIES[NAME].tiny
+PIPELINES = FAMILIES[NAME].pipelines
 COMPONENTS = ("transformer", "vae", "text_encoder", "tokenizer", "scheduler")
-TIMING = LatentTiming(ratio=4, causal_first=True, native_fps=16, clip_frames=81)
+TIMING = FAMILIES[NAME].timing
 TEXT_LENGTH = 512  # UMT5 tokens per prompt, as WanPipeline pads them
 PULSE_GUIDANCE = 0.25  # a beat pulse of 1 raises that latent frame's guidance scale by 25 %
 SCHEDULERS = ("auto", "unipc", "euler")
@@ -344,20 +344,17 @@ def spatial_factor(c: Components) -> int:
     return int(getattr(c.vae.config, "scale_factor_spatial", None) or 8)
 
 
-def size_multiple(c: Components) -> tuple[int, int]:
-    """Pixels that width and height must be multiples of: VAE factor times DiT patch (16 or 32)."""
-    _, ph, pw = c.denoisers[0].config.patch_size
-    return spatial_factor(c) * pw, spatial_factor(c) * ph
+def size_rule(c: Components) -> SizeRule:
+    """The sizes the model renders (the registry's rule on its configs): whole patches of latent
+    cells (multiples of 16, or 32 for TI2V-5B), at most ``rope_max_seq_len`` patches a side."""
+    return rule_from_configs(NAME, dict(c.vae.config), dict(c.denoisers[0].config))
 
 
 def check_size(c: Components, width: int, height: int) -> None:
-    """Width and height (pixels) must be whole patches of latent cells."""
-    mw, mh = size_multiple(c)
-    if width % mw or height % mh:
-        near_w, near_h = max(mw, round(width / mw) * mw), max(mh, round(height / mh) * mh)
-        what = f"multiples of {mw}" if mw == mh else f"multiples of {mw} (width) and {mh} (height)"
-        raise UsageError(f"output {width}x{height} does not fit model '{c.model_id}': width and height must be "
-                         f"{what} pixels (nearest: {near_w}x{near_h})")
+    """Width and height (pixels) must fit :func:`size_rule`; ``UsageError`` in the registry's words."""
+    problem = size_errors_text(c.model_id, NAME, size_rule(c), width, height)
+    if problem:
+        raise UsageError(problem)
 
 
 # --- decoding -----------------------------------------------------------------------------
@@ -411,7 +408,7 @@ def decode(c: Components, latents: torch.Tensor, device: str, dtype: Any = None)
 TINY_TRANSFORMER = dict(
     patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16,
     text_dim=32, freq_dim=32, ffn_dim=32, num_layers=2, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
-    rope_max_seq_len=32,
+    rope_max_seq_len=1024,  # Wan's own: the rotary table covers 1024 patches a side (16384 pixels), not 512 pixels
 )
 TINY_VAE = dict(base_dim=8, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True])
 TINY_TEXT = dict(vocab_size=259, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
