@@ -40,13 +40,13 @@ def test_work_counted_past_the_video_is_shown_as_the_videos_frames():
     assert PROGRESS.match(progress.line())["total"] == "719", "the studio reads the line"
 
 
-def test_the_eta_comes_after_a_second_of_work_at_the_rate_of_the_work():
+def test_the_eta_comes_after_half_a_second_of_work_at_the_rate_of_the_work():
     progress, clock, _ = bar(1000)
     progress.skip(600)  # cached pieces: done at once, not part of the rate
-    clock.t += 0.5
+    clock.t += 0.4
     progress.update(650)
-    assert progress.line().endswith("ETA ?"), "half a second of work says little yet"
-    clock.t += 0.5
+    assert progress.line().endswith("ETA ?"), "0.4 s of work says little yet"
+    clock.t += 0.6
     progress.update(700)
     assert progress.line().endswith("ETA 0:03"), "100 frames a second, 300 left (the 600 reused do not count)"
     clock.t += 3

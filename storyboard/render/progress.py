@@ -31,7 +31,8 @@ def clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-ETA_AFTER_S = 1.0  # seconds of work before an ETA is given (the first frames' rate says little)
+ETA_AFTER_S = 0.5  # seconds of work before an ETA is given (the first frames' rate says little); from
+# then on every line that shows "elapsed 0:01" or more has one
 
 
 class Progress:
