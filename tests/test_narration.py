@@ -251,3 +251,43 @@ def test_say_never_replaces_a_file_unasked(tmp_path, private_cache, capsys):
     assert mine.read_text() == "mine\n" and wav.read_bytes() == b"an earlier take"
     assert main(["voices", "--say", "Hello.", "-o", str(wav), "--force"]) == 0
     assert wav.read_bytes()[:4] == b"RIFF"
+
+
+def _schema_refuses_auto_without_narration() -> bool:
+    """Whether the schema still refuses ``duration: auto`` without narration as the script loads: the
+    whole scene is then unrepairable and the report stops there (the plan reports it, located, with
+    the rest, once storyboard/script/schema.py drops Scene._auto_needs_narration)."""
+    from storyboard.script.schema import Scene
+
+    return hasattr(Scene, "_auto_needs_narration")
+
+
+@pytest.mark.xfail(_schema_refuses_auto_without_narration(), strict=True,
+                   reason="storyboard/script/schema.py still has Scene._auto_needs_narration")
+def test_every_mistake_comes_in_one_report_with_duration_auto_and_no_narration(tmp_path, private_cache, capsys):
+    """duration: auto without narration used to stop the report: the duplicate id and the narration too
+    long for its scene came only once it was fixed."""
+    script = write(tmp_path / "three.yaml", """\
+        scenes:
+          - id: intro
+            duration: auto
+            prompts: a calm sea
+          - id: intro
+            duration: 2s
+            prompts: clouds
+          - id: storm
+            duration: 1s
+            prompts: a storm
+            narration: Hurricanes form over warm water.
+        """)
+    assert main(["validate", str(script)]) == 2
+    err = capsys.readouterr().err
+    found = re.findall(r"three\.yaml:(\d+):(\d+): error: (\S+): (.*)", err)
+    assert [(int(line), field) for line, _, field, _ in found] == [
+        (3, "scenes[0].duration"), (5, "scenes[1].id"), (11, "scenes[2].narration")], err
+    assert found[0][3] == "duration: auto lasts as long as the scene's narration, and this scene has none; add " \
+                          "narration: or give the duration"
+    assert found[1][3] == "duplicate scene id 'intro' (also scenes[0])"
+    assert re.fullmatch(r"the narration lasts [\d.]+ s from 0 s, but the scene is 1\.00 s long: [\d.]+ s too long\. "
+                        r"Use duration: auto, or shorten the text", found[2][3]), found[2][3]
+    assert err.rstrip().endswith("3 errors")

@@ -30,19 +30,22 @@ class Planned:
     warnings: tuple[str, ...] = ()
 
 
-def plan_script(script: Script, *, analyse: bool = True) -> Planned:
+def plan_script(script: Script, *, analyse: bool = True, show_progress: bool = True) -> Planned:
     """Compile ``script``; music drives beats and bars when the script uses them.
 
-    Every music track is probed first (decodable audio, ``start`` inside the file).
+    Every music track is probed first (decodable audio, ``start`` inside the file), and each
+    narration is spoken (or found in the speech cache), with progress on stderr when that is
+    long, unless ``show_progress`` is off.
     Raises :class:`ScriptErrors` located in the script's source, with the errors the script
     was loaded with (:attr:`Script.problems`): a script with any never yields a plan.
     """
     timing = None
-    warnings: list[str] = []
     board = script.storyboard
     script, lengths = check_music_files(script)
-    speech, voice_errors = speak_scenes(script)
-    script = with_auto_durations(replace(script, problems=script.with_problems(voice_errors).errors), speech)
+    spoken = speak_scenes(script, show_progress=show_progress)
+    warnings: list[str] = list(spoken.warnings)
+    speech = spoken.speech
+    script = with_auto_durations(replace(script, problems=script.with_problems(spoken.errors).errors), speech)
     if board.music and needs_beat_grid(board):
         try:
             timing = music_timing(script, analyse_if_needed=analyse)

@@ -10,13 +10,14 @@ its sentences (paged to two lines like written captions).
 from __future__ import annotations
 
 import math
-from dataclasses import replace
-from typing import TYPE_CHECKING, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Mapping, Sequence, TextIO
 
 from storyboard.errors import Loc, ScriptError
 from storyboard.plan.captions import caption_plans
 from storyboard.plan.data import CaptionPlan, MixPlan, NarrationPlan
-from storyboard.script.timecode import AutoDuration, TimeValue, clock_seconds
+from storyboard.script.timecode import MAX_VIDEO_S, AutoDuration, TimeValue, clock_seconds
+from storyboard.words import plural
 
 if TYPE_CHECKING:
     from storyboard.plan.clock import Clock
@@ -25,17 +26,37 @@ if TYPE_CHECKING:
     from storyboard.voice.speech import Speech
 
 
-def speak_scenes(script: "Script") -> tuple[dict[int, "Speech"], list[ScriptError]]:
-    """Each narrated scene's speech, by scene index, and the errors that stopped any (an unknown
-    voice, a start in beats). Synthesises what the speech cache lacks (seconds a minute of speech)."""
+@dataclass
+class Spoken:
+    """What :func:`speak_scenes` found: each narrated scene's speech by scene index, the errors that
+    stopped any (located), and warnings (a damaged or read-only speech cache)."""
+
+    speech: dict[int, "Speech"] = field(default_factory=dict)
+    errors: list[ScriptError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def speak_scenes(script: "Script", *, show_progress: bool = True, stream: TextIO | None = None) -> Spoken:
+    """Each narrated scene's speech, synthesising what the speech cache lacks (seconds a minute of speech).
+
+    Before anything is synthesised, each narration is checked for what can be known from its words
+    (:mod:`storyboard.voice.utterances`): that it has something to say (not only emoji or symbols);
+    that it can fit a scene of written length; and that the video, at the fastest the voice speaks,
+    stays within 24 hours (if not, nothing is synthesised). Synthesis shows progress on ``stream``
+    (stderr) when it is long (:class:`storyboard.voice.progress.SpeakingProgress`); ``show_progress``
+    off shows none.
+    """
     board, doc = script.storyboard, script.document
-    speech, errors = {}, []
+    spoken = Spoken()
     if all(scene.narration is None for scene in board.scenes):
-        return speech, errors  # nothing to say: the speech engine (and numpy) stay unimported
+        return spoken  # nothing to say: the speech engine (and numpy) stay unimported
     from storyboard.errors import UsageError
-    from storyboard.voice.speech import speak
+    from storyboard.voice.progress import SpeakingProgress
+    from storyboard.voice.speech import cached_speech, speak, split_sentences
     from storyboard.voice.voices import find_voice
 
+    fps = board.output.fps
+    asked = []  # (scene index, text, voice, speed, pause seconds)
     for i, scene in enumerate(board.scenes):
         n = scene.narration
         if n is None or any(("scenes", i, "narration")[:len(t)] == t[:3] for t in script.tainted):
@@ -45,14 +66,85 @@ def speak_scenes(script: "Script") -> tuple[dict[int, "Speech"], list[ScriptErro
         where: Loc = ("scenes", i, "narration", "voice") if n.voice else ("voice", "voice")
         try:
             voice = find_voice(n.voice or board.voice.voice, script.folder)
-            pause = clock_seconds(n.pause if n.pause is not None else board.voice.pause, board.output.fps)
-            speech[i] = speak(n.text, voice, n.speed or board.voice.speed, pause)
         except UsageError as exc:
-            errors.append(doc.error(str(exc), doc.resolve(where)))
-        except Exception as exc:  # the engine could not load the voice or speak it (onnxruntime's own errors too)
-            errors.append(doc.error(f"the voice could not speak this narration: {type(exc).__name__}: {exc}",
-                                    doc.resolve(("scenes", i, "narration"))))
-    return speech, errors
+            spoken.errors.append(doc.error(str(exc), doc.resolve(where)))
+            continue
+        pause = clock_seconds(n.pause if n.pause is not None else board.voice.pause, fps)
+        asked.append((i, n.text, voice, n.speed or board.voice.speed, pause))
+    asked = _fitting(script, asked, spoken.errors)
+    todo, words = [], 0
+    for i, text, voice, speed, pause in asked:
+        cached = cached_speech(text, voice, speed, pause)
+        if cached is not None:
+            spoken.speech[i] = cached
+        else:
+            todo.append((i, text, voice, speed, pause))
+            words += sum(len(s.split()) for s in split_sentences(text))
+
+    def warn(message: str) -> None:
+        if message not in spoken.warnings:
+            spoken.warnings.append(message)
+
+    with SpeakingProgress(len(todo), words, stream, show=show_progress) as progress:
+        for i, text, voice, speed, pause in todo:
+            try:
+                spoken.speech[i] = speak(text, voice, speed, pause, on_sentence=progress.sentence, warn=warn)
+            except Exception as exc:  # the engine could not load the voice or speak it (onnxruntime's own errors too)
+                spoken.errors.append(doc.error(f"the voice could not speak this narration: {type(exc).__name__}: "
+                                               f"{exc}", doc.resolve(("scenes", i, "narration"))))
+            progress.scene()
+    return spoken
+
+
+def _fitting(script: "Script", asked: list, errors: list[ScriptError]) -> list:
+    """The narrations of ``asked`` worth synthesising; an error for each of the others, from its words
+    alone: nothing to say, longer than its scene even at the voice's fastest, or a video past 24 hours
+    (then none is worth it)."""
+    from storyboard.voice.speech import split_sentences
+    from storyboard.voice.utterances import has_words, shortest_speech_s, usual_speech_s
+
+    board, doc = script.storyboard, script.document
+    fps = board.output.fps
+    narrated = {entry[0]: entry for entry in asked}
+    kept, total_s, least_s, usual_s, words = [], 0.0, 0.0, 0.0, 0
+    fixed_counts = not (board.music and board.music[0].sync != "none")  # sync may move fixed ends earlier
+    for i, scene in enumerate(board.scenes):
+        auto = isinstance(scene.duration, AutoDuration)
+        if i in narrated:
+            _, text, voice, speed, pause = narrated[i]
+            where = doc.resolve(("scenes", i, "narration"))
+            if not has_words(text):
+                short = text if len(text) <= 40 else text[:39] + "…"
+                errors.append(doc.error(f"'{short}' has nothing a voice can say: no letter or digit once emoji and "
+                                        "symbols are left out. Write it in words", where))
+                continue
+            at = start_s(scene, fps)
+            least = at + shortest_speech_s(text, speed, pause, len(split_sentences(text)))
+            least_s += least - at
+            usual_s += usual_speech_s(text, speed)
+            words += len(text.split())
+            if not auto and not scene.duration.musical:
+                length = clock_seconds(scene.duration, fps)
+                if least - length > 0.5 / fps:
+                    errors.append(doc.error(
+                        f"the narration ({plural(len(text.split()), 'word')}) takes at least {least - at:.2f} s to say "
+                        f"(about {usual_speech_s(text, speed):.0f} s at the voice's usual pace) from {at:g} s, but the "
+                        f"scene is {length:.2f} s long. Use duration: auto, or shorten the text", where))
+                    continue
+            kept.append(narrated[i])
+        if auto and i in narrated:
+            total_s += least + clock_seconds(scene.duration.pad, fps)
+        elif not auto and not scene.duration.musical and fixed_counts:
+            total_s += clock_seconds(scene.duration, fps)
+        if total_s > MAX_VIDEO_S:
+            where = doc.resolve(("scenes", i, "narration" if i in narrated else "duration"))
+            errors.append(doc.error(
+                f"the video would last at least {total_s / 3600:.1f} hours by the end of this scene: its narration so "
+                f"far ({plural(words, 'word')}) takes at least {least_s / 3600:.1f} hours to say (about "
+                f"{usual_s / 3600:.1f} hours at the voice's usual pace), and a script may describe at most 24 hours. "
+                "Shorten the narration, or split it into several scripts", where))
+            return []
+    return kept
 
 
 def start_s(scene: "Scene", fps: int) -> float:
@@ -63,22 +155,32 @@ def start_s(scene: "Scene", fps: int) -> float:
 
 def with_auto_durations(script: "Script", speech: Mapping[int, "Speech"]) -> "Script":
     """The script with each ``duration: auto`` resolved to its narration's length (from ``at`` to
-    the end of the speech) plus the padding, rounded up to whole frames (seconds). A scene whose
-    speech failed gets 1 s and is marked repaired, so that planning can go on to report the
-    rest without blaming that scene's timing on the stand-in."""
-    board = script.storyboard
+    the end of the speech) plus the padding, rounded up to whole frames (seconds).
+
+    A scene without speech gets 1 s and is marked repaired, so that planning goes on to report
+    the rest of the script without blaming that scene's timing on the stand-in: its speech failed
+    (that error is reported), or it has no narration at all, which is reported here, at its
+    ``duration``, with the script's other problems."""
+    board, doc = script.storyboard, script.document
     fps = board.output.fps
-    scenes, stand_ins = list(board.scenes), []
+    scenes, stand_ins, errors = list(board.scenes), [], []
     for i, scene in enumerate(scenes):
         if not isinstance(scene.duration, AutoDuration):
             continue
         if i in speech:
             pad = clock_seconds(scene.duration.pad, fps)
             seconds = math.ceil((start_s(scene, fps) + speech[i].duration_s + pad) * fps - 1e-6) / fps
-        else:  # its speech failed, and that error is reported
+        else:
             seconds = 1.0
             stand_ins.append(("scenes", i, "duration"))
+            repaired = any(t[:3] == ("scenes", i, "narration") for t in script.tainted)
+            if scene.narration is None and not repaired:
+                errors.append(doc.error("duration: auto lasts as long as the scene's narration, and this scene has "
+                                        "none; add narration: or give the duration",
+                                        doc.resolve(("scenes", i, "duration"))))
         scenes[i] = scene.model_copy(update={"duration": replace(scene.duration, seconds=seconds)})
+    if errors:
+        script = replace(script, problems=tuple(script.with_problems(errors).errors))
     return replace(script, storyboard=board.model_copy(update={"scenes": scenes}),
                    tainted=script.tainted + tuple(stand_ins))
 

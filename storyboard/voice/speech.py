@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import re
 import wave
 from dataclasses import dataclass
@@ -21,9 +22,11 @@ from typing import Callable
 import numpy as np
 
 from storyboard.files import atomic, user_cache
+from storyboard.voice.utterances import utterances
 from storyboard.voice.voices import VoiceFile
 
-FORMAT = 2  # bump when the cached WAV or note changes (2: phoneme durations without noise)
+FORMAT = 3  # bump when the cached WAV or note changes (2: phoneme durations without noise; 3: emoji
+# dropped and long sentences spoken in pieces, storyboard.voice.utterances)
 _SENTENCE = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=\S)")
 
 
@@ -63,17 +66,42 @@ def speech_key(text: str, voice: VoiceFile, speed: float, pause_s: float) -> str
     return hashlib.sha256(json.dumps(made_of, sort_keys=True).encode()).hexdigest()[:40]
 
 
-def speak(text: str, voice: VoiceFile, speed: float = 1.0, pause_s: float = 0.35,
-          cache: Path | None = None) -> Speech:
-    """The speech of ``text``: from the cache, or synthesised (about 20x faster than real time on one core)."""
+def speak(text: str, voice: VoiceFile, speed: float = 1.0, pause_s: float = 0.35, cache: Path | None = None, *,
+          on_sentence: Callable[[int], None] | None = None, warn: Callable[[str], None] | None = None) -> Speech:
+    """The speech of ``text``: from the cache, or synthesised (about 20x faster than real time on one core).
+
+    ``on_sentence(words)`` is called as each sentence is synthesised (nothing when cached). A damaged
+    cache entry (a folder where a file should be, a note of the wrong shape, a WAV that does not match
+    its note) is spoken again; a cache that cannot be written (read-only, a folder in the way) gets
+    the speech in a temporary folder instead. ``warn`` hears of both, with the file's name.
+    """
     folder = cache or speech_cache()
     key = speech_key(text, voice, speed, pause_s)
-    cached = _cached(folder / f"{key}.wav")
+    cached, problem = _cached(folder / f"{key}.wav")
     if cached is not None:
         return cached
-    rate, sentences, audio = synthesise(split_sentences(text), voice, speed, pause_s)
-    folder.mkdir(parents=True, exist_ok=True)
-    wav_path = folder / f"{key}.wav"
+    if problem and warn:
+        warn(f"warning: the speech cache entry {problem}; speaking it again")
+    rate, sentences, audio = synthesise(split_sentences(text), voice, speed, pause_s, on_sentence=on_sentence)
+    try:
+        return _keep(folder / f"{key}.wav", rate, sentences, audio)
+    except OSError as exc:
+        spare = _temporary_folder() / f"{key}.wav"
+        if warn:
+            warn(f"warning: cannot keep speech in the cache: {_why(exc, folder / f'{key}.wav')}; it is kept in "
+                 f"{spare.parent} until this run ends, and spoken again next time")
+        return _keep(spare, rate, sentences, audio)
+
+
+def cached_speech(text: str, voice: VoiceFile, speed: float = 1.0, pause_s: float = 0.35,
+                  cache: Path | None = None) -> Speech | None:
+    """The speech of ``text`` if the cache holds it intact, without synthesising anything."""
+    return _cached((cache or speech_cache()) / f"{speech_key(text, voice, speed, pause_s)}.wav")[0]
+
+
+def _keep(wav_path: Path, rate: int, sentences: list[Sentence], audio: np.ndarray) -> Speech:
+    """Write the speech as a 16-bit mono WAV with its JSON note beside it (atomically), and return it."""
+    wav_path.parent.mkdir(parents=True, exist_ok=True)
     pcm = np.clip(np.round(audio * 32767.0), -32768, 32767).astype("<i2").tobytes()
     with atomic(wav_path, ".wav") as tmp:
         with wave.open(str(tmp), "wb") as w:
@@ -90,10 +118,36 @@ def speak(text: str, voice: VoiceFile, speed: float = 1.0, pause_s: float = 0.35
     return speech
 
 
+def _why(exc: OSError, wav_path: Path) -> str:
+    """What stopped a cache write, naming the file."""
+    for path in (wav_path, wav_path.with_suffix(".json")):
+        if path.is_dir():
+            return f"{path} is a folder, where a speech file should be"
+    return f"{exc.filename or wav_path.parent}: {exc.strerror or exc}"
+
+
+@functools.lru_cache(maxsize=1)
+def _temporary_folder() -> Path:
+    """A folder of this process's own for speech the cache could not keep; removed when the process ends."""
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="storyboard-speech-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def synthesise(sentences: list[str], voice: VoiceFile, speed: float, pause_s: float,
-               engine: Callable[[str], np.ndarray] | None = None) -> tuple[int, list[Sentence], np.ndarray]:
+               engine: Callable[[str], np.ndarray] | None = None,
+               on_sentence: Callable[[int], None] | None = None) -> tuple[int, list[Sentence], np.ndarray]:
     """Speak each sentence, with ``pause_s`` of silence between them: (sample rate, the sentences'
-    times in seconds, float32 mono samples in [-1, 1])."""
+    times in seconds, float32 mono samples in [-1, 1]).
+
+    The engine is given each sentence as :func:`storyboard.voice.utterances.utterances`: emoji and
+    pictographs dropped, giant words split, at most 400 characters at a time (its memory grows with
+    the square of that). A sentence with nothing to say lasts no time. ``on_sentence(words)`` is
+    called after each sentence."""
     rate = voice.sample_rate
     say = engine or _piper(voice, speed)
     gap = np.zeros(int(round(pause_s * rate)), np.float32)
@@ -103,10 +157,13 @@ def synthesise(sentences: list[str], voice: VoiceFile, speed: float, pause_s: fl
         if k:
             parts.append(gap)
             at += len(gap)
-        samples = say(sentence)
+        said = [np.asarray(say(u), np.float32).reshape(-1) for u in utterances(sentence)]
+        samples = np.concatenate(said) if said else np.zeros(0, np.float32)
         timed.append(Sentence(sentence, at / rate, (at + len(samples)) / rate))
         parts.append(samples)
         at += len(samples)
+        if on_sentence:
+            on_sentence(len(sentence.split()))
     return rate, timed, np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
@@ -135,14 +192,46 @@ def _piper(voice: VoiceFile, speed: float) -> Callable[[str], np.ndarray]:
     return say
 
 
-def _cached(wav_path: Path) -> Speech | None:
-    """The cached speech, if its WAV and note are there and agree (size and checksum)."""
+def _cached(wav_path: Path) -> tuple[Speech | None, str | None]:
+    """The cached speech, if its WAV and note are there and agree (size and checksum); else None and
+    what is wrong with the entry, naming its file (None: there is no entry). Anything unreadable, of
+    the wrong shape or not matching is an entry to make again, never an error."""
+    note_path = wav_path.with_suffix(".json")
+    if not note_path.exists() and not wav_path.exists():
+        return None, None
     try:
-        note = json.loads(wav_path.with_suffix(".json").read_text(encoding="utf-8"))
+        note = json.loads(note_path.read_text(encoding="utf-8"))
         data = wav_path.read_bytes()
-    except (OSError, ValueError):
+    except IsADirectoryError as exc:
+        return None, f"{exc.filename or wav_path} is a folder"
+    except FileNotFoundError as exc:
+        return None, f"{wav_path.name} lacks {Path(exc.filename or note_path).name}"
+    except OSError as exc:
+        return None, f"{exc.filename or wav_path} cannot be read ({exc.strerror or exc})"
+    except ValueError:
+        return None, f"{note_path} is not a speech note (not JSON text)"
+    speech = _speech_of(wav_path, note)
+    if speech is None:
+        return None, f"{note_path} is not a speech note (its fields are missing or of the wrong kind)"
+    if len(data) != note["bytes"] or hashlib.sha256(data).hexdigest() != note["sha256"]:
+        return None, f"{wav_path} does not match its note (size or checksum)"
+    return speech, None
+
+
+def _speech_of(wav_path: Path, note: object) -> Speech | None:
+    """The speech a note describes, or None when the note is not the shape :func:`_keep` writes."""
+    def number(x: object) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
+
+    if not isinstance(note, dict) or not all(k in note for k in ("duration_s", "sample_rate", "bytes", "sha256",
+                                                                      "sentences")):
         return None
-    if len(data) != note.get("bytes") or hashlib.sha256(data).hexdigest() != note.get("sha256"):
+    rate, sentences = note["sample_rate"], note["sentences"]
+    if not (number(note["duration_s"]) and isinstance(rate, int) and rate > 0 and isinstance(note["bytes"], int)
+            and isinstance(note["sha256"], str) and isinstance(sentences, list)):
         return None
-    sentences = tuple(Sentence(t, float(a), float(b)) for t, a, b in note["sentences"])
-    return Speech(wav_path, float(note["duration_s"]), int(note["sample_rate"]), sentences)
+    if not all(isinstance(s, list) and len(s) == 3 and isinstance(s[0], str) and number(s[1]) and number(s[2])
+               for s in sentences):
+        return None
+    return Speech(wav_path, float(note["duration_s"]), rate, tuple(Sentence(t, float(a), float(b))
+                                                                     for t, a, b in sentences))
