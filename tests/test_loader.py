@@ -318,3 +318,17 @@ def test_shape_errors_are_in_plain_words_where_the_user_wrote_them(scene, messag
 
 def test_no_scenes_is_said_in_plain_words():
     assert _errors("scenes: []\n").splitlines()[0] == "s.yaml:1:9: error: scenes: expected at least 1 scene, got none"
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (dict(steps=0), "--steps 0: expected a number greater than or equal to 1"),
+    (dict(steps="x"), "--steps x: expected a valid integer"),  # was "..., unable to parse string as an integer"
+    (dict(guidance=99.0), "--guidance 99.0: expected a number less than or equal to 50"),
+])
+def test_command_line_overrides_are_refused_in_plain_words(option, message):
+    from storyboard.errors import UsageError
+    from storyboard.script.load import with_overrides
+
+    with pytest.raises(UsageError) as info:
+        with_overrides(load_script_text(SCENES), **option)
+    assert str(info.value) == message

@@ -95,3 +95,30 @@ def test_a_plan_pickles_whole_for_the_farm():
     assert copy == plan
     assert list(copy.shots[0].frames) == list(plan.shots[0].frames)
     assert list(copy.shots[0].windows) == list(plan.shots[0].windows)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_where_the_prompt_moves_is_found_from_the_spans_as_a_frame_by_frame_scan_finds_it(seed):
+    """The hold check reads ramps, not frames: it must find the same first and last moving frame."""
+    import random
+
+    from storyboard.plan.compile import prompt_moves
+
+    rng = random.Random(seed)
+    curves = ["linear", "ease-in", "ease-out", "ease-in-out", "smooth", "step", "beats"]
+    lines = [f"bpm: {rng.choice([90, 120, 137])}", f"output: {{fps: {rng.choice([8, 24, 30])}}}", "scenes:"]
+    for i in range(rng.randint(1, 4)):
+        keys = sorted(rng.sample(range(0, 9), rng.randint(1, 4)))
+        prompts = ", ".join(f"{{at: {k}s, text: p{i}{k}, curve: {rng.choice(curves)}}}" for k in keys)
+        transition = rng.choice(["cut", "crossfade", "morph"]) if i else "cut"
+        lines.append(f"  - {{duration: 9, prompts: [{prompts}], transition: {{type: {transition}, "
+                     f"curve: {rng.choice(curves)}}}}}")
+    plan = compile_plan(load_script_text("\n".join(lines) + "\n", "t.yaml"))
+    for shot in plan.shots:
+        runs = list(shot.frames.runs)
+        rows = [(c.a, c.b, c.w) for c in shot.frames]
+        for _ in range(20):
+            lo = rng.randrange(shot.start + 1, shot.render_end)
+            hi = rng.randrange(lo, shot.render_end)
+            scan = [f for f in range(lo, hi + 1) if rows[f - shot.start] != rows[f - 1 - shot.start]]
+            assert prompt_moves(runs, lo, hi) == sorted({scan[0], scan[-1]} if scan else set())

@@ -422,7 +422,11 @@ def with_overrides(script: Script, *, model: str | None = None, output: str | No
 
             problem = exc.errors(include_url=False)[0]
             option = "--" + str(problem["loc"][0]).replace("_", "-")
-            raise UsageError(f"{option} {problem['input']}: {problem['msg'].replace('Input should be', 'expected')}") from None
+            plain = _plain(problem["type"], tuple(problem["loc"]), problem.get("ctx") or {}, problem["input"])
+            said = plain.rsplit(", got ", 1)[0] if plain else problem["msg"].replace("Input should be ", "expected ")
+            if said.startswith("expected greater") or said.startswith("expected less"):
+                said = "expected a number " + said.removeprefix("expected ")
+            raise UsageError(f"{option} {problem['input']}: {said}") from None
         board = board.model_copy(update={"model": merged})
     if output:
         board = board.model_copy(update={"output": board.output.model_copy(update={"path": str(Path(output).resolve())})})
