@@ -570,10 +570,10 @@ class Server:
     ``--port``: the studio takes the first port it can bind from 7860 and prints it (a port chosen here
     could be taken by another program before the studio binds it)."""
 
-    def __init__(self, folder: Path, *args: str):
+    def __init__(self, folder: Path, *args: str, env: dict[str, str] | None = None):
         self.process = subprocess.Popen([sys.executable, "-m", "storyboard", "studio", *args], cwd=folder,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                        env={**os.environ, "PYTHONPATH": str(ROOT)})
+                                        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
         self.lines: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.stderr: list[str] = []
         threading.Thread(target=self._read, args=(self.process.stdout, self.lines), daemon=True).start()

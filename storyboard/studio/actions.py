@@ -16,7 +16,7 @@ from storyboard.errors import UsageError
 from storyboard.studio.checks import Checked, check_text, model_problem
 from storyboard.studio.children import Running, Status
 from storyboard.studio.folder import Folder
-from storyboard.studio.jobs import RenderQueue
+from storyboard.studio.jobs import RESUMABLE, UNFINISHED, Job, RenderQueue
 
 NEW_SCRIPT = """\
 version: 1
@@ -28,6 +28,35 @@ scenes:
     duration: 4s
     prompts: a quiet street at dawn
 """
+
+
+@dataclass(frozen=True)
+class Picked:
+    """What the job picker shows: the job chosen, the job running now, and which buttons apply to it."""
+
+    job: str | None
+    running: str | None
+    can_cancel: bool
+    can_resume: bool
+
+
+def pick_job(jobs: list[Job], chosen: str | None, was_running: str | None) -> Picked:
+    """The job the picker shows, given the jobs, the one it showed (``chosen``) and the job that was
+    running when it last looked (``was_running``). A job that starts running (another than before)
+    takes the picker, so that Cancel aims at what runs, not at a failed job left chosen; otherwise
+    the choice stays while its job exists (a person may be about to resume it), else the running
+    or next queued job, else the newest. Cancel applies to a queued or running job only, Resume to a
+    cancelled, interrupted or failed one."""
+    ids = [job.id for job in jobs]
+    running = next((job.id for job in jobs if job.state == "running"), None)
+    if running is not None and running != was_running:
+        value = running
+    elif chosen in ids:
+        value = chosen
+    else:
+        value = running or next((job.id for job in jobs if job.state == "queued"), ids[0] if ids else None)
+    state = next((job.state for job in jobs if job.id == value), None)
+    return Picked(value, running, state in UNFINISHED, state in RESUMABLE)
 
 
 @dataclass(frozen=True)
@@ -80,19 +109,35 @@ class Studio:
     def save(self, path: str, text: str, saved: str | None) -> tuple[str, str]:
         """Write ``text`` to ``path`` atomically; (the text now saved, what happened). The file is
         replaced only if it still holds what was opened (``saved``): a change made to it elsewhere
-        since then is never overwritten."""
+        since then is never overwritten. Only a storyboard script is written (``text`` is a mapping of
+        a script's fields), never over a file that is not one, nor in a hidden folder
+        (:meth:`Folder.script`): a page that forged this call cannot write another tool's settings."""
         from storyboard.files import atomic
+        from storyboard.studio.folder import Refused, storyboard_problem
 
         resolved = self.folder.script(path)
-        on_disk = resolved.read_text(encoding="utf-8") if resolved.is_file() else None
+        name = self.folder.relative(resolved)
+        if problem := storyboard_problem(text, resolved.name):
+            raise Refused(f"not saved: the text is not a storyboard script: {problem}. The studio saves only "
+                          "storyboard scripts (your text is still in the editor)")
+        try:
+            on_disk = resolved.read_text(encoding="utf-8") if resolved.is_file() else None
+        except (OSError, UnicodeDecodeError):
+            on_disk = "\x00"  # unreadable, or not text: not a script
+        if on_disk is not None and on_disk.strip() and (problem := storyboard_problem(on_disk, resolved.name)):
+            raise Refused(f"not saved: {name} is not a storyboard script ({problem}), and the studio never replaces "
+                          "another file; save your script under another name")
         if on_disk != saved:
             what = "was created" if saved is None else "was deleted" if on_disk is None else "changed"
-            raise UsageError(f"not saved: {self.folder.relative(resolved)} {what} on disk since it was opened; "
+            raise UsageError(f"not saved: {name} {what} on disk since it was opened; "
                              "open it again (your text is still in the editor: copy it first)")
-        resolved.parent.mkdir(parents=True, exist_ok=True)
-        with atomic(resolved, resolved.suffix) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-        return text, f"saved {self.folder.relative(resolved)}"
+        try:
+            resolved.parent.mkdir(parents=True, exist_ok=True)
+            with atomic(resolved, resolved.suffix) as tmp:
+                tmp.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"not saved: {name}: {exc.strerror or exc} (your text is still in the editor)") from None
+        return text, f"saved {name}"
 
     # --- checks and the plan ------------------------------------------------------------------
 
@@ -137,6 +182,26 @@ class Studio:
         assert checked.plan is not None
         job = self.queue.submit(name, str(checked.plan.model["id"]))
         return f"queued {job.id}: {name} with {job.model}"
+
+    def cancel(self, job_id: str) -> str:
+        """Cancel a queued or running job; UsageError for one that has finished (nothing to cancel)."""
+        job = self._job(job_id)
+        if job.state not in UNFINISHED:
+            raise UsageError(f"{job.id} is {job.state}: nothing to cancel")
+        return self.queue.cancel(job.id)
+
+    def resume(self, job_id: str) -> str:
+        """Queue a cancelled, interrupted or failed job again; UsageError for any other."""
+        job = self._job(job_id)
+        if job.state not in RESUMABLE:
+            raise UsageError(f"{job.id} is {job.state}: only a cancelled, interrupted or failed render resumes")
+        return self.queue.resume(job.id)
+
+    def _job(self, job_id: str) -> Job:
+        found = next((j for j in self.queue.snapshot()[1] if j.id == job_id), None)
+        if found is None:
+            raise UsageError(f"no render job '{job_id}'")
+        return found
 
     def models(self) -> dict[str, set[str]]:
         """The models each script was rendered with from the studio (the record its render jobs keep,

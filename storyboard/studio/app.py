@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from storyboard.errors import UsageError
 from storyboard.studio import views
-from storyboard.studio.actions import Studio
+from storyboard.studio.actions import Studio, pick_job
 from storyboard.studio.children import Status
+from storyboard.studio.jobs import RESUMABLE, UNFINISHED
+from storyboard.words import plural
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -151,10 +153,10 @@ def _render_tab(page: Page) -> None:
     page.jobs = gr.HTML(elem_id="jobs")
     with gr.Row(equal_height=True):
         page.job = gr.Dropdown(choices=[], label="Job", elem_id="job", scale=2)
-        page.cancel = gr.Button("Cancel", variant="stop", elem_id="cancel-button", scale=1)
-        page.resume = gr.Button("Resume", elem_id="resume-button", scale=1)
+        page.cancel = gr.Button("Cancel", variant="stop", elem_id="cancel-button", scale=1, interactive=False)
+        page.resume = gr.Button("Resume", elem_id="resume-button", scale=1, interactive=False)
         page.clear = gr.Button("Clear finished", elem_id="clear-button", scale=1)
-    page.seen = gr.State(-1)
+    page.seen = gr.State({"version": -1, "running": None})
     page.timer = gr.Timer(1.0)
 
 
@@ -272,11 +274,13 @@ def _preview(studio: Studio, text: str, state: dict) -> Iterator[tuple]:
 def _wire_render(page: Page, studio: Studio) -> None:
     page.render.click(lambda text, state, model: _render(studio, text, state, model), [page.editor, page.state,
                       page.model], [page.notice], **QUIET)
-    page.timer.tick(lambda seen, job: _jobs(studio, seen, job), [page.seen, page.job], [page.jobs, page.job, page.seen],
-                    **QUIET)
-    for button, act in ((page.cancel, studio.queue.cancel), (page.resume, studio.queue.resume)):
+    buttons = [page.cancel, page.resume]
+    page.timer.tick(lambda seen, job: _jobs(studio, seen, job), [page.seen, page.job],
+                    [page.jobs, page.job, page.seen, *buttons], **QUIET)
+    page.job.change(lambda job: _job_buttons(studio, job), [page.job], buttons, **QUIET)
+    for button, act in ((page.cancel, studio.cancel), (page.resume, studio.resume)):
         button.click(lambda job, act=act: _job_action(act, job), [page.job], [page.notice], **QUIET)
-    page.clear.click(lambda: views.message(f"cleared {studio.queue.clear_finished()} finished jobs"), None,
+    page.clear.click(lambda: views.message(f"cleared {plural(studio.queue.clear_finished(), 'finished job')}"), None,
                      [page.notice], **QUIET)
 
 
@@ -287,16 +291,26 @@ def _render(studio: Studio, text: str, state: dict, model: str | None) -> str:
         return views.message(str(exc), False)
 
 
-def _jobs(studio: Studio, seen: int, chosen: str | None) -> tuple:
+def _jobs(studio: Studio, seen: dict, chosen: str | None) -> tuple:
+    """The queue's table, the job picker and its buttons, redrawn when the queue changed (``seen``: the
+    version last drawn and the job that was running then)."""
     import gradio as gr
 
     version, jobs = studio.queue.snapshot()
-    if version == seen:
-        return gr.skip(), gr.skip(), gr.skip()
-    ids = [job.id for job in jobs]
-    value = chosen if chosen in ids else next((j.id for j in jobs if j.state in ("running", "queued")),
-                                             ids[0] if ids else None)
-    return views.jobs_table(jobs), gr.update(choices=ids, value=value), version
+    if version == seen.get("version"):
+        return (gr.skip(),) * 5
+    picked = pick_job(jobs, chosen, seen.get("running"))
+    return (views.jobs_table(jobs), gr.update(choices=[job.id for job in jobs], value=picked.job),
+            {"version": version, "running": picked.running}, gr.update(interactive=picked.can_cancel),
+            gr.update(interactive=picked.can_resume))
+
+
+def _job_buttons(studio: Studio, chosen: str | None) -> tuple:
+    """Cancel and Resume, enabled only for a job they apply to."""
+    import gradio as gr
+
+    state = next((job.state for job in studio.queue.snapshot()[1] if job.id == chosen), None)
+    return gr.update(interactive=state in UNFINISHED), gr.update(interactive=state in RESUMABLE)
 
 
 def _job_action(act: Any, job: str | None) -> str:

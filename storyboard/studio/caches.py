@@ -84,16 +84,46 @@ def contents(folder: Folder, name: str) -> CacheContents:
     cache = open_cache(path)
     rows = []
     for segment, note in cache.entries():
-        rows.append(Segment(segment.stem[:12], segment.stat().st_size / 2**20, note.get("frames", "?"),
-                            str(note.get("model", "?")), note.get("shot", "?"), ", ".join(note.get("scenes", [])),
-                            _shown(folder, note.get("output", ""))))
+        rows.append(segment_row(folder, segment, note))
     return CacheContents(name, tuple(rows), folder_size(path) / 2**20, len(pieces_of(path)),
                          folder_size(path / "pieces") / 2**20)
 
 
-def _shown(folder: Folder, output: str) -> str:
-    """An output path as the page shows it: relative to the studio's folder when inside it."""
-    return output if not output or folder.leaves(output) else folder.relative(Path(output))
+def segment_row(folder: Folder, segment: Path, note: object) -> Segment:
+    """A segment as the page lists it, from its note. The note is a file in a folder that may have come
+    from anyone: a field of the wrong type (or out of range) is shown as ``?``."""
+    note = note if isinstance(note, dict) else {}
+    try:
+        mb = segment.stat().st_size / 2**20
+    except OSError:
+        mb = 0.0
+    scenes = note.get("scenes")
+    scenes_text = (", ".join(scenes) if isinstance(scenes, list) and all(isinstance(s, str) for s in scenes)
+                   else "?")
+    return Segment(segment.stem[:12], mb, _count(note.get("frames")), _text(note.get("model")),
+                   _count(note.get("shot")), _clipped(scenes_text), _shown(folder, note.get("output")))
+
+
+def _count(value: object) -> int | str:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53 else "?"
+
+
+def _text(value: object) -> str:
+    return _clipped(value) if isinstance(value, str) else "?"
+
+
+def _clipped(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
+def _shown(folder: Folder, output: object) -> str:
+    """An output path as the page shows it: relative to the studio's folder when inside it (``?`` when it
+    is not text)."""
+    if not isinstance(output, str):
+        return "?" if output is not None else ""
+    if not output or folder.leaves(output):
+        return _clipped(output)
+    return _clipped(folder.relative(Path(output)))
 
 
 def plans_to_keep(folder: Folder, scripts: list[str], models: dict[str, set[str]]) -> list["Plan"]:

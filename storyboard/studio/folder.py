@@ -7,6 +7,12 @@ the render queue, Gradio's copies of what it serves) in ``.storyboard-studio/`` 
 the folder, and refuses to start when any of them is a link or resolves outside it (a
 project that arrives with ``.storyboard-studio/plots -> /home/me`` would otherwise have the
 studio write there, and its server serve what is there).
+
+The studio reads and writes only *storyboard scripts*: a ``.yaml``/``.yml``/``.json`` file,
+outside hidden folders (no part of its path starts with ``.``), whose text is a mapping of
+a script's fields (``version``, ``title``, ``output``, ``scenes``, ...). It never opens,
+shows or replaces any other file: ``docker-compose.yml``, ``.github/workflows/ci.yml``,
+``.vscode/tasks.json`` or ``.config/gh/hosts.yml`` are not its to read or write.
 """
 
 from __future__ import annotations
@@ -20,12 +26,43 @@ from storyboard.errors import UsageError
 SCRIPT_SUFFIXES = (".yaml", ".yml", ".json")
 STATE_NAME = ".storyboard-studio"
 MAX_SCRIPT_BYTES = 4 * 2**20  # a script is text of a few kilobytes; refuse to load anything huge
+NAME_MAX = 255  # bytes in one file or folder name (Linux, macOS, Windows)
+PATH_MAX = 4095  # bytes in a whole path (Linux)
 OWN_FILES = ("studio.lock", "jobs.json", "rendered.json")  # in the state folder
 _SKIPPED = {"node_modules", "__pycache__", ".git", ".venv", "venv"}
 
 
 class Refused(UsageError):
     """A path that leaves the studio's folder, or names something the studio must not touch."""
+
+
+def shown(text: str, limit: int = 80) -> str:
+    """``text`` as a message quotes it: at most ``limit`` characters (the middle of a longer one elided)."""
+    return text if len(text) <= limit else f"{text[:limit // 2]}\u2026{text[-(limit // 2 - 1):]} ({len(text)} characters)"
+
+
+def storyboard_problem(text: str, name: str) -> str | None:
+    """Why ``text`` (of the file ``name``) is not a storyboard script, or None when it is one: a YAML
+    (JSON for ``.json``) mapping whose top-level keys are all fields of a script. Its fields' values
+    are not checked here (a script with mistakes is still a script: ``validate`` says what they are)."""
+    from storyboard.errors import ScriptErrors
+    from storyboard.script.schema import Storyboard
+    from storyboard.script.source import parse_text
+
+    try:
+        data = parse_text(text, name, json_syntax=name.lower().endswith(".json")).data
+    except ScriptErrors as exc:
+        first = exc.errors[0]
+        where = f"line {first.line}: " if first.line else ""
+        return f"it is not a mapping of a script's fields ({where}{shown(first.message, 120)})"
+    fields = Storyboard.model_fields
+    if not data:
+        return "it holds no fields"
+    foreign = [str(key) for key in data if key not in fields]
+    if foreign:
+        keys = ", ".join(shown(k, 30) for k in foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        return (f"its top-level keys ({keys}) are not a script's (a script has {', '.join(fields)})")
+    return None
 
 
 @dataclass(frozen=True)
@@ -95,14 +132,19 @@ class Folder:
         if not text.strip():
             raise Refused("no path given")
         if "\x00" in text:
-            raise Refused(f"{text!r}: not a path")
+            raise Refused(f"{shown(repr(text))}: not a path")
         candidate = Path(text)
         if not candidate.is_absolute():
             candidate = (base or self.root) / candidate
-        resolved = Path(os.path.realpath(candidate))
+        too_long(candidate, text)
+        try:
+            resolved = Path(os.path.realpath(candidate))
+        except OSError as exc:  # ELOOP, EACCES: a path the system itself refuses
+            raise Refused(f"'{shown(text)}': {exc.strerror or exc}") from None
+        too_long(resolved, text)
         if resolved != self.root and not resolved.is_relative_to(self.root):
-            raise Refused(f"'{text}' leaves the studio's folder ({self.root}): the studio reads and writes only "
-                          "inside the folder it was started in")
+            raise Refused(f"'{shown(text)}' leaves the studio's folder ({self.root}): the studio reads and writes "
+                          "only inside the folder it was started in")
         return resolved
 
     def leaves(self, path: str | Path, base: Path | None = None) -> bool:
@@ -120,27 +162,48 @@ class Folder:
     # --- scripts --------------------------------------------------------------------------
 
     def script(self, path: str | Path) -> Path:
-        """A script's path inside the root (it may not exist yet). Raises :class:`Refused`."""
+        """A script's path inside the root (it may not exist yet), in no hidden folder and not hidden
+        itself, as typed or once links are followed. Raises :class:`Refused`."""
         resolved = self.inside(path)
+        said = shown(str(path))
         if resolved.suffix.lower() not in SCRIPT_SUFFIXES:
-            raise Refused(f"'{path}': a script is a .yaml, .yml or .json file")
+            raise Refused(f"'{said}': a script is a .yaml, .yml or .json file")
         if resolved.is_relative_to(self.state) or any(p.name == ".storyboard-cache" for p in resolved.parents):
-            raise Refused(f"'{path}' is inside a folder storyboard manages (its cache, or the studio's own files)")
-        if resolved.exists() and not resolved.is_file():
-            raise Refused(f"'{path}' is not a regular file")
+            raise Refused(f"'{said}' is inside a folder storyboard manages (its cache, or the studio's own files)")
+        typed = Path(str(path))
+        if typed.is_absolute():  # only what lies below the root: the root itself may be in a hidden folder
+            typed = typed.relative_to(self.root) if typed.is_relative_to(self.root) else Path()
+        parts = [*typed.parts, *resolved.relative_to(self.root).parts]
+        hidden = [part for part in parts if part.startswith(".") and part != ".."]
+        if hidden:
+            raise Refused(f"'{said}' is hidden or in a hidden folder ({shown(hidden[0], 40)}): the studio reads and "
+                          "writes only storyboard scripts, never hidden files or what hidden folders hold "
+                          "(other tools' settings)")
+        try:
+            if resolved.exists() and not resolved.is_file():
+                raise Refused(f"'{said}' is not a regular file")
+        except OSError as exc:
+            raise Refused(f"'{said}': {exc.strerror or exc}") from None
         return resolved
 
     def read_script(self, path: str | Path) -> str:
-        """The text of the script at ``path`` (UTF-8). Raises :class:`Refused` or :class:`UsageError`."""
+        """The text of the script at ``path`` (UTF-8). Raises :class:`Refused` or :class:`UsageError`;
+        :class:`Refused` for a file that is not a storyboard script (its text is never returned)."""
         resolved = self.script(path)
-        if not resolved.is_file():
-            raise UsageError(f"'{path}': no such script")
-        if resolved.stat().st_size > MAX_SCRIPT_BYTES:
-            raise UsageError(f"'{path}' is larger than {MAX_SCRIPT_BYTES // 2**20} MB: not a storyboard script")
+        said = shown(str(path))
         try:
-            return resolved.read_text(encoding="utf-8")
+            if not resolved.is_file():
+                raise UsageError(f"'{said}': no such script")
+            if resolved.stat().st_size > MAX_SCRIPT_BYTES:
+                raise UsageError(f"'{said}' is larger than {MAX_SCRIPT_BYTES // 2**20} MB: not a storyboard script")
+            text = resolved.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
-            raise UsageError(f"'{path}' is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+            raise UsageError(f"'{said}' is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        except OSError as exc:
+            raise UsageError(f"'{said}': {exc.strerror or exc}") from None
+        if text.strip() and (problem := storyboard_problem(text, resolved.name)):  # an empty file: nothing to show
+            raise Refused(f"'{said}' is not a storyboard script: {problem}; the studio opens only storyboard scripts")
+        return text
 
     def scripts(self, limit: int = 500, folders: int = 2000) -> list[str]:
         """The scripts under the root (root-relative, sorted), leaving out hidden folders and files,
@@ -159,3 +222,15 @@ class Folder:
                 if len(found) >= limit:
                     return sorted(found)
         return sorted(found)
+
+
+def too_long(path: Path, typed: str) -> None:
+    """Raise :class:`Refused` when a name in ``path`` is longer than :data:`NAME_MAX` bytes or the whole
+    longer than :data:`PATH_MAX` (the system would refuse it with ENAMETOOLONG)."""
+    for part in path.parts:
+        if len(os.fsencode(part)) > NAME_MAX:
+            raise Refused(f"'{shown(typed)}': a file or folder name is at most {NAME_MAX} bytes long, and one "
+                          f"here is {len(os.fsencode(part))} bytes")
+    size = len(os.fsencode(path))
+    if size > PATH_MAX:
+        raise Refused(f"'{shown(typed)}': a path is at most {PATH_MAX} bytes long; this one is {size}")

@@ -24,6 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -33,6 +36,7 @@ from typing import Iterator
 
 from storyboard.studio.children import Child, Status, signal_group, still_running
 from storyboard.studio.folder import Folder
+from storyboard.words import plural
 
 UNFINISHED = ("queued", "running")
 RESUMABLE = ("cancelled", "interrupted", "failed")
@@ -68,9 +72,16 @@ class Job:
     cancelling: bool = False
 
     @classmethod
-    def from_json(cls, data: dict) -> "Job":
+    def from_json(cls, data: object) -> "Job":
+        """A job as ``jobs.json`` holds it; ValueError saying what is wrong when it is not one (the file
+        may come with a shared project folder: nothing in it is trusted, see :func:`job_problem`)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a job (a mapping of fields), got {type(data).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values = {k: v for k, v in data.items() if k in names}
+        if problem := job_problem(values):
+            raise ValueError(problem)
+        return cls(**values)
 
     def took(self, status: Status) -> None:
         """Copy what a running render's output says into the job."""
@@ -79,22 +90,102 @@ class Job:
         self.output = status.output or self.output
 
 
+STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+JOB_ID = re.compile(r"r[0-9]{1,9}")
+_TEXTS = ("script", "model", "phase", "message")
+_COUNTS = ("done", "total", "segment", "segments", "reused")
+_TIMES = ("created", "queued")
+_MAYBE_TIMES = ("started", "finished", "eta_s")
+_MAYBE_INTS = ("code", "pid", "pid_start")
+_MAX_TEXT = 100_000  # characters in any text of a job (a message is a few lines)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def job_problem(values: dict) -> str | None:
+    """What is wrong with a job's fields as read from ``jobs.json`` (None: nothing): every field of
+    the right type, the id ``r`` and a number, the state a known one, every number finite and in range."""
+    job_id = values.get("id")
+    if not isinstance(job_id, str) or not JOB_ID.fullmatch(job_id):
+        return f"its id {shown(job_id)} is not a job id (r and a number)"
+    if values.get("state", "queued") not in STATES:
+        return f"{job_id}: its state {shown(values.get('state'))} is not one of {', '.join(STATES)}"
+    if not isinstance(values.get("script"), str) or not isinstance(values.get("model"), str):
+        return f"{job_id}: it needs a script and a model (text)"
+    for name in _TEXTS:
+        if name in values and not (isinstance(values[name], str) and len(values[name]) <= _MAX_TEXT):
+            return f"{job_id}: its {name} {shown(values[name])} is not text (of at most {_MAX_TEXT} characters)"
+    if "output" in values and values["output"] is not None and not isinstance(values["output"], str):
+        return f"{job_id}: its output {shown(values['output'])} is not a path"
+    for name in _COUNTS:
+        if name in values and not (isinstance(values[name], int) and not isinstance(values[name], bool)
+                                   and 0 <= values[name] < 2**53):
+            return f"{job_id}: its {name} {shown(values[name])} is not a count"
+    for name in (*_TIMES, *_MAYBE_TIMES):
+        if name in values and not (values[name] is None and name in _MAYBE_TIMES) \
+                and not (_number(values[name]) and 0 <= values[name] < 1e11):
+            return f"{job_id}: its {name} {shown(values[name])} is not a time in seconds"
+    if "fraction" in values and not (_number(values["fraction"]) and 0 <= values["fraction"] <= 1):
+        return f"{job_id}: its fraction {shown(values['fraction'])} is not a number from 0 to 1"
+    for name in _MAYBE_INTS:
+        if name in values and values[name] is not None and not (
+                isinstance(values[name], int) and not isinstance(values[name], bool) and -2**31 <= values[name] < 2**63):
+            return f"{job_id}: its {name} {shown(values[name])} is not a whole number"
+    if values.get("pid") is not None and values["pid"] <= 1:
+        return f"{job_id}: its pid {values['pid']} is not a render's"
+    if "cancelling" in values and not isinstance(values["cancelling"], bool):
+        return f"{job_id}: its cancelling {shown(values['cancelling'])} is not true or false"
+    return None
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """``value`` as a message quotes it: its repr, at most ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
 class JobFile:
     """``jobs.json``: the queue's jobs, written atomically."""
 
     def __init__(self, path: Path):
         self.path = path
+        self.said: str | None = None  # what the last load had to set aside, and why
 
     def load(self) -> list[Job]:
-        """The jobs saved; an unreadable file is set aside (renamed, never deleted) and the queue starts empty."""
+        """The jobs saved. An unreadable file, or one holding anything but jobs (a job of the wrong
+        shape, an id that is not ``r`` and a number, a state not known, a number not finite, the same
+        id twice), is set aside (renamed, never deleted), saying so on stderr and in :attr:`said`;
+        the queue keeps the jobs that were sound."""
+        self.said = None
         if not self.path.is_file():
             return []
+        jobs: list[Job] = []
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-            return [Job.from_json(j) for j in data["jobs"]]
-        except (OSError, ValueError, KeyError, TypeError):
-            self.path.replace(self.path.with_name(f"jobs.unreadable-{int(time.time())}.json"))
-            return []
+            if not isinstance(data, dict) or not isinstance(data.get("jobs"), list):
+                raise ValueError("it is not a mapping with a list of jobs")
+            problems = []
+            for number, item in enumerate(data["jobs"], 1):
+                try:
+                    job = Job.from_json(item)
+                except ValueError as exc:
+                    problems.append(f"job {number}: {exc}")
+                    continue
+                if any(j.id == job.id for j in jobs):
+                    problems.append(f"job {number}: its id {job.id} is used twice")
+                    continue
+                jobs.append(job)
+            if problems:
+                raise ValueError("; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else ""))
+        except (OSError, ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            aside = self.path.with_name(f"jobs.unreadable-{int(time.time())}.json")
+            self.path.replace(aside)
+            self.said = (f"storyboard studio: {self.path} was set aside as {aside.name}: {exc}; the studio keeps "
+                         f"{plural(len(jobs), 'sound job')} from it")
+            print(self.said, file=sys.stderr, flush=True)
+        return jobs
 
     def save(self, jobs: list[Job]) -> None:
         from storyboard.files import atomic

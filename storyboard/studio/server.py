@@ -1,7 +1,8 @@
 """Starting and stopping the studio's web server.
 
 The server listens on 127.0.0.1 unless told otherwise; any other address is announced with
-a warning. One studio runs in a folder at a time (a lock in ``.storyboard-studio/``), so one
+a warning. It answers only requests addressed to it by its own name (``Host`` and ``Origin``:
+see :mod:`storyboard.studio.guard`), so a web page open in the same browser cannot use it. One studio runs in a folder at a time (a lock in ``.storyboard-studio/``), so one
 render queue owns its renders. Gradio is kept to the folder: its copies of what the page
 shows, and its uploads, live in ``.storyboard-studio/served/`` and its examples cache in
 ``.storyboard-studio/examples/`` (not ``.gradio/`` in the current folder); the only other
@@ -16,6 +17,7 @@ preview (removing its temporary script).
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 from contextlib import contextmanager
@@ -25,12 +27,49 @@ from typing import Callable, Iterator, TextIO
 from storyboard.errors import UsageError
 from storyboard.studio.folder import Folder
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+OWN_GRADIO = ("GRADIO_ANALYTICS_ENABLED", "GRADIO_TEMP_DIR", "GRADIO_EXAMPLES_CACHE")  # set by quiet_gradio
+
+
+def listen_address(host: str) -> str:
+    """``host`` (``--host``) as the address to listen on; UsageError for one the studio cannot listen on.
+    An IPv6 address may be written with or without brackets (``::``, ``[::1]``)."""
+    import ipaddress
+
+    text = host.strip()
+    if not text:
+        raise UsageError("--host '': expected an address to listen on, such as 127.0.0.1 (this machine only, the "
+                         "default), :: or 0.0.0.0 (every address)")
+    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    try:
+        ipaddress.ip_address(bare)
+        return bare
+    except ValueError:
+        pass
+    labels = bare.rstrip(".").split(".")
+    if len(bare) > 253 or not all(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?", label) for label in labels):
+        raise UsageError(f"--host {host[:80]!r}: expected an IP address (127.0.0.1, ::1, 0.0.0.0, ::) or a host name")
+    return bare
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is an address of this machine only."""
+    import ipaddress
+
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if bare == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(bare).is_loopback
+    except ValueError:
+        return False
 
 
 def host_warning(host: str, root: Path) -> str | None:
-    """What to say when the server listens on ``host`` beyond this machine (None for a loopback address)."""
-    if host in LOOPBACK or host.startswith("127."):
+    """What to say when the server listens on ``host`` beyond this machine (None for a loopback address).
+    Raises UsageError for an address the studio cannot listen on (see :func:`listen_address`)."""
+    host = listen_address(host)
+    if is_loopback(host):
         return None
     return (f"storyboard studio: warning: listening on {host}: anyone who can reach this address can read and write "
             f"the scripts in {root} and start renders on this machine; there is no password. Use --host 127.0.0.1 "
@@ -71,14 +110,17 @@ def folder_lock(folder: Folder) -> Iterator[Path]:
 def quiet_gradio(folder: Folder) -> None:
     """Environment for Gradio before it is imported: no analytics, every folder it writes or serves
     inside ``.storyboard-studio/`` (checked by :meth:`Folder.check_own` first), none taken from the
-    environment."""
+    environment: every other ``GRADIO_*`` variable is removed (``GRADIO_VIBE_MODE`` lets any request
+    rewrite Python files, ``GRADIO_ALLOWED_PATHS`` serves folders, ``GRADIO_SHARE`` opens a public
+    tunnel, ``GRADIO_NUM_WORKERS`` serves files from other ports, ...). Gradio reads many of them
+    when it is imported, so this runs first."""
     folder.check_own()
+    for name in [name for name in os.environ if name.upper().startswith("GRADIO_") and name not in OWN_GRADIO]:
+        del os.environ[name]
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ["GRADIO_TEMP_DIR"] = str(folder.served.resolve())  # uploads and copies of what the page shows
     os.environ["GRADIO_EXAMPLES_CACHE"] = str(folder.examples.resolve())  # else <cwd>/.gradio/cached_examples
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    for name in ("GRADIO_SHARE", "GRADIO_ALLOWED_PATHS", "GRADIO_WATCH_DIRS", "GRADIO_HOT_RELOAD"):
-        os.environ.pop(name, None)
 
 
 def serve(script: str | None = None, host: str = "127.0.0.1", port: int | None = None, root: str | Path | None = None,
@@ -93,6 +135,7 @@ def serve(script: str | None = None, host: str = "127.0.0.1", port: int | None =
     from storyboard.studio.actions import Studio
     from storyboard.studio.previews import sweep_left_behind
 
+    host = listen_address(host)
     folder = Folder.at(root or Path.cwd())
     first = folder.relative(folder.script(script)) if script else None
     out = out or sys.stdout
@@ -120,18 +163,26 @@ def serve(script: str | None = None, host: str = "127.0.0.1", port: int | None =
 
 
 def launch(studio, host: str, port: int | None) -> tuple[object, str]:
-    """Build the page and start serving it without blocking; (the Blocks, the page's URL)."""
+    """Build the page and start serving it without blocking; (the Blocks, the page's URL).
+
+    Every request passes :class:`~storyboard.studio.guard.LocalOnly` (given to Gradio's FastAPI app
+    as ``app_kwargs["middleware"]``): Gradio's own middlewares (CORS, compression) sit outside it, and
+    answer nothing but CORS preflights (``OPTIONS``) themselves, which run no route."""
+    from starlette.middleware import Middleware
+
     from storyboard.studio.app import build
+    from storyboard.studio.guard import LocalOnly, url_host
     from storyboard.studio.views import CSS
 
     blocks = build(studio)
     folder = studio.folder
     allowed = [str(own.resolve()) for own in (folder.plots, folder.previews)]  # checked by quiet_gradio
     _, local_url, _ = blocks.launch(
-        server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, share=False, inbrowser=False,
-        allowed_paths=allowed, footer_links=[], run_history=False,
-        enable_monitoring=False, mcp_server=False, ssr_mode=False, max_file_size="1mb", strict_cors=True, css=CSS)
+        server_name=url_host(host), server_port=port, prevent_thread_lock=True, quiet=True, share=False,
+        inbrowser=False, allowed_paths=allowed, footer_links=[], run_history=False, num_workers=0,
+        enable_monitoring=False, mcp_server=False, ssr_mode=False, max_file_size="1mb", strict_cors=True, css=CSS,
+        app_kwargs={"middleware": [Middleware(LocalOnly, listen=host)]})
     url = str(local_url)
-    if host not in LOOPBACK and not host.startswith("127."):
-        url = f"http://{host}:{blocks.server_port}/"
+    if not is_loopback(host):
+        url = f"http://{url_host(host)}:{blocks.server_port}/"
     return blocks, url

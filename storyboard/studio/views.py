@@ -1,6 +1,8 @@
 """The page's words and tables, as HTML: checks, the plan's summary, progress, jobs and caches.
 
-Everything that came from a script, a file or a child process is escaped.
+Every value put into HTML is escaped with :func:`e` (quotes too, so that it is safe in an
+attribute): whatever came from a script, a file (``jobs.json``, a cache's notes, a file's
+name), a child process, or this code.
 """
 
 from __future__ import annotations
@@ -10,6 +12,14 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from storyboard.render.progress import clock
+from storyboard.words import plural
+
+
+
+def e(value: object) -> str:
+    """``value`` as text safe anywhere in HTML: in an element or in a quoted attribute."""
+    return escape(str(value), quote=True)
+
 
 if TYPE_CHECKING:
     from storyboard.plan.data import Plan
@@ -39,11 +49,11 @@ def status_line(checked: "Checked", unsaved: bool) -> str:
     if checked.ok:
         plan = checked.plan
         assert plan is not None
-        return (f"<span class='sb-ok' id='check-ok'>\u2714 {escape(checked.name)} is valid</span>: {len(plan.scenes)} "
-                f"scenes, {len(plan.shots)} shots, {plan.total_frames} frames{saved}")
+        return (f"<span class='sb-ok' id='check-ok'>\u2714 {e(checked.name)} is valid</span>: "
+                f"{e(plural(len(plan.scenes), 'scene'))}, {e(plural(len(plan.shots), 'shot'))}, "
+                f"{e(plural(plan.total_frames, 'frame'))}{saved}")
     count = len(checked.problems)
-    return (f"<span class='sb-bad' id='check-bad'>\u2718 {escape(checked.name)}: {count} "
-            f"error{'s' if count != 1 else ''}</span>{saved}")
+    return (f"<span class='sb-bad' id='check-bad'>\u2718 {e(checked.name)}: {e(plural(count, 'error'))}</span>{saved}")
 
 
 def problems_table(checked: "Checked") -> str:
@@ -52,16 +62,16 @@ def problems_table(checked: "Checked") -> str:
     rows = []
     for p in checked.problems:
         excerpt = p.text.split("\n", 1)[1] if "\n" in p.text else ""
-        rows.append(f"<tr class='problem' data-line='{p.line or ''}' data-column='{p.column or ''}'>"
-                    f"<td class='num'>{p.line or ''}</td><td class='num'>{p.column or ''}</td>"
-                    f"<td>{escape(p.field)}</td><td>{escape(p.message)}"
-                    + (f"<pre>{escape(excerpt)}</pre>" if excerpt else "") + "</td></tr>")
+        rows.append(f"<tr class='problem' data-line='{e(p.line or '')}' data-column='{e(p.column or '')}'>"
+                    f"<td class='num'>{e(p.line or '')}</td><td class='num'>{e(p.column or '')}</td>"
+                    f"<td>{e(p.field)}</td><td>{e(p.message)}"
+                    + (f"<pre>{e(excerpt)}</pre>" if excerpt else "") + "</td></tr>")
     html = ""
     if rows:
         html = ("<table class='sb-table' id='problems'><tr><th>line</th><th>column</th><th>field</th><th>message</th>"
                 "</tr>" + "".join(rows) + "</table>")
     if checked.warnings:
-        html += "<ul class='sb-warnings'>" + "".join(f"<li>warning: {escape(w)}</li>" for w in checked.warnings) + "</ul>"
+        html += "<ul class='sb-warnings'>" + "".join(f"<li>warning: {e(w)}</li>" for w in checked.warnings) + "</ul>"
     return html or "<span class='sb-note'>no errors, no warnings</span>"
 
 
@@ -72,14 +82,16 @@ def plan_summary(plan: "Plan") -> str:
         beat = "no tempo (no music with sync or beats, no bpm:)"
     else:
         source = {"music": "from the music", "bpm": "from bpm:"}.get(str(tempo.get("source")), str(tempo.get("source")))
-        beat = f"tempo <b id='plan-tempo' data-bpm='{tempo['bpm']}'>{tempo['bpm']:.2f} BPM</b> ({escape(source)})"
+        bpm = tempo["bpm"]
+        beat = f"tempo <b id='plan-tempo' data-bpm='{e(bpm)}'>{e(f'{bpm:.2f}')} BPM</b> ({e(source)})"
     voice = ""
     if plan.narration:
-        voice = f" \u00b7 narration {sum(n.duration_s for n in plan.narration):.1f} s"
-    return (f"<b>{escape(plan.title or 'untitled')}</b>: <b id='plan-duration' data-seconds='{plan.duration_s!r}' "
-            f"data-frames='{plan.total_frames}'>{plan.duration_s:.3f} s</b>, {plan.total_frames} frames at {plan.fps} fps, "
-            f"{plan.width}\u00d7{plan.height} \u00b7 {beat} \u00b7 {len(plan.scenes)} scenes, {len(plan.shots)} shots"
-            f"{voice} \u00b7 model {escape(str(plan.model['id']))}")
+        voice = f" \u00b7 narration {e(f'{sum(n.duration_s for n in plan.narration):.1f}')} s"
+    return (f"<b>{e(plan.title or 'untitled')}</b>: <b id='plan-duration' data-seconds='{e(repr(plan.duration_s))}' "
+            f"data-frames='{e(plan.total_frames)}'>{e(f'{plan.duration_s:.3f}')} s</b>, "
+            f"{e(plural(plan.total_frames, 'frame'))} at {e(plan.fps)} fps, {e(plan.width)}\u00d7{e(plan.height)} "
+            f"\u00b7 {beat} \u00b7 {e(plural(len(plan.scenes), 'scene'))}, {e(plural(len(plan.shots), 'shot'))}"
+            f"{voice} \u00b7 model {e(plan.model['id'])}")
 
 
 def plan_summary_stale(summary: str) -> str:
@@ -93,18 +105,23 @@ def plan_summary_stale(summary: str) -> str:
 def progress(status: "Status", what: str = "preview") -> str:
     """A render's progress: phase, a bar, frames and ETA."""
     if status.phase == "done":
-        return f"<span class='sb-ok' id='{what}-done'>\u2714 {what} ready</span>"
+        return f"<span class='sb-ok' id='{e(what)}-done'>\u2714 {e(what)} ready</span>"
     if status.phase == "failed":
-        return f"<span class='sb-bad'>\u2718 {what} failed</span><pre>{escape(status.last_words())}</pre>"
+        return f"<span class='sb-bad'>\u2718 {e(what)} failed</span><pre>{e(status.last_words())}</pre>"
     doing = {"starting": "starting", "render": "rendering", "assemble": "assembling"}.get(status.phase, status.phase)
     segment = f", segment {status.segment}/{status.segments}" if status.phase == "render" and status.segments else ""
     eta = f", ETA {clock(status.eta_s)}" if status.eta_s is not None else ""
     frames = f" {status.done}/{status.total} frames" if status.total else ""
-    return (f"{doing} {bar(status.fraction)} {status.fraction:.0%}{frames}{segment}{eta}")
+    return f"{e(doing)} {bar(status.fraction)} {e(percent(status.fraction))}{e(frames)}{e(segment)}{e(eta)}"
+
+
+def percent(fraction: float) -> str:
+    """``fraction`` (0 to 1) as a whole percentage."""
+    return f"{max(0.0, min(1.0, fraction)):.0%}"
 
 
 def bar(fraction: float) -> str:
-    return f"<span class='sb-bar'><span style='width:{max(0.0, min(1.0, fraction)) * 100:.1f}%'></span></span>"
+    return f"<span class='sb-bar'><span style='width:{e(f'{max(0.0, min(1.0, fraction)) * 100:.1f}')}%'></span></span>"
 
 
 def jobs_table(jobs: list["Job"]) -> str:
@@ -116,26 +133,27 @@ def jobs_table(jobs: list["Job"]) -> str:
         eta = f"ETA {clock(job.eta_s)}" if job.eta_s is not None and job.state == "running" else ""
         doing = f"{job.phase} " if job.state == "running" else ""
         when = time.strftime("%H:%M:%S", time.localtime(job.created))
-        rows.append(f"<tr class='job' data-id='{job.id}' data-state='{job.state}'><td>{job.id}</td><td>{when}</td>"
-                    f"<td>{escape(job.script)}</td><td>{escape(job.model)}</td><td>{job.state}</td>"
-                    f"<td>{doing}{bar(job.fraction)} {job.fraction:.0%} {eta}</td>"
-                    f"<td><pre>{escape(job.message)}</pre></td></tr>")
+        rows.append(f"<tr class='job' data-id='{e(job.id)}' data-state='{e(job.state)}'><td>{e(job.id)}</td>"
+                    f"<td>{e(when)}</td><td>{e(job.script)}</td><td>{e(job.model)}</td><td>{e(job.state)}</td>"
+                    f"<td>{e(doing)}{bar(job.fraction)} {e(percent(job.fraction))} {e(eta)}</td>"
+                    f"<td><pre>{e(job.message)}</pre></td></tr>")
     return ("<table class='sb-table' id='jobs-table'><tr><th>job</th><th>queued</th><th>script</th><th>model</th>"
             "<th>state</th><th>progress</th><th>says</th></tr>" + "".join(rows) + "</table>")
 
 
 def cache_table(cache: "CacheContents") -> str:
     """A cache's segments and pieces."""
-    head = (f"<p><b>{escape(cache.folder)}</b>: {len(cache.segments)} segments, {cache.segments_mb:.1f} MB; "
-            f"{cache.pieces} assembled pieces, {cache.pieces_mb:.1f} MB</p>")
+    head = (f"<p><b>{e(cache.folder)}</b>: {e(plural(len(cache.segments), 'segment'))}, "
+            f"{e(f'{cache.segments_mb:.1f}')} MB; {e(plural(cache.pieces, 'assembled piece'))}, "
+            f"{e(f'{cache.pieces_mb:.1f}')} MB</p>")
     if not cache.segments:
         return head
-    rows = "".join(f"<tr><td><code>{s.key}</code></td><td class='num'>{s.mb:.1f}</td><td class='num'>{s.frames}</td>"
-                   f"<td>{escape(s.model)}</td><td class='num'>{s.shot}</td><td>{escape(s.scenes)}</td>"
-                   f"<td>{escape(s.output)}</td></tr>" for s in cache.segments)
+    rows = "".join(f"<tr><td><code>{e(s.key)}</code></td><td class='num'>{e(f'{s.mb:.1f}')}</td>"
+                   f"<td class='num'>{e(s.frames)}</td><td>{e(s.model)}</td><td class='num'>{e(s.shot)}</td>"
+                   f"<td>{e(s.scenes)}</td><td>{e(s.output)}</td></tr>" for s in cache.segments)
     return (head + "<table class='sb-table' id='cache-table'><tr><th>segment</th><th>MB</th><th>frames</th><th>model</th>"
             "<th>shot</th><th>scenes</th><th>output</th></tr>" + rows + "</table>")
 
 
 def message(text: str, ok: bool = True) -> str:
-    return f"<span class='{'sb-ok' if ok else 'sb-bad'}'>{escape(text)}</span>"
+    return f"<span class='{'sb-ok' if ok else 'sb-bad'}'>{e(text)}</span>"
