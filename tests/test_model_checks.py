@@ -216,3 +216,50 @@ def test_loading_by_hub_id_prints_no_hub_deprecation_warning(tmp_path, monkeypat
         index = DiffusionPipeline.load_config("org/tiny", local_files_only=True, cache_dir=cache)
     assert index["_class_name"] == "WanPipeline"
     assert [str(w.message) for w in caught] == []
+
+
+HUB_WITHOUT_THE_MODEL = r'''
+import http.server, socket, sys, threading, time
+from storyboard.cli import main
+
+class NoSuchRepo(http.server.BaseHTTPRequestHandler):
+    def answer(self):
+        self.send_response(404)
+        self.send_header("X-Error-Code", "RepoNotFound")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    do_GET = do_HEAD = answer
+    def log_message(self, *args):
+        pass
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NoSuchRepo)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    closed = s.getsockname()[1]
+import os
+codes, times = [], []
+for endpoint in (f"http://127.0.0.1:{server.server_port}", f"http://127.0.0.1:{closed}"):
+    os.environ["HF_ENDPOINT"] = endpoint
+    began = time.monotonic()
+    codes.append(main(["render", sys.argv[1], "--model", "nobody/no-such-model", "-o", sys.argv[2], "-q"]))
+    times.append(time.monotonic() - began)
+print(codes, "torch" in sys.modules, max(times) < 10)
+'''
+
+
+def test_a_render_online_refuses_a_model_the_hub_lacks_or_cannot_serve_before_torch(tmp_path):
+    """HF_HUB_OFFLINE unset: a hub that says the repository does not exist, and a hub that cannot be
+    reached, both end the render with exit 2 before torch is imported (it took 8-14 s with torch)."""
+    import os
+
+    script = write(tmp_path / "s.yaml", SCRIPT.replace("MODEL", "preview").replace("360", "352"))
+    env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_TELEMETRY": "1"}
+    result = subprocess.run([sys.executable, "-c", HUB_WITHOUT_THE_MODEL, str(script), str(tmp_path / "v.mp4")],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.stdout.strip() == "[2, 2] False True", result.stderr
+    assert "model 'nobody/no-such-model' is not on the Hugging Face hub (http://127.0.0.1:" in result.stderr
+    assert "nor in the local cache: check its name (org/name)" in result.stderr
+    assert "model 'nobody/no-such-model' is not available: it is not in the local cache, and the hub cannot be " \
+           "reached (http://127.0.0.1:" in result.stderr
+    assert not (tmp_path / "v.mp4").exists()

@@ -13,18 +13,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from types import ModuleType
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-import numpy as np
-import torch
-
-from storyboard.backends.diffusion.families import load_components
-from storyboard.backends.diffusion.loading import resolve_device, resolve_dtype
-from storyboard.backends.diffusion.noise import shot_noise
-from storyboard.backends.diffusion.prompts import PromptTable
-from storyboard.backends.diffusion.sampler import sample
+from storyboard.backends.diffusion.families import family_name, load_components
+from storyboard.backends.diffusion.loading import check_available, resolve_device, resolve_dtype
 from storyboard.plan.data import Plan, ShotPlan
 from storyboard.plan.latents import LatentShot, LatentTiming, shot_latents
+
+if TYPE_CHECKING:  # torch loads with the model (DiffusionBackend.open), after the checks that need none
+    import numpy as np
+    import torch
 
 MODULES = ("text_encoder", "unet", "transformer", "transformer_2", "vae")  # the components that hold weights
 
@@ -36,6 +34,8 @@ class DiffusionBackend:
     version = "1"
 
     def __init__(self, family: ModuleType, components: Any, plan: Plan, device: str, dtype: torch.dtype):
+        from storyboard.backends.diffusion.prompts import PromptTable
+
         self.family, self.components, self.plan, self.device, self.dtype = family, components, plan, device, dtype
         model = plan.model
         self.offload = bool(model.get("offload")) and device != "cpu"
@@ -56,16 +56,21 @@ class DiffusionBackend:
 
     @classmethod
     def open(cls, model_id: str, plan: Plan) -> "DiffusionBackend":
-        """Load the model the plan names and check the plan fits it; fails before any work."""
+        """Load the model the plan names and check the plan fits it; fails before any work, and
+        before torch is imported when a hub id is neither in the cache nor to be had from the hub."""
         model = plan.model
-        device = resolve_device(model.get("device", "auto"))
+        check_available(model_id, model.get("revision"))
+        name = family_name(model_id, model.get("revision"))  # a hub id the hub does not have ends here
+        device = resolve_device(model.get("device", "auto"))  # torch from here on
         dtype = resolve_dtype(model.get("dtype", "auto"), device)
-        family, components = load_components(model_id, revision=model.get("revision"), dtype=dtype)
+        family, components = load_components(model_id, revision=model.get("revision"), dtype=dtype, family=name)
         family.check_size(components, plan.width, plan.height)
         family.scheduler(components, model["scheduler"])  # a sampler this family cannot use fails now
         return cls(family, components, plan, device, dtype)
 
     def close(self) -> None:
+        import torch
+
         self.table = None  # type: ignore[assignment]
         if self.device == "cuda":
             torch.cuda.empty_cache()
@@ -89,6 +94,8 @@ class DiffusionBackend:
                         module.to(backend.device)
 
             def __exit__(self, *exc: Any) -> None:
+                import torch
+
                 if backend.offload:
                     for module in modules:
                         module.to("cpu")
@@ -106,9 +113,17 @@ class DiffusionBackend:
             return replace(mapped, windows=tuple((s - shot.start, e - shot.start) for s, e in shot.windows))
         return mapped
 
-    @torch.no_grad()
     def latents(self, shot: ShotPlan, on_step: Callable[[int, int], None] | None = None) -> torch.Tensor:
         """Denoised latents ``[1, C, latent frames, h, w]`` (float32) for one shot."""
+        import torch
+
+        with torch.no_grad():
+            return self._latents(shot, on_step)
+
+    def _latents(self, shot: ShotPlan, on_step: Callable[[int, int], None] | None) -> torch.Tensor:
+        from storyboard.backends.diffusion.noise import shot_noise
+        from storyboard.backends.diffusion.sampler import sample
+
         c, model, family = self.components, self.plan.model, self.family
         mapped = self.timeline(shot)
         factor = family.spatial_factor(c)

@@ -98,13 +98,18 @@ def check_available(model_id: str, revision: str | None = None) -> None:
                                                f"reached ({unreachable})"))
 
 
+def hub_endpoint() -> str:
+    """The hub's address: ``HF_ENDPOINT`` (read now), else https://huggingface.co."""
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
 def hub_unreachable(timeout_s: float = 3.0) -> str | None:
     """Why the Hugging Face hub (``HF_ENDPOINT``) cannot be reached within ``timeout_s`` seconds, or
     None when a connection opens. A TCP connection, not a download: no retries, no waiting."""
     import socket
     from urllib.parse import urlsplit
 
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    endpoint = hub_endpoint()
     parts = urlsplit(endpoint)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:

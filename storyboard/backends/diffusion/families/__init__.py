@@ -16,6 +16,8 @@ from types import ModuleType
 from typing import Any
 
 from storyboard.backends.diffusion.loading import (
+    ModelUnavailable,
+    hub_endpoint,
     hub_offline,
     hub_unreachable,
     load_from,
@@ -33,40 +35,58 @@ def family_module(name: str) -> ModuleType:
     return importlib.import_module(f"storyboard.backends.diffusion.families.{name}")
 
 
-def family_of(model_id: str, revision: str | None = None) -> ModuleType:
-    """The family that drives ``model_id``: from its ``model_index.json`` (folder, hub cache, then
-    the hub unless offline); a model without one is taken for ModelScope's UNet3D."""
+def family_name(model_id: str, revision: str | None = None) -> str:
+    """The name of the family that drives ``model_id``, without torch: from its ``model_index.json``
+    (folder, hub cache, then the hub unless offline); a model without one is taken for ModelScope's
+    UNet3D. Raises ``ModelUnavailable`` for a hub id the hub does not have."""
     name = detect_family(model_id)
     if name is None and not Path(model_id).expanduser().exists() and model_id.count("/") == 1:
         name = _hub_family(model_id, revision)
-    return family_module(name or "unet3d")
+    return name or "unet3d"
+
+
+def family_of(model_id: str, revision: str | None = None) -> ModuleType:
+    """The family module that drives ``model_id`` (see :func:`family_name`)."""
+    return family_module(family_name(model_id, revision))
 
 
 def _hub_family(model_id: str, revision: str | None) -> str | None:
+    """The family a hub model's ``model_index.json`` names (downloaded); None when it cannot be
+    read (loading then says why). A repository the hub does not have is refused here, before the
+    family's module (and torch) is imported."""
     if hub_offline() or hub_unreachable():
         return None  # loading says what is missing, and how to download it
-    try:
-        from huggingface_hub import hf_hub_download
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
+    try:
         path = hf_hub_download(model_id, "model_index.json", revision=revision)
         name = json.loads(Path(path).read_text()).get("_class_name")
-    except Exception:  # no such repo, no such file: loading says so
+    except GatedRepoError:  # it exists, behind a sign-in: loading says so
+        return None
+    except RepositoryNotFoundError:
+        raise ModelUnavailable(f"model '{model_id}' is not on the Hugging Face hub ({hub_endpoint()}), nor in the "
+                               f"local cache: check its name (org/name), or point model.id at a local folder. "
+                               f"To check a script without weights use --model preview.") from None
+    except Exception:  # no such file, a bad index: loading says so
         return None
     from storyboard.plan.models import PIPELINE_FAMILIES
 
     return PIPELINE_FAMILIES.get(name, name)
 
 
-def load_components(model_id: str, *, revision: str | None = None, dtype: Any = None) -> tuple[ModuleType, Any]:
+def load_components(model_id: str, *, revision: str | None = None, dtype: Any = None,
+                    family: str | None = None) -> tuple[ModuleType, Any]:
     """The model's family and its components (on the CPU, in ``dtype``), from a hub id, a folder
     or a tiny model's id (``tiny-random``, ``tiny-wan``, ``tiny-ltx``).
 
     Raises :class:`~storyboard.backends.diffusion.loading.ModelUnavailable` before loading
     anything heavy when a folder lacks components, and when the hub cannot provide them;
-    :class:`UsageError` for a pipeline no family drives.
+    :class:`UsageError` for a pipeline no family drives. ``family``: the family's name, when the
+    caller has found it (:func:`family_name`).
     """
-    family = family_of(model_id, revision)
+    module = family_module(family) if family else family_of(model_id, revision)
     if model_id in TINY_FAMILIES:
-        return family, family.tiny_components(dtype=dtype)
-    return family, load_from(model_id, revision, family.COMPONENTS,
-                             lambda source, kwargs: family.load(source, model_id, kwargs, dtype))
+        return module, module.tiny_components(dtype=dtype)
+    return module, load_from(model_id, revision, module.COMPONENTS,
+                             lambda source, kwargs: module.load(source, model_id, kwargs, dtype))
