@@ -228,16 +228,16 @@ def test_plan_follows_the_hint_and_warns_of_a_close_call_without_one(held_out, p
 
 
 @pytest.mark.parametrize("hint, message", [
-    ("0", "expected a tempo greater than 0 and at most 400 BPM, got 0"),
-    ("-90", "expected a tempo greater than 0 and at most 400 BPM, got -90"),
-    ("401", "at most 400 BPM, got 401"),
+    ("0", "expected a tempo from 1 to 400 BPM, got 0"),
+    ("-90", "expected a tempo from 1 to 400 BPM, got -90"),
+    ("401", "expected a tempo from 1 to 400 BPM, got 401"),
     ("fast", "expected a tempo in BPM such as 174, or a range [low, high] such as [160, 180], got 'fast'"),
     ("true", "got True"),
     ("[160]", "expected a range [low, high] of two tempos such as [160, 180], got [160]"),
     ("[160, 170, 180]", "expected a range [low, high] of two tempos"),
     ("[180, 160]", "range [180, 160]: low must be below high, e.g. [160, 180]"),
     ("[120, 120]", "for one tempo write a number, bpm: 120"),
-    ("[0, 120]", "greater than 0"),
+    ("[0, 120]", "expected a tempo from 1 to 400 BPM, got 0"),
 ])
 def test_a_bad_hint_is_a_script_error(held_out, tmp_path, capsys, hint, message):
     script = _script(tmp_path, f"{{path: {held_out['syncopated-100'][1]}, bpm: {hint}}}")
