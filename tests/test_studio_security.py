@@ -227,6 +227,7 @@ def test_open_never_shows_hidden_files_or_other_tools_files(folder):
                                              "(services) are not a script's")
         assert "hunter2" not in str(refused.value)
         assert studio.open("tiny.yaml").text == TINY
+        assert studio.open(None).path == "tiny.yaml"  # listed after docker-compose.yml, but the first script
     finally:
         studio.close()
 
@@ -425,3 +426,15 @@ def test_the_job_picker_follows_a_job_that_starts_and_cancel_applies_only_to_unf
         assert studio.cancel(job.id) == f"{job.id} cancelled"
     finally:
         studio.close()
+
+
+def test_pruning_passes_over_other_tools_files_but_stops_at_a_broken_script(folder):
+    from storyboard.studio.caches import plans_to_keep
+
+    write(folder.root / "tiny.yaml", TINY)
+    write(folder.root / "docker-compose.yml", "services:\n  web: {image: nginx}\n")
+    write(folder.root / "broken.yaml", TINY + "  - {id: c, duration: [\n")
+    plans = plans_to_keep(folder, ["docker-compose.yml", "tiny.yaml"], {})
+    assert [plan.title for plan in plans] == ["Tiny", "Tiny"]  # its own model and the preview
+    with pytest.raises(UsageError, match="^not pruned: broken.yaml has errors"):
+        plans_to_keep(folder, ["broken.yaml", "docker-compose.yml", "tiny.yaml"], {})

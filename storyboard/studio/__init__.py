@@ -13,7 +13,8 @@ modules, by what they hold:
 - :mod:`~storyboard.studio.caches`: the segment caches, shown and pruned;
 - :mod:`~storyboard.studio.actions`: what the page's buttons do, with no Gradio;
 - :mod:`~storyboard.studio.views`: the page's HTML; :mod:`~storyboard.studio.app`: the page (Gradio);
-- :mod:`~storyboard.studio.server`: starting and stopping it.
+- :mod:`~storyboard.studio.server`: starting and stopping it;
+- :mod:`~storyboard.studio.guard`: only requests addressed to the studio's own names (``Host``, ``Origin``) reach it.
 
 Gradio (the ``studio`` extra) is imported only when the server starts.
 """

@@ -97,14 +97,27 @@ class Studio:
         return (text or "") != (NEW_SCRIPT if saved is None else saved)
 
     def open(self, path: str | None) -> Opened:
-        """Open ``path`` (default: the script the studio was started with, else the first one)."""
-        path = path or self.first or next(iter(self.scripts()), "untitled.yaml")
+        """Open ``path`` (default: the script the studio was started with, else the first storyboard script
+        listed). Raises :class:`~storyboard.studio.folder.Refused` for a file that is not a storyboard
+        script, a hidden one, or one in a hidden folder, without reading out its text."""
+        path = path or self.first or self._first_script()
         resolved = self.folder.script(path)
         name = self.folder.relative(resolved)
         if not resolved.exists():
             return Opened(name, NEW_SCRIPT, None, f"{name} is new: it is written when you save it")
         text = self.folder.read_script(name)
         return Opened(name, text, text, f"opened {name}")
+
+    def _first_script(self, looked_at: int = 20) -> str:
+        """The first of the listed files (among the first ``looked_at``) that is a storyboard script, else
+        ``untitled.yaml`` (a folder may hold other tools' YAML files: they are listed, not opened)."""
+        for name in self.scripts()[:looked_at]:
+            try:
+                self.folder.read_script(name)
+            except UsageError:
+                continue
+            return name
+        return "untitled.yaml"
 
     def save(self, path: str, text: str, saved: str | None) -> tuple[str, str]:
         """Write ``text`` to ``path`` atomically; (the text now saved, what happened). The file is

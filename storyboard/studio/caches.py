@@ -129,14 +129,19 @@ def _shown(folder: Folder, output: object) -> str:
 def plans_to_keep(folder: Folder, scripts: list[str], models: dict[str, set[str]]) -> list["Plan"]:
     """The plans whose segments pruning keeps: each script in ``scripts`` for its own model, the
     preview (as the studio writes it) and each model in ``models[script]``. Raises UsageError naming
-    the scripts that have errors."""
+    the scripts that have errors. A file that is plainly another tool's (a mapping of other keys) is
+    passed over: no render made segments of it."""
     from storyboard.studio.checks import check_text
     from storyboard.studio.previews import preview_path
+
+    from storyboard.studio.folder import another_tools
 
     plans, broken = [], []
     for name in scripts:
         path = folder.script(name)
-        text = folder.read_script(name)
+        text = folder.read_text(path, name)
+        if another_tools(text, path.name):  # another tool's YAML (docker-compose.yml): it has no segments
+            continue
         for model in [None, "preview", *sorted(models.get(name, set()))]:
             checked = check_text(text, path, folder, model=model)
             if not checked.ok:

@@ -41,6 +41,20 @@ def shown(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else f"{text[:limit // 2]}\u2026{text[-(limit // 2 - 1):]} ({len(text)} characters)"
 
 
+def another_tools(text: str, name: str) -> bool:
+    """Whether ``text`` reads cleanly as data that is not a script: a mapping with keys no script has, or
+    a list or a plain value (a file with a syntax error may be a script being written: False)."""
+    from storyboard.errors import ScriptErrors
+    from storyboard.script.schema import Storyboard
+    from storyboard.script.source import parse_text
+
+    try:
+        data = parse_text(text, name, json_syntax=name.lower().endswith(".json")).data
+    except ScriptErrors as exc:
+        return "expected a mapping of fields at the top level" in str(exc)
+    return any(key not in Storyboard.model_fields for key in data)
+
+
 def storyboard_problem(text: str, name: str) -> str | None:
     """Why ``text`` (of the file ``name``) is not a storyboard script, or None when it is one: a YAML
     (JSON for ``.json``) mapping whose top-level keys are all fields of a script. Its fields' values
@@ -191,6 +205,15 @@ class Folder:
         :class:`Refused` for a file that is not a storyboard script (its text is never returned)."""
         resolved = self.script(path)
         said = shown(str(path))
+        text = self.read_text(resolved, said)
+        if text.strip() and (problem := storyboard_problem(text, resolved.name)):  # an empty file: nothing to show
+            raise Refused(f"'{said}' is not a storyboard script: {problem}; the studio opens only storyboard scripts")
+        return text
+
+    @staticmethod
+    def read_text(resolved: Path, said: str) -> str:
+        """The UTF-8 text of the file ``resolved`` (a path from :meth:`script`; ``said``: as the user named
+        it), whatever it holds: for the studio's own use, never to show. Raises :class:`UsageError`."""
         try:
             if not resolved.is_file():
                 raise UsageError(f"'{said}': no such script")
@@ -201,8 +224,6 @@ class Folder:
             raise UsageError(f"'{said}' is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         except OSError as exc:
             raise UsageError(f"'{said}': {exc.strerror or exc}") from None
-        if text.strip() and (problem := storyboard_problem(text, resolved.name)):  # an empty file: nothing to show
-            raise Refused(f"'{said}' is not a storyboard script: {problem}; the studio opens only storyboard scripts")
         return text
 
     def scripts(self, limit: int = 500, folders: int = 2000) -> list[str]:
