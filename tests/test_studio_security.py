@@ -288,6 +288,10 @@ def test_jobs_json_is_validated_and_a_bad_one_set_aside(folder, capsys):
     assert "job 2: its id '<img src=x onerror" in loaded.said
     assert "job 3: r2: its state '<img" in loaded.said
     assert "job 4: r3: its done '<i>1</i>' is not a count" in loaded.said
+    own = [Job("r7", "a.yaml", "preview", "failed", 1.7e9, 1.7e9, 1.7e9, 1.7e9 + 5, 1, "render", 3, 2, 1.01, 1, 2, 0,
+               -1.0, "out/a.mp4", "it said\nthis", None, None, False), Job("r8", "b.yaml", "tiny-random")]
+    loaded.save(own)  # what the studio writes, it reads back whole
+    assert loaded.load() == own and loaded.said is None
     for bad in ({"id": "r1", "script": "a.yaml", "model": "preview", "created": float("nan")},
                 {"id": "r1", "script": "a.yaml", "model": "preview", "fraction": 1e309},
                 {"id": "r1", "script": "a.yaml", "model": "preview", "pid": 1},
