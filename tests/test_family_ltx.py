@@ -89,6 +89,24 @@ def test_the_tokenizer_saves_and_reloads_with_autotokenizer(saved, tiny):
     assert a.input_ids[1, 1] == 1 and a.input_ids[1, 2] == 0
 
 
+def test_one_step_goes_from_noise_to_the_end_without_nan(tiny):
+    """The stretch to shift_terminal divided by 1 - sigma of the last step, 0 with one step: a NaN
+    sigma, black frames and a numpy RuntimeWarning in the render's output."""
+    import warnings
+
+    ours = ltx.scheduler(tiny, "auto", latent_shape=(3, 2, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours.set_timesteps(1, device="cpu")
+    assert ours.sigmas.tolist() == [1.0, 0.0] and ours.timesteps.tolist() == [1000.0]
+    latents = torch.ones(1, 8, 1, 2, 2)
+    assert torch.equal(ours.step(torch.full_like(latents, 0.5), ours.timesteps[0], latents).prev_sample,
+                       torch.full_like(latents, 0.5))  # x - 1 * v: the flow's prediction of the video
+    two = ltx.scheduler(tiny, "auto", latent_shape=(3, 2, 2))
+    two.set_timesteps(2, device="cpu")
+    assert two.sigmas[1].item() == pytest.approx(0.1) and two.sigmas[2].item() == 0.0  # still stretched to 0.1
+
+
 def test_the_scheduler_shifts_as_the_pipeline_for_the_tokens_of_a_window(tiny):
     from diffusers import FlowMatchEulerDiscreteScheduler
     from diffusers.pipelines.ltx.pipeline_ltx import calculate_shift

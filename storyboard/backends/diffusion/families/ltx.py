@@ -502,6 +502,12 @@ class ShiftedFlowMatch:
         self.inner, self.mu = inner, mu
 
     def set_timesteps(self, num_inference_steps: int, device: Any = None) -> None:
+        """``num_inference_steps`` sigmas from 1 down, shifted by ``mu`` and stretched to end at the
+        config's ``shift_terminal``. One step is not stretched: it goes from noise (sigma 1) straight
+        to 0, and the stretch would divide by ``1 - sigma`` of its last step, 0 (NaN sigmas: black
+        frames and a numpy warning in the render's output)."""
+        if num_inference_steps == 1 and self.inner.config.get("shift_terminal"):
+            self.inner = type(self.inner).from_config({**self.inner.config, "shift_terminal": None})
         sigmas = np.linspace(1.0, 1.0 / num_inference_steps, num_inference_steps)
         self.inner.set_timesteps(sigmas=sigmas, device=device, mu=self.mu)
 
