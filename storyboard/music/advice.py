@@ -61,6 +61,6 @@ def plan_advice(result: "AudioAnalysis", name: str) -> list[str]:
         fix = f"set the tempo you hear on the music track, e.g. bpm: {bpm}" if bpm else \
             "set the tempo you hear on the music track (bpm: N)"
         lines.append(f"music '{name}': no clear, regular pulse (steadiness {result.steadiness:.3f}, coverage "
-                     f"{result.coverage:.0%}); its {len(result.beats)} beats at {result.tempo_bpm:.1f} BPM are a guess. "
-                     f"Check them with `storyboard plan --plot`, or {fix}.")
+                     f"{result.coverage:.0%}); its {len(result.beats)} beats at {result.tempo_bpm:.1f} BPM are a "
+                     f"guess. Check them with `storyboard plan --plot`, or {fix}.")
     return lines

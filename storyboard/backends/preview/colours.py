@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import colorsys
 import functools
 import hashlib
 import re
@@ -29,9 +30,20 @@ _COLOUR_WEIGHT = 4.0
 _STOP = {"a", "an", "the", "of", "in", "on", "at", "and", "with", "over", "to", "by", "from", "for", "is", "its"}
 
 
+MIN_SATURATION = 0.45  # HSV saturation of a prompt's colour when no colour word sets it
+
+
 def _word_colour(word: str) -> tuple[float, float, float]:
+    """sRGB 0..1: a hue from the word's hash, fairly saturated (0.5..0.8), mid bright (0.55..0.85)."""
     digest = hashlib.blake2b(word.encode(), digest_size=3).digest()
-    return tuple(0.25 + 0.5 * d / 255 for d in digest)  # type: ignore[return-value]
+    return colorsys.hsv_to_rgb(digest[0] / 255, 0.5 + 0.3 * digest[1] / 255, 0.55 + 0.3 * digest[2] / 255)
+
+
+def _saturated(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` (sRGB 0..1) with its HSV saturation raised to MIN_SATURATION if below: the mean
+    of many words' hues tends to grey, and grey prompts all look alike."""
+    h, s, v = colorsys.rgb_to_hsv(*rgb)
+    return np.asarray(colorsys.hsv_to_rgb(h, max(s, MIN_SATURATION), v))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -39,7 +51,8 @@ def prompt_colours(prompt: str) -> tuple[np.ndarray, np.ndarray]:
     """Top and bottom colours (linear RGB, 0..1) of a prompt's gradient.
 
     The top is the weighted mean colour of the prompt's words; the bottom is the
-    mean of its second half, darkened. Sharing words means sharing colour.
+    mean of its second half, darkened. Sharing words means sharing colour. Without a
+    colour word, the mean is kept at least MIN_SATURATION saturated, so prompts differ in hue.
     """
     words = [w for w in re.findall(r"[a-z]+", prompt.lower()) if w not in _STOP] or ["empty"]
 
@@ -49,7 +62,10 @@ def prompt_colours(prompt: str) -> tuple[np.ndarray, np.ndarray]:
             k = _COLOUR_WEIGHT if w in _WORD_COLOURS else 1.0
             total += k * np.asarray(_WORD_COLOURS.get(w) or _word_colour(w))
             weight += k
-        return (total / weight) ** 2.2  # sRGB-ish -> linear
+        colour = total / weight
+        if not any(w in _WORD_COLOURS for w in ws):
+            colour = _saturated(colour)
+        return colour ** 2.2  # sRGB-ish -> linear
 
     top = mean(words)
     bottom = mean(words[len(words) // 2:]) * 0.45
