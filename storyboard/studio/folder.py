@@ -38,7 +38,9 @@ class Refused(UsageError):
 
 def shown(text: str, limit: int = 80) -> str:
     """``text`` as a message quotes it: at most ``limit`` characters (the middle of a longer one elided)."""
-    return text if len(text) <= limit else f"{text[:limit // 2]}\u2026{text[-(limit // 2 - 1):]} ({len(text)} characters)"
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit // 2]}\u2026{text[-(limit // 2 - 1):]} ({len(text)} characters)"
 
 
 def another_tools(text: str, name: str) -> bool:

@@ -130,7 +130,8 @@ def job_problem(values: dict) -> str | None:
         return f"{job_id}: its fraction {shown(values['fraction'])} is not a number"
     for name in _MAYBE_INTS:
         if name in values and values[name] is not None and not (
-                isinstance(values[name], int) and not isinstance(values[name], bool) and -2**31 <= values[name] < 2**63):
+                isinstance(values[name], int) and not isinstance(values[name], bool)
+                and -2**31 <= values[name] < 2**63):
             return f"{job_id}: its {name} {shown(values[name])} is not a whole number"
     if values.get("pid") is not None and values["pid"] <= 1:
         return f"{job_id}: its pid {values['pid']} is not a render's"
@@ -177,7 +178,8 @@ class JobFile:
                     continue
                 jobs.append(job)
             if problems:
-                raise ValueError("; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else ""))
+                more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+                raise ValueError("; ".join(problems[:3]) + more)
         except (OSError, ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             aside = self.path.with_name(f"jobs.unreadable-{int(time.time())}.json")
             self.path.replace(aside)

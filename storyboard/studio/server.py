@@ -2,8 +2,9 @@
 
 The server listens on 127.0.0.1 unless told otherwise; any other address is announced with
 a warning. It answers only requests addressed to it by its own name (``Host`` and ``Origin``:
-see :mod:`storyboard.studio.guard`), so a web page open in the same browser cannot use it. One studio runs in a folder at a time (a lock in ``.storyboard-studio/``), so one
-render queue owns its renders. Gradio is kept to the folder: its copies of what the page
+see :mod:`storyboard.studio.guard`), so a web page open in the same browser cannot use it.
+One studio runs in a folder at a time (a lock in ``.storyboard-studio/``), so one render
+queue owns its renders. Gradio is kept to the folder: its copies of what the page
 shows, and its uploads, live in ``.storyboard-studio/served/`` and its examples cache in
 ``.storyboard-studio/examples/`` (not ``.gradio/`` in the current folder); the only other
 files it may serve are the studio's plots and previews. The studio refuses to start when
@@ -47,7 +48,8 @@ def listen_address(host: str) -> str:
     except ValueError:
         pass
     labels = bare.rstrip(".").split(".")
-    if len(bare) > 253 or not all(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?", label) for label in labels):
+    label = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+    if len(bare) > 253 or not all(label.fullmatch(part) for part in labels):
         raise UsageError(f"--host {host[:80]!r}: expected an IP address (127.0.0.1, ::1, 0.0.0.0, ::) or a host name")
     return bare
 
