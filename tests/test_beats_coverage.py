@@ -18,7 +18,7 @@ pytest.importorskip("librosa")
 
 from helpers import SHARED_MEDIA  # noqa: E402
 
-from storyboard.music.advice import beats_advice, plan_advice  # noqa: E402
+from storyboard.music.advice import beats_advice, gap_message, plan_advice  # noqa: E402
 from storyboard.music.analysis import (  # noqa: E402
     SAMPLE_RATE,
     AudioAnalysis,
@@ -29,7 +29,7 @@ from storyboard.music.analysis import (  # noqa: E402
     load_mono,
     tempo_hint,
 )
-from storyboard.music.beats import beat_gaps, gap_message  # noqa: E402
+from storyboard.music.beats import beat_gaps  # noqa: E402
 from storyboard.music.grid import ConstantTempo  # noqa: E402
 from storyboard.music.synth import Track, write_wav  # noqa: E402
 

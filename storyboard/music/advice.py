@@ -1,18 +1,23 @@
 """What to tell a user about a music track's analysis: gaps in its beats, an unclear pulse,
 a close call between two tempi; each with the exact ``bpm:`` (or ``--bpm``) to write.
 
-Plain strings, no librosa: ``storyboard beats`` prints :func:`beats_advice` to stderr, and
+Plain strings, no numpy nor librosa (cheap to import from ``validate``): ``storyboard beats`` prints :func:`beats_advice` to stderr, and
 planning adds :func:`plan_advice` to its warnings.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from storyboard.music.beats import gap_message
+from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
     from storyboard.music.analysis import AudioAnalysis
+
+
+def gap_message(gaps: Sequence[tuple[float, float]]) -> str:
+    """'no beats found from 67.2 s to 133.0 s' (and from ... for each further gap); '' for none."""
+    if not gaps:
+        return ""
+    return "no beats found " + ", and ".join(f"from {a:.1f} s to {b:.1f} s" for a, b in gaps)
 
 
 def suggested_bpm(result: "AudioAnalysis") -> int | None:

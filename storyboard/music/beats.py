@@ -458,13 +458,6 @@ def beat_gaps(beats: Sequence[float], spans: Sequence[tuple[float, float]], peri
     return gaps
 
 
-def gap_message(gaps: Sequence[tuple[float, float]]) -> str:
-    """'no beats found from 67.2 s to 133.0 s' (and from ... for each further gap); '' for none."""
-    if not gaps:
-        return ""
-    return "no beats found " + ", and ".join(f"from {a:.1f} s to {b:.1f} s" for a, b in gaps)
-
-
 SUPPORT = 2.0  # a beat whose envelope peak is this many times the local median lands on an onset
 SUPPORT_REACH_S = 0.05  # seconds either side of a beat where its onset may be
 BASELINE_S = 2.0  # seconds either side: the local median's window
