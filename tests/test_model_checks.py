@@ -263,3 +263,20 @@ def test_a_render_online_refuses_a_model_the_hub_lacks_or_cannot_serve_before_to
     assert "model 'nobody/no-such-model' is not available: it is not in the local cache, and the hub cannot be " \
            "reached (http://127.0.0.1:" in result.stderr
     assert not (tmp_path / "v.mp4").exists()
+
+
+def test_the_studio_refuses_the_size_when_the_job_is_checked_not_after_torch(tmp_path):
+    """A studio job failed like the render, after loading the model; its check is plan_script's too."""
+    from storyboard.studio.checks import check_text
+    from storyboard.studio.folder import Folder
+
+    (tmp_path / "studio").mkdir()
+    folder = Folder.at(tmp_path / "studio")
+    text = SCRIPT.replace("MODEL", "preview")
+    checked = check_text(text, folder.root / "s.yaml", folder, model="tiny-ltx")
+    assert not checked.ok
+    [problem] = checked.problems
+    assert (problem.field, problem.line, problem.message) == (
+        "output.height", 1, "360 does not fit model 'tiny-ltx' (ltx): width and height must be multiples of 32 pixels "
+        "(nearest: 352 or 384)")
+    assert check_text(text.replace("360", "352"), folder.root / "s.yaml", folder, model="tiny-ltx").ok
