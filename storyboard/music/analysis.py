@@ -462,10 +462,10 @@ def within_onsets(env, rate: float, times, period_s: float, playing=None):
     """
     import numpy as np
 
-    from storyboard.music.beats import supported
+    from storyboard.music.beats import anchored, supported
 
     times = np.asarray(times)
-    ok = np.nonzero(supported(env, times * rate, rate, playing))[0]
+    ok = np.nonzero(anchored(supported(env, times * rate, rate, playing)))[0]
     if len(ok) == 0:
         return times
     return np.maximum(times[ok[0]: ok[-1] + 1], 0.0)
@@ -506,7 +506,7 @@ def analyse(path: str | Path, *, use_cache: bool = True, bpm: BpmHint = None) ->
     import librosa
     import numpy as np
 
-    from storyboard.music.beats import beat_gaps, music_spans, supported, unsupported_spans
+    from storyboard.music.beats import beat_gaps, merge_spans, music_spans, supported, unsupported_spans
 
     sha = file_hash(path)
     y, sr = load_mono(path, SAMPLE_RATE), SAMPLE_RATE
@@ -533,7 +533,7 @@ def analyse(path: str | Path, *, use_cache: bool = True, bpm: BpmHint = None) ->
     period = 60.0 / tempo if tempo > 0 else 0.0
     gaps = beat_gaps(kept, spans, period) if spans else []
     ok = supported(whole, (kept + LEAD_IN_S) * sr / HOP, sr / HOP, playing)  # beats that land on onsets
-    gaps = sorted(gaps + unsupported_spans(kept, ok, period))
+    gaps = merge_spans(gaps + unsupported_spans(kept, ok, period))
     result = AudioAnalysis(
         path=str(path), sha256=sha, duration_s=round(duration, 6), tempo_bpm=round(float(tempo), 4),
         beats=tuple(round(float(t), 5) for t in kept),
