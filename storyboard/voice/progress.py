@@ -10,6 +10,8 @@ nothing.
 
 from __future__ import annotations
 
+import io
+import os
 import sys
 import time
 from typing import TextIO
@@ -34,11 +36,12 @@ class SpeakingProgress:
         self.shown = show and words >= LONG_WORDS and scenes > 0
         self._bar = None
         self._last, self._said = float("-inf"), ""
-        if self.shown and _is_terminal(self.stream):
+        width = _terminal_width(self.stream) if self.shown else None
+        if width:
             from tqdm import tqdm
 
             self._bar = tqdm(total=words, unit="word", desc="speaking narration", file=self.stream, leave=False,
-                             dynamic_ncols=True)
+                             ncols=width)
             self._bar.set_postfix_str(self._scenes_text(), refresh=False)
         else:
             self._tick()  # 0/40 scenes: the work has begun
@@ -86,8 +89,15 @@ class SpeakingProgress:
         self.close()
 
 
-def _is_terminal(stream: TextIO) -> bool:
+def _terminal_width(stream: TextIO) -> int | None:
+    """The width of the terminal ``stream`` writes to (columns), or None when it is not one, or one
+    without a width (a pseudo-terminal of 0 columns, where a bar would draw nothing)."""
     try:
-        return stream.isatty()
+        if not stream.isatty():
+            return None
     except (AttributeError, ValueError):
-        return False
+        return None
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or None
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return 80  # a terminal that does not say its size
