@@ -32,6 +32,8 @@ class DraftResult:
     words: int  # of narration
     skipped: str  # e.g. "3 code blocks, 1 table, 2 images (alt text used for prompts)"; '' when nothing
     prompts: str  # how the prompts were made
+    left_out: int = 0  # words of the article's narration past the script's length limit (see scenes.within_limit)
+    article_words: int = 0  # words of narration the article holds
 
     @property
     def minutes(self) -> float:
@@ -46,7 +48,20 @@ class DraftResult:
             f"{self.words} words, about {self.minutes:.1f} minutes of narration",
             f"skipped: {self.skipped or 'nothing'}",
             f"prompts: {self.prompts}; check them, and read the narration aloud, before rendering",
-        ])
+        ] + ([self.warning] if self.left_out else []))
+
+    @property
+    def warning(self) -> str:
+        """Why the script stops before the article does ('' when it does not)."""
+        if not self.left_out:
+            return ""
+        from storyboard.draft.scenes import MAX_DRAFT_S
+        from storyboard.words import plural
+
+        share = 100 * self.left_out / max(1, self.article_words)
+        return (f"warning: the article is too long for one script: the draft stops after about "
+                f"{MAX_DRAFT_S / 3600:.0f} hours of narration; {plural(self.left_out, 'word')} "
+                f"({share:.0f}% of the article) were left out; draft the rest from a shorter article")
 
 
 def output_for(article: Path, output: Path | None, force: bool) -> Path:
@@ -74,13 +89,16 @@ def draft(article: Path, output: Path | None = None, *, force: bool = False, sty
     """Read ``article``, cut it into scenes, write prompts, and write the script (atomically)."""
     from storyboard.draft.article import read_article
     from storyboard.draft.prompts import clean_prompt, extractive_prompts, title_prompt
-    from storyboard.draft.scenes import scene_drafts
+    from storyboard.draft.scenes import scene_drafts, within_limit
     from storyboard.draft.script import DraftedScript, schema_reference, script_yaml
     from storyboard.files import atomic
 
     parsed = read_article(article)
     target = output_for(article, output, force)
     scenes = scene_drafts(parsed)
+    article_words = sum(s.words for s in scenes)
+    scenes = within_limit(scenes)
+    left_out = article_words - sum(s.words for s in scenes)
     texts, headings = [s.text for s in scenes], [s.heading or "" for s in scenes]
     prompts = extractive_prompts(texts, headings, [s.images for s in scenes])
     cover = title_prompt(parsed.title, texts, parsed.cover)
@@ -98,7 +116,7 @@ def draft(article: Path, output: Path | None = None, *, force: bool = False, sty
     with atomic(target, target.suffix) as partial:
         partial.write_text(text, encoding="utf-8")
     return DraftResult(output=target, scenes=len(scenes) + 1, words=drafted.words, skipped=drafted.skipped,
-                       prompts=origin)
+                       prompts=origin, left_out=left_out, article_words=article_words)
 
 
 def _written_by(model: str, title: str, description: str, scenes: list, prompts: list[str],

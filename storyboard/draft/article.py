@@ -83,8 +83,12 @@ def _decode_as(path: Path, data: bytes, codec: str) -> str:
     return text
 
 
-def front_matter(text: str) -> tuple[dict, str]:
-    """(fields of a YAML or TOML front matter block, the text after it); ({}, text) without one."""
+def front_matter(text: str, path: Path | None = None) -> tuple[dict, str]:
+    """(fields of a YAML or TOML front matter block, the text after it); ({}, text) without one.
+
+    YAML goes through the script loader (:func:`storyboard.script.source.parse_text`), with its
+    limits: an alias bomb, deep nesting or control characters are refused (:class:`UsageError`
+    naming the file and line), not expanded. Front matter that is not a mapping is ignored."""
     match = FRONT_MATTER.match(text)
     if not match:
         return {}, text
@@ -92,20 +96,27 @@ def front_matter(text: str) -> tuple[dict, str]:
     if text.startswith("+++"):
         fields = dict(re.findall(r"^(\w+)\s*=\s*[\"'](.*?)[\"']\s*$", body, re.MULTILINE))
         return fields, rest
-    import yaml
+    if not body.strip():
+        return {}, rest
+    from storyboard.errors import ScriptErrors
+    from storyboard.script.source import parse_text
 
-    try:
-        fields = yaml.safe_load(body)
-    except yaml.YAMLError:
-        fields = None
-    return (fields if isinstance(fields, dict) else {}), rest
+    try:  # one line in front of the body, so lines are the article's
+        fields = parse_text("\n" + body, str(path or "front matter")).data
+    except ScriptErrors as exc:
+        first = exc.errors[0]
+        if first.message.startswith("expected a mapping"):
+            return {}, rest
+        where = f"{path}:{first.line}" if first.line else str(path)
+        raise UsageError(f"{where}: front matter: {first.message}") from None
+    return fields, rest
 
 
 def read_markdown(path: Path, text: str) -> Article:
     """Markdown: front matter for the title and description, footnotes dropped, the rest through HTML."""
     from markdown_it import MarkdownIt
 
-    fields, body = front_matter(text)
+    fields, body = front_matter(text, path)
     builder = ArticleBuilder(path)
     notes = FOOTNOTE_DEF.findall(body)
     for _ in notes:

@@ -15,11 +15,11 @@ from html.parser import HTMLParser
 from storyboard.draft.outline import ArticleBuilder
 
 # Skipped with everything inside them, and what the summary calls them (None: not counted).
-SKIPPED = {"pre": "code block", "table": "table", "script": "script or style", "style": "script or style",
+SKIPPED = {"figcaption": "image caption", "pre": "code block", "table": "table", "script": "script or style", "style": "script or style",
            "nav": "navigation block", "form": "form", "noscript": None, "template": None, "svg": None,
            "math": None, "iframe": None, "object": None, "canvas": None, "select": None, "button": None,
            "footer": None, "aside": None, "textarea": None}
-BLOCKS = {"p", "div", "blockquote", "section", "article", "main", "header", "figure", "figcaption", "dd", "dt",
+BLOCKS = {"p", "div", "blockquote", "section", "article", "main", "header", "figure", "dd", "dt",
           "details", "summary", "hr", "dl", "body", "address", "center"}
 LISTS = {"ul", "ol", "menu"}
 HEADING = re.compile(r"h([1-6])")
@@ -33,6 +33,7 @@ class _Reader(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.builder = builder
         self.skipping: list[str] = []  # open skipped tags, innermost last
+        self.open_skipped: dict[str, int] = {}  # how many of each tag are in `skipping` (a stray end tag is O(1))
         self.segments: list[tuple[str, bool]] = []  # the block being read: (text, is inline code)
         self.heading: tuple[int, list[str]] | None = None
         self.lists = 0  # depth of open lists
@@ -44,7 +45,7 @@ class _Reader(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if self.skipping:
             if tag == self.skipping[-1] or tag in SKIPPED:
-                self.skipping.append(tag)
+                self._push_skipped(tag)
             return
         if tag == "title":
             self.title = []
@@ -52,7 +53,7 @@ class _Reader(HTMLParser):
             self.flush()
             if SKIPPED[tag]:
                 self.builder.skip(SKIPPED[tag])
-            self.skipping.append(tag)
+            self._push_skipped(tag)
         elif tag == "img":
             self.builder.image(dict(attrs).get("alt") or "")
         elif tag == "br":
@@ -76,8 +77,10 @@ class _Reader(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if self.skipping:
-            if tag in self.skipping:
-                del self.skipping[len(self.skipping) - 1 - self.skipping[::-1].index(tag):]
+            if self.open_skipped.get(tag):  # close it and whatever opened inside it: amortised O(1)
+                while (inner := self.skipping.pop()) != tag:
+                    self.open_skipped[inner] -= 1
+                self.open_skipped[tag] -= 1
             return
         if tag == "title" and self.title is not None:
             self.page_title, self.title = " ".join("".join(self.title).split()), None
@@ -96,6 +99,10 @@ class _Reader(HTMLParser):
                 self.builder.end_list()
         elif tag == "li" or tag in BLOCKS:
             self.flush()
+
+    def _push_skipped(self, tag: str) -> None:
+        self.skipping.append(tag)
+        self.open_skipped[tag] = self.open_skipped.get(tag, 0) + 1
 
     def handle_data(self, data: str) -> None:
         if self.skipping:

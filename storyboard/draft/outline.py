@@ -14,6 +14,7 @@ from pathlib import Path
 from storyboard.draft.prose import (
     as_sentence,
     clean,
+    is_caption,
     is_wordish_code,
     sentences,
     word_count,
@@ -21,7 +22,7 @@ from storyboard.draft.prose import (
 
 CODE_MARK = "\ue000"  # stands in for an unspeakable code span until its sentence is dropped
 PLURALS = {"code block": "code blocks", "code-heavy line": "code-heavy lines", "table": "tables", "image": "images",
-           "footnote": "footnotes", "HTML comment": "HTML comments", "script or style": "scripts or styles",
+           "footnote": "footnotes", "image caption": "image captions", "HTML comment": "HTML comments", "script or style": "scripts or styles",
            "navigation block": "navigation blocks", "form": "forms"}
 
 
@@ -90,6 +91,7 @@ class ArticleBuilder:
         self.pending_images: list[str] = []
         self.items: list[str] = []
         self.seen_prose = False
+        self.lead_in = False  # the last paragraph ends with ':' and nothing came after it yet: a list joins it
 
     def heading(self, level: int, text: str) -> None:
         """A heading: the first level-1 heading titles the article (if nothing else did); the others open sections."""
@@ -101,13 +103,16 @@ class ArticleBuilder:
             self.article.title = text
             return
         self._attach_images_to_last()
+        self.lead_in = False
         self.article.sections.append(Section(title=text))
 
     def block(self, segments: list[tuple[str, bool]]) -> None:
         """A paragraph of prose and inline code; a code-heavy one is skipped and counted."""
         self.end_list()
         text = self._speakable(segments)
-        if text:
+        if text and is_caption(text):
+            self.skip("image caption")
+        elif text:
             self._add(text)
 
     def item(self, segments: list[tuple[str, bool]]) -> None:
@@ -119,7 +124,12 @@ class ArticleBuilder:
     def end_list(self) -> None:
         if self.items:
             text, self.items = " ".join(self.items), []
-            self._add(text)
+            if self.lead_in:  # "... the following:" stays with its list
+                last = self.article.sections[-1].paragraphs[-1]
+                last.text = f"{last.text} {text}"
+                self.lead_in = False
+            else:
+                self._add(text)
 
     def image(self, alt: str) -> None:
         self.article.skipped["image"] += 1
@@ -157,12 +167,15 @@ class ArticleBuilder:
         return " ".join(kept)
 
     def _add(self, text: str) -> None:
+        if not word_count(text):  # nothing a voice can say (emoji, symbols): never a scene of its own
+            return
         self.seen_prose = True
         if not self.article.sections:
             self.article.sections.append(Section(title=None))
         paragraph = Paragraph(text, self.pending_images)
         self.pending_images = []
         self.article.sections[-1].paragraphs.append(paragraph)
+        self.lead_in = text.endswith(":")
 
     def _attach_images_to_last(self) -> None:
         if self.pending_images and self.article.sections and self.article.sections[-1].paragraphs:

@@ -23,13 +23,45 @@ WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*")
 WORDISH_CODE = re.compile(r"[A-Za-z][A-Za-z0-9'-]*(?: [A-Za-z][A-Za-z0-9'-]*){0,2}")
 ARROW = re.compile(r"\s*(?:->|→|=>)\s*")
 DOUBLED_PUNCT = re.compile(r"([,;:])\s*(?=[,;:.!?])")
+MAX_WORD_CHARS = 40  # longer "words" (hashes, base64, a pasted run of letters) are not speech
+GIANT_WORD = re.compile(r"\S{%d,}" % (MAX_WORD_CHARS + 1))
+# Image captions and credits ("Image taken from here.", "Photo: Jane Doe / Unsplash"): short lines a
+# voice should not read; their alt text already seeds the prompts.
+CAPTION = re.compile(r"^(?:(?:an? |the )?(?:image|photo|photograph|picture|illustration|figure|fig\.|screenshot|"
+                     r"source|credit|credits|via|courtesy)\b.{0,160}|.{0,160}\b(?:image|photo|picture|"
+                     r"illustration|screenshot)s? (?:taken |borrowed |adapted |reproduced )?"
+                     r"(?:from|by|courtesy of|via)\b.{0,120})$", re.IGNORECASE)
+
+
+def unspeakable(char: str) -> bool:
+    """Whether a voice cannot say ``char``: emoji and other symbols (Unicode So, Sk, Cn), their
+    variation selectors, skin tones and joiners. Letters, digits, punctuation, currency and maths
+    signs (Sc, Sm: the voice says "dollars", "plus") stay; so does private use (Co: the drafter's own marks)."""
+    if char in "\u200d\u20e3" or "\ufe00" <= char <= "\ufe0f" or "\U0001f3fb" <= char <= "\U0001f3ff":
+        return True
+    return unicodedata.category(char) in ("So", "Sk", "Cn")
+
+
+def speakable(text: str) -> str:
+    """``text`` without emoji and symbols a voice cannot say (see :func:`unspeakable`), nor words
+    longer than :data:`MAX_WORD_CHARS` characters."""
+    if not text.isascii():
+        text = "".join(" " if unspeakable(c) else c for c in text)
+    return GIANT_WORD.sub(" ", text)
+
+
+def is_caption(text: str) -> bool:
+    """Whether a short paragraph is an image's caption or credit rather than prose (at most 30 words)."""
+    return word_count(text) <= 30 and bool(CAPTION.match(text))
 
 
 def clean(text: str) -> str:
-    """Prose fit to be read aloud: URLs, citation marks, stray emphasis and control characters removed,
+    """Prose fit to be read aloud: URLs, emoji and symbols, words over :data:`MAX_WORD_CHARS` characters,
+    citation marks, stray emphasis and control characters removed,
     whitespace collapsed to single spaces, no space before punctuation."""
     text = CONTROL.sub(" ", text)
     text = URL.sub(" ", text)
+    text = speakable(text)
     text = CITATION.sub("", text)
     text = EMPHASIS.sub("", text)
     text = EMPTY_BRACKETS.sub(" ", text)

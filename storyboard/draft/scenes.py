@@ -15,11 +15,16 @@ from dataclasses import dataclass
 
 from storyboard.draft.outline import Article, Paragraph, Section
 from storyboard.draft.prose import sentences, slug, word_count
+from storyboard.script.timecode import MAX_VIDEO_S
 
 MIN_WORDS = 50  # 20 s of speech
 MAX_WORDS = 150  # 60 s of speech
 TINY_WORDS = MIN_WORDS // 2  # a scene this short (10 s) may stretch its neighbour a little past MAX_WORDS
 TINY_STRETCH = 1.25
+# The longest narration a draft holds (seconds at WORDS_PER_MINUTE): the script's 24 h limit
+# (storyboard.script.timecode.MAX_VIDEO_S) less a margin for a slower voice, pauses and padding.
+MAX_DRAFT_S = MAX_VIDEO_S * 5 / 6  # 20 h
+SCENE_OVERHEAD_S = 1.0  # each scene's padding (0.5 s) and a margin for its crossfade and pauses
 
 
 @dataclass
@@ -66,6 +71,19 @@ def scene_drafts(article: Article) -> list[SceneDraft]:
               for index, section in enumerate(article.sections) for group in split_section(section)]
     scenes = merge_short(scenes)
     name_scenes(scenes)
+    return scenes
+
+
+def within_limit(scenes: list[SceneDraft], limit_s: float = MAX_DRAFT_S) -> list[SceneDraft]:
+    """The first ``scenes`` whose narration (at WORDS_PER_MINUTE, plus :data:`SCENE_OVERHEAD_S` each)
+    fits in ``limit_s`` seconds; the caller says how much was left out."""
+    from storyboard.draft.prose import seconds_of_speech
+
+    total = 0.0
+    for count, scene in enumerate(scenes):
+        total += seconds_of_speech(scene.words) + SCENE_OVERHEAD_S
+        if total > limit_s:
+            return scenes[:count]
     return scenes
 
 
@@ -130,24 +148,40 @@ def _pack(sizes: list[int], capacity: int) -> list[list[int]]:
 
 
 def merge_short(scenes: list[SceneDraft]) -> list[SceneDraft]:
-    """Merge each scene under :data:`MIN_WORDS` (shortest first) into the neighbour it fits with,
-    preferring its own section, then the shorter result; a scene that fits with neither stays."""
-    scenes = list(scenes)
-    settled: set[int] = set()  # id() of short scenes that fit nowhere
-    while True:
-        short = [i for i, s in enumerate(scenes) if s.words < MIN_WORDS and id(s) not in settled]
-        if not short:
-            return scenes
-        i = min(short, key=lambda k: scenes[k].words)
-        limit = MAX_WORDS * (TINY_STRETCH if scenes[i].words < TINY_WORDS else 1)
-        options = [j for j in (i - 1, i + 1) if 0 <= j < len(scenes) and scenes[i].words + scenes[j].words <= limit]
+    """Merge each scene under :data:`MIN_WORDS` (shortest first, the earliest on a tie) into the
+    neighbour it fits with, preferring its own section, then the shorter result; a scene that fits
+    with neither stays. Linear in scenes up to a log factor: a heap of short scenes, neighbours as
+    a linked list (scenes only grow, so a scene that fits nowhere never fits later)."""
+    import heapq
+
+    n = len(scenes)
+    live: list[SceneDraft | None] = list(scenes)
+    words = [s.words for s in scenes]
+    prev = list(range(-1, n - 1))
+    nxt = list(range(1, n + 1))
+    heap = [(words[i], i) for i in range(n) if words[i] < MIN_WORDS]
+    heapq.heapify(heap)
+    while heap:
+        size, i = heapq.heappop(heap)
+        if live[i] is None or words[i] != size:
+            continue  # merged away, or grown since it was pushed
+        limit = MAX_WORDS * (TINY_STRETCH if size < TINY_WORDS else 1)
+        options = [j for j in (prev[i], nxt[i]) if 0 <= j < n and size + words[j] <= limit]
         if not options:
-            settled.add(id(scenes[i]))
-            continue
-        j = min(options, key=lambda k: (scenes[k].sections[-1] != scenes[i].sections[0] if k < i
-                                         else scenes[k].sections[0] != scenes[i].sections[-1], scenes[k].words))
-        first, second = sorted((i, j))
-        scenes[first:second + 1] = [_joined(scenes[first], scenes[second])]
+            continue  # settled: its neighbours only grow
+        scene = live[i]
+        j = min(options, key=lambda k: (live[k].sections[-1] != scene.sections[0] if k < i
+                                         else live[k].sections[0] != scene.sections[-1], words[k]))
+        first, second = (j, i) if j < i else (i, j)
+        live[first] = _joined(live[first], live[second])
+        words[first] += words[second]
+        live[second] = None
+        nxt[first] = nxt[second]
+        if nxt[second] < n:
+            prev[nxt[second]] = first
+        if words[first] < MIN_WORDS:
+            heapq.heappush(heap, (words[first], first))
+    return [s for s in live if s is not None]
 
 
 def _joined(a: SceneDraft, b: SceneDraft) -> SceneDraft:

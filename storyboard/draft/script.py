@@ -25,7 +25,6 @@ OUTPUT = "{width: 1280, height: 720, fps: 24, captions: both}"
 TRANSITION = "{type: crossfade, duration: 0.5s}"  # short: with auto durations a scene's length is only known at plan time
 TITLE_PADDING = "1s"
 SCENE_PADDING = "0.5s"
-SCHEMA_URL = "https://github.com/storyboard-video/storyboard/schemas/storyboard.schema.json"  # the schema's $id
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -42,7 +41,7 @@ class DraftedScript:
     source: str  # the article, as the header names it
     skipped: str  # the article's skipped summary ('' when nothing was)
     prompt_origin: str  # how the prompts were made, for the header
-    schema: str = SCHEMA_URL  # where editors find the script's JSON Schema (a path from the script, or a URL)
+    schema: str = ""  # the script's JSON Schema as a path from the script ('' outside a checkout: see schema_reference)
 
     @property
     def title_narration(self) -> str:
@@ -80,9 +79,10 @@ def block(text: str, indent: int) -> str:
 
 def header(draft: DraftedScript, script_name: str) -> list[str]:
     """The comment at the top: where it came from and what to check before rendering."""
-    lines = [
-        f"# yaml-language-server: $schema={draft.schema}",
-        "#",
+    lines = [f"# yaml-language-server: $schema={draft.schema}" if draft.schema else
+             "# JSON Schema for your editor: storyboard schema -o storyboard.schema.json, then make the first line",
+             "#" if draft.schema else "#   '# yaml-language-server: $schema=storyboard.schema.json'",
+             ] + ([] if draft.schema else ["#"]) + [
         f"# Drafted by `storyboard draft` from {draft.source}: a first cut, meant to be edited.",
         "#",
         "# Check before rendering:",
@@ -114,12 +114,14 @@ def scene_lines(scene_id: str, duration: str, prompt: str, narration: str, trans
 
 def schema_reference(script: Path) -> str:
     """The JSON Schema for editors: ``schemas/storyboard.schema.json`` of a storyboard checkout that
-    holds ``script`` (a relative path), else the schema's published address."""
+    holds ``script`` (a relative path, which resolves offline), else '' and the header says how to
+    write one with ``storyboard schema``: the schema's $id is an identifier, not an address that
+    serves the file, so a modeline pointing at it would only fail in the editor."""
     for folder in script.resolve().parents:
         schema = folder / "schemas" / "storyboard.schema.json"
         if schema.is_file():
             return os.path.relpath(schema, script.resolve().parent).replace(os.sep, "/")
-    return SCHEMA_URL
+    return ""
 
 
 def script_yaml(draft: DraftedScript, script_name: str) -> str:
