@@ -221,7 +221,7 @@ def _run(argv: Sequence[str] | None) -> int:
 
 
 def _load(path: str, model: str | None = None, output: str | None = None, *, sha256: str | None = None,
-          confine: str | None = None, **model_fields: object):
+          confine: str | None = None, quiet: bool = False, **model_fields: object):
     """Load and validate a script, applying command-line overrides, and compile its plan.
 
     ``sha256``: the script must be exactly the text that was checked (the bytes are read once,
@@ -236,7 +236,7 @@ def _load(path: str, model: str | None = None, output: str | None = None, *, sha
     script = with_overrides(loaded, model=model, output=output, **model_fields)
     if confine is not None:
         _confine(script, confine)
-    planned = plan_script(script)
+    planned = plan_script(script, show_progress=not quiet)
     for warning in planned.warnings:
         print(f"{path}: warning: {warning}", file=sys.stderr)
     return script, planned.plan
@@ -335,8 +335,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
         require_ray(args.ray)  # before any work: a clear exit 2 when Ray is not installed or the address is wrong
     script, plan = _load(args.file, model=args.model, output=args.output, sha256=args.expect_sha256,
-                         confine=args.confine, device=args.device, dtype=args.dtype, offload=args.offload,
-                         scheduler=args.scheduler, steps=args.steps)
+                         confine=args.confine, quiet=args.quiet, device=args.device, dtype=args.dtype,
+                         offload=args.offload, scheduler=args.scheduler, steps=args.steps)
     check_outputs(script, plan, cache_dir=args.cache, chosen_by_user=bool(args.output), force=args.force)
     if args.dry_run:
         return _dry_run(plan, args)
@@ -480,13 +480,10 @@ def cmd_beats(args: argparse.Namespace) -> int:
     print("first beats (s): " + " ".join(f"{t:.3f}" for t in result.beats[:8]))
     print("first bars (s):  " + " ".join(f"{t:.3f}" for t in downbeats[:8]))
     print(f"pulse: steadiness {result.steadiness:.3f}, coverage {result.coverage:.0%}")
-    if not result.confident:
-        print("warning: no clear, regular pulse was found (is there percussion? is the tempo free?); "
-              "these beats are a guess: check them, or set bpm: in the script", file=sys.stderr)
-    elif result.close_call:
-        print(f"note: {result.runner_up_bpm:.1f} BPM fits the music nearly as well as {result.tempo_bpm:.1f}; to choose, "
-              f"pass --bpm {result.runner_up_bpm:.0f} (or --bpm {result.tempo_bpm:.0f}), or in a script set bpm: on "
-              "the music track", file=sys.stderr)
+    from storyboard.music.advice import beats_advice
+
+    for line in beats_advice(result):
+        print(line, file=sys.stderr)
     return 0
 
 

@@ -253,17 +253,6 @@ def test_say_never_replaces_a_file_unasked(tmp_path, private_cache, capsys):
     assert wav.read_bytes()[:4] == b"RIFF"
 
 
-def _schema_refuses_auto_without_narration() -> bool:
-    """Whether the schema still refuses ``duration: auto`` without narration as the script loads: the
-    whole scene is then unrepairable and the report stops there (the plan reports it, located, with
-    the rest, once storyboard/script/schema.py drops Scene._auto_needs_narration)."""
-    from storyboard.script.schema import Scene
-
-    return hasattr(Scene, "_auto_needs_narration")
-
-
-@pytest.mark.xfail(_schema_refuses_auto_without_narration(), strict=True,
-                   reason="storyboard/script/schema.py still has Scene._auto_needs_narration")
 def test_every_mistake_comes_in_one_report_with_duration_auto_and_no_narration(tmp_path, private_cache, capsys):
     """duration: auto without narration used to stop the report: the duplicate id and the narration too
     long for its scene came only once it was fixed."""

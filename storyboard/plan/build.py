@@ -53,14 +53,11 @@ def plan_script(script: Script, *, analyse: bool = True, show_progress: bool = T
             doc = script.document
             raise script.with_problems([doc.error(f"cannot analyse '{board.music[0].path}': {type(exc).__name__}: "
                                                   f"{exc}", doc.resolve(("music", 0, "path")))]) from None
-        if timing is not None and not timing.analysis.confident:
-            a = timing.analysis
-            warnings.append(
-                f"music '{board.music[0].path}': no clear, regular pulse (steadiness {a.steadiness:.3f}, "
-                f"coverage {a.coverage:.0%}); its {len(a.beats)} beats at {a.tempo_bpm:.1f} BPM are a guess. "
-                "Check them with `storyboard plan --plot`, or set bpm: and remove the music's sync."
-            )
-        elif timing is not None and timing.analysis.close_call:
+        if timing is not None:
+            from storyboard.music.advice import plan_advice
+
+            warnings += plan_advice(timing.analysis, board.music[0].path)
+        if timing is not None and timing.analysis.confident and timing.analysis.close_call:
             a = timing.analysis
             warnings.append(
                 f"music '{board.music[0].path}': tempo {a.tempo_bpm:.1f} BPM was a close call ({a.runner_up_bpm:.1f} "
@@ -81,6 +78,10 @@ def plan_script(script: Script, *, analyse: bool = True, show_progress: bool = T
     warnings += sync_warnings(board, plan, timing.snap_points if timing else None)
     warnings += music_end_warnings(board, plan, lengths)
     warnings += text_warnings(board, plan)
+    if board.model.id != "preview":
+        from storyboard.plan.models import model_warnings
+
+        warnings += model_warnings(board.model.id, board.model.revision)
     return Planned(plan, tuple(warnings))
 
 

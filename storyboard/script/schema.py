@@ -371,13 +371,6 @@ class Scene(_Strict):
             raise ValueError("a scene's duration must be greater than zero")
         return v
 
-    @model_validator(mode="after")
-    def _auto_needs_narration(self) -> "Scene":
-        if isinstance(self.duration, AutoDuration) and self.narration is None:
-            raise ValueError("duration: auto lasts as long as the scene's narration, and this scene has none; "
-                             "add narration: or give the duration")
-        return self
-
     @model_validator(mode="before")
     @classmethod
     def _prompt_shorthand(cls, data: Any) -> Any:
