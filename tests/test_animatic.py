@@ -165,3 +165,20 @@ def test_the_pulse_disc_never_covers_the_prompt_text(monkeypatch):
                 apart = disc[2] <= text[0] or text[2] <= disc[0] or disc[3] <= text[1] or text[3] <= disc[1]
                 assert apart, f"frame {f}: the disc {disc} meets the prompt text {text}"
     assert pulses > 5, "the disc grew on the beats"
+
+
+def test_a_preview_segment_key_follows_the_crossfade_it_draws_its_header_in(tmp_path):
+    """The preview draws one side's header during a crossfade, so a segment made for one fade length is not
+    reused for another."""
+    from storyboard.plan.build import plan_script
+    from storyboard.render.segments import segment_key
+    from storyboard.script.load import load_script
+
+    def keys(fade: str, backend: str) -> list[str]:
+        path = tmp_path / f"s{fade}.yaml"
+        path.write_text("output: {width: 64, height: 64, fps: 12}\nscenes:\n  - {id: a, duration: 2s, prompts: red}\n"
+                        f"  - {{id: b, duration: 2s, prompts: blue, transition: {{type: crossfade, duration: {fade}}}}}\n")
+        plan = plan_script(load_script(path)).plan
+        return [segment_key(plan, shot, backend, "1", False) for shot in plan.shots]
+
+    assert keys("0.5s", "preview")[1] != keys("1s", "preview")[1]

@@ -56,6 +56,9 @@ def segment_key(plan: Plan, shot: ShotPlan, backend_name: str, backend_version: 
         "windows": [[s - shot.start, e - shot.start] for s, e in shot.windows],
         "position": [shot.index, shot.start] if position_dependent else None,
     }
+    if backend_name == "preview":  # its header shows on one side of a crossfade only: the fade's length and curve
+        payload["fades"] = [[t.start - shot.start, t.frames, t.curve] for t in plan.transitions
+                            if t.kind == "crossfade" and (t.start == shot.start or t.start <= shot.end <= t.start + t.frames)]
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:40]
 
