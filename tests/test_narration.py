@@ -113,13 +113,13 @@ def test_speech_timing_is_the_same_on_every_synthesis(tmp_path, private_cache):
 def test_the_plot_has_a_voice_lane_with_a_span_per_sentence(tmp_path, private_cache):
     from PIL import Image
 
-    from storyboard.plan.plot import LANES, VOICE_LANE
+    from storyboard.plan.plot import LANES, LEGEND_ROW, VOICE_LANE
 
     png = tmp_path / "plot.png"
     assert main(["plan", str(narrated(tmp_path)), "--plot", str(png)]) == 0
     pixels = np.asarray(Image.open(png).convert("RGB")).astype(int)
-    top = 30 + sum(LANES.values())
-    assert pixels.shape[0] == sum(LANES.values()) + VOICE_LANE + 60
+    top = 30 + sum(LANES.values()) + LEGEND_ROW  # the two prompts' legend takes one row, under the weights
+    assert pixels.shape[0] == sum(LANES.values()) + LEGEND_ROW + VOICE_LANE + 60
     row = pixels[top + VOICE_LANE // 2, :, :]  # across the middle of the lane
     inked = (np.abs(row - [250, 250, 248]).sum(axis=1) > 60).astype(int)
     spans = int(np.sum(np.diff(inked) == 1))
