@@ -262,8 +262,12 @@ def test_a_studio_that_was_killed_leaves_its_render_interrupted_and_stopped(fold
     from storyboard.studio.children import Child, Status
     from storyboard.studio.jobs import Job, JobFile
 
-    write(folder.root / "three.yaml", three_shots(60))
-    orphan = Child(["render", "three.yaml"], folder.root)  # the render a killed studio left running
+    import hashlib
+
+    script = write(folder.root / "three.yaml", three_shots(60))
+    sha256 = hashlib.sha256(script.read_bytes()).hexdigest()
+    orphan = Child(["render", "three.yaml", "--expect-sha256", sha256, "--confine", str(folder.root)],
+                   folder.root)  # the render a killed studio left running
     try:
         status = Status()
         for line in orphan.lines():
@@ -284,6 +288,26 @@ def test_a_studio_that_was_killed_leaves_its_render_interrupted_and_stopped(fold
             renders.close()
     finally:
         orphan.stop(5.0)  # should the test fail before the queue stopped it: never outlive pytest
+
+
+def test_a_jobs_file_naming_another_process_never_has_it_signalled(folder):
+    """A shared jobs.json may name any running process, with its true start time: only a render the studio
+    started (its command line) is ever stopped."""
+    from storyboard.studio.children import process_start
+    from storyboard.studio.jobs import Job, JobFile
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        JobFile(folder.state / "jobs.json").save([Job("r1", "x.yaml", "preview", state="running", pid=other.pid,
+                                                      pid_start=process_start(other.pid))])
+        renders = _queue(folder)
+        renders.close()
+        time.sleep(0.3)
+        assert other.poll() is None, "the process a jobs.json named was signalled"
+        assert [(j.id, j.state) for j in renders.snapshot()[1]] == [("r1", "interrupted")]
+    finally:
+        other.kill()
+        other.wait()
 
 
 def _finished(jobs) -> bool:

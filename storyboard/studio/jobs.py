@@ -235,12 +235,22 @@ def recovered(jobs: list[Job], grace_s: float = 60.0) -> list[Job]:
     for job in jobs:
         if job.state not in UNFINISHED:
             continue
-        if job.state == "running" and still_running(job.pid, job.pid_start):
+        if job.state == "running" and still_running(job.pid, job.pid_start) and is_our_render(job.pid):
             stop_orphan(job.pid, job.pid_start, grace_s)
         job.state, job.pid, job.pid_start, job.eta_s, job.cancelling = "interrupted", None, None, None, False
         job.message = ("the studio stopped before this render finished; resume it to go on from the segments "
                        "it finished")
     return jobs
+
+
+def is_our_render(pid: int | None) -> bool:
+    """Whether process ``pid`` is a ``storyboard render`` as the studio starts it (its command line, from
+    /proc): a shared ``jobs.json`` may name any process, which must never be signalled."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"storyboard" in args and b"render" in args and b"--expect-sha256" in args
 
 
 def stop_orphan(pid: int | None, started: int | None, grace_s: float) -> None:
