@@ -94,7 +94,7 @@ def test_a_render_over_folders_in_place_of_its_entries_makes_them_again(tmp_path
     """)
     assert main(["render", str(script), "-q"]) == 0
     cache = tmp_path / ".storyboard-cache"
-    segment = sorted(p for p in cache.glob("*.mkv"))[0]
+    segment = next(p for p in cache.glob("*.mkv") if json.loads(p.with_suffix(".json").read_text())["shot"] == 0)
     piece = sorted((cache / "pieces").glob("*.h264"))[0]
     for path in (segment, piece.with_suffix(".json")):
         path.unlink()

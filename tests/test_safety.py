@@ -325,7 +325,11 @@ def test_a_day_at_a_high_frame_rate_is_refused_by_its_frame_count(tmp_path, caps
 def test_a_tiny_tempo_cannot_hang_planning(tmp_path, capsys):
     script = write(tmp_path / "s.yaml", "bpm: 0.001\nscenes:\n  - {duration: 8 beats, prompts: a}\n")
     assert main(["plan", str(script)]) == 2
-    assert "at most 24 hours" in capsys.readouterr().err
+    assert "s.yaml:1:6: error: bpm: expected a tempo from 1 to 400 BPM, got 0.001" in capsys.readouterr().err
+    script = write(tmp_path / "s.yaml", "bpm: 1\nscenes:\n  - {duration: 100000 beats, prompts: a}\n")
+    started = time.process_time()
+    assert main(["plan", str(script)]) == 2
+    assert "at most 24 hours" in capsys.readouterr().err and time.process_time() - started < 5
 
 
 def test_a_one_hour_pulsing_hold_plans_without_a_frames_by_beats_loop(tmp_path):
@@ -365,7 +369,8 @@ def test_a_hold_over_a_glide_says_where_the_glide_moves(tmp_path, capsys):
         """)
     assert main(["validate", str(script)]) == 2
     err = capsys.readouterr().err
-    assert "the hold (1.000s to 3.000s into the scene) overlaps a prompt glide, which moves from 1.000s to 2.000s" in err
+    assert ("the hold (1.000s to 3.000s into the scene) overlaps a prompt glide, which moves from 0.000s to 2.000s "
+            "(they share 1.000s to 2.000s)") in err
 
 
 @pytest.mark.parametrize("fps", [12, 24, 25, 30, 60])
