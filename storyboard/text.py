@@ -394,7 +394,8 @@ def _split_after(text: str, pattern: re.Pattern[str]) -> list[str]:
 def _paginate(text: str, fits: Callable[[str], bool], patterns: tuple[re.Pattern[str], ...],
               last: Callable[[str], list[str]]) -> list[str]:
     """Pages of ``text`` that each ``fits``: the pieces between ``patterns[0]``'s matches packed
-    greedily, a piece too long on its own split by the next pattern, finally by ``last``."""
+    greedily, a piece too long on its own split by the next pattern, finally by ``last``. The last
+    page of a split piece stays open, so the pieces after it can join it (no page of one stray word)."""
     if fits(text):
         return [text]
     if not patterns:
@@ -405,8 +406,12 @@ def _paginate(text: str, fits: Callable[[str], bool], patterns: tuple[re.Pattern
             current += part
             continue
         pages += [current] if current else []
-        current = part if fits(part) else ""
-        pages += [] if current else _paginate(part, fits, patterns[1:], last)
+        if fits(part):
+            current = part
+            continue
+        *full, current = _paginate(part, fits, patterns[1:], last) or [""]
+        pages += full
+        current += part[len(part.rstrip()):]  # the space the split piece ended with, before the next
     return pages + ([current] if current else [])
 
 

@@ -11,7 +11,7 @@ from helpers import run_cli, write
 from hypothesis import given
 from hypothesis import strategies as st
 
-from storyboard.plan.captions import page_frames
+from storyboard.plan.captions import MIN_PAGE_S, READING_CPS, page_frames
 from storyboard.plan.compile import compile_plan
 from storyboard.script.load import load_script
 from storyboard.text import (
@@ -65,10 +65,30 @@ def test_pages_tile_the_caption_frames_in_proportion_to_their_length(tmp_path):
     assert pages[0].start == scene.start + 24 and pages[-1].end == scene.end  # at: 1s, to the scene's end
     assert all(a.end == b.start for a, b in zip(pages, pages[1:]))
     frames = scene.end - pages[0].start
-    total = sum(len(p.text) for p in pages)
+    total = sum(max(len(p.text), MIN_PAGE_S * READING_CPS) for p in pages)
     for p in pages:
         assert p.scene == 1 and p.end > p.start
-        assert abs((p.end - p.start) - frames * len(p.text) / total) <= 1.5
+        assert abs((p.end - p.start) - frames * max(len(p.text), MIN_PAGE_S * READING_CPS) / total) <= 1.5
+
+
+def test_a_short_page_gets_the_time_it_takes_to_read_when_the_caption_has_it():
+    """'Finally,' is 8 characters: by length alone it would get 8/68 of 3 s (0.35 s), under the 0.5 s a
+    page needs; it is weighted as the time it takes to read instead."""
+    pages = ["Finally,", "the blue is scattered away, and only orange and red remain."]
+    (a, b), (_, c) = page_frames(pages, 0, 72)
+    assert b - a >= MIN_PAGE_S * 24 and c == 72
+    assert (c - b) / 24 >= len(pages[1]) / READING_CPS
+
+
+def test_what_is_left_of_a_split_clause_joins_the_next_clause():
+    """A clause too long for a page is split between lines; its last line stays open for the next
+    clause, so no page is a stray word or two ('side),' was shown for 0.38 s)."""
+    text = ("Each page fits two lines in the middle 90% of the frame's width at the burn-in's text size (1/18 of the "
+            "frame's shorter side), measured with the fonts that draw it.")
+    pages = caption_pages(text, 1280, 720)
+    assert " ".join(pages) == normalise(text)
+    assert len(pages) == 2 and pages[1].endswith("side), measured with the fonts that draw it."), pages
+    assert all(len(p.split()) >= 3 for p in pages)
 
 
 def test_the_srt_has_a_cue_per_page(tmp_path):

@@ -153,6 +153,7 @@ def test_drafted_scripts_validate_with_their_voice(tmp_path):
     result = run_cli("validate", str(tmp_path / "readme.yaml"), str(ROOT / "examples" / "hurricane.yaml"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.count(": ok:") == 2
+    assert "warning" not in result.stdout + result.stderr, "a fresh draft validates without warnings"
 
 
 @pytest.mark.slow

@@ -27,10 +27,11 @@ READING_CPS = 25.0  # a fast reading rate (characters per second)
 
 
 def page_frames(pages: Sequence[str], start: int, end: int) -> list[tuple[int, int]]:
-    """Frames ``[start, end)`` shared among ``pages`` in proportion to their length (characters),
-    at least one frame each: the spans tile ``[start, end)`` exactly. Needs ``end - start >= len(pages)``."""
+    """Frames ``[start, end)`` shared among ``pages`` in proportion to the time each needs to be read
+    (:func:`needed_s`: its length in characters, but never under :data:`MIN_PAGE_S`), at least one
+    frame each: the spans tile ``[start, end)`` exactly. Needs ``end - start >= len(pages)``."""
     n, spare = len(pages), end - start - len(pages)
-    weights = [max(1, len(p)) for p in pages]
+    weights = [round(needed_s(p) * READING_CPS) for p in pages]
     total = sum(weights)
     cumulative = [sum(weights[:k]) for k in range(n + 1)]
     bounds = [start + k + (2 * spare * c + total) // (2 * total) for k, c in enumerate(cumulative)]
