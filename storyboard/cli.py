@@ -323,7 +323,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from storyboard.errors import UsageError
     from storyboard.interrupts import settle
     from storyboard.plan.outputs import check_outputs
-    from storyboard.render.orchestrate import Interrupted, render_plan
+    from storyboard.render.orchestrate import Interrupted, render_plan, wrote
 
     if args.workers is not None and (args.workers < 1 or args.ray is None):
         raise UsageError(f"--workers {args.workers}: " + ("needs --ray" if args.ray is None else "give at least 1"))
@@ -355,10 +355,7 @@ def cmd_render(args: argparse.Namespace) -> int:
               "Run the same command again to resume.", file=sys.stderr)
         settle()
         return 130
-    extra = "".join(f" and {p}" for p in result.subtitles)
-    print(f"wrote {result.path}{extra}: {result.duration_s:.3f} s, {result.frames} frames, "
-          f"{plan.width}x{plan.height} at {plan.fps} fps, in {result.seconds:.1f} s "
-          f"({result.rendered} segments rendered, {result.reused} reused)")
+    print(wrote(plan, result).line())
     return 0
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "storyboard"
-SHARED = {"storyboard", "storyboard.errors", "storyboard.files", "storyboard.interrupts", "storyboard.drawing", "storyboard.words",
+SHARED = {"storyboard", "storyboard.errors", "storyboard.files", "storyboard.interrupts", "storyboard.drawing", "storyboard.words", "storyboard.progress",
           "storyboard.text"}
 STAGES = ("script", "music", "voice", "plan", "backends", "render")
 AROUND = ("draft", "studio", "farm")

@@ -9,6 +9,7 @@ killed, and the command line's.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import os
@@ -22,7 +23,6 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import replace
-from io import StringIO
 from pathlib import Path
 from typing import Iterator
 
@@ -58,10 +58,9 @@ from storyboard.farm.worker import (
     Tick,
 )
 from storyboard.plan.build import plan_script
-from storyboard.render import entries
-from storyboard.render.orchestrate import plan_segments, render_plan
-from storyboard.render.progress import Progress
-from storyboard.render.segments import KEY, SegmentCache
+from storyboard.progress import Advanced, Finished, Said, SegmentStarted, Started, silent
+from storyboard.render import FrameTally, SegmentCache, entries, plan_segments, render_plan
+from storyboard.render.segments import KEY
 from storyboard.script.load import load_script, load_script_text
 
 WAIT_S = 180  # the longest any wait for a worker or a file may take (a busy 2-core machine)
@@ -305,7 +304,7 @@ def test_the_driver_writes_a_result_only_for_the_shot_it_asked_for(plan, tmp_pat
         check_result(Job(segments[2], 1, None, pid=result.pid), result)
     with pytest.raises(FarmError, match="returned shot 1 .segment 000000000000"):
         check_result(Job(segments[1], 0, None, pid=result.pid), replace(result, key="0" * 40))
-    said: list[str] = []
+    said: list = []
     wrong, right = Job(segments[2], 0, None, pid=result.pid), Job(segments[1], 0, None, pid=result.pid)
     with pytest.raises(FarmError, match="asked for shot 2"):
         bare_dispatch(plan, segments, cache, said, wrong).on_result("stream", wrong, result)
@@ -315,11 +314,12 @@ def test_the_driver_writes_a_result_only_for_the_shot_it_asked_for(plan, tmp_pat
     assert said == [] and plan_segments(plan, cache)[1].cached and dispatch.done == 1
 
 
-def bare_dispatch(plan, segments: list, cache: SegmentCache, said: list[str], job: Job) -> Dispatch:
-    """A :class:`Dispatch` without Ray or workers, for its news handling: ``job`` running, as ``"stream"``."""
+def bare_dispatch(plan, segments: list, cache: SegmentCache, said: list, job: Job) -> Dispatch:
+    """A :class:`Dispatch` without Ray or workers, for its news handling: ``job`` running, as ``"stream"``;
+    the events it tells go to ``said``."""
     dispatch = Dispatch.__new__(Dispatch)
-    dispatch.plan, dispatch.segments, dispatch.cache, dispatch.say = plan, segments, cache, said.append
-    dispatch.progress = Progress(sum(s.shot.length for s in segments), plan.fps, quiet=True)
+    dispatch.plan, dispatch.segments, dispatch.cache, dispatch.sink = plan, segments, cache, said.append
+    dispatch.tally = FrameTally(silent, "render", sum(s.shot.length for s in segments), plan.fps)
     dispatch.running, dispatch.idle, dispatch.report = {"stream": job}, [], FarmReport()
     dispatch.base = dispatch.finished = dispatch.done = 0
     return dispatch
@@ -332,13 +332,15 @@ def test_a_restart_is_reported_by_a_tick_or_by_the_result_and_only_during_a_shot
     assert restarted(job, 200, finished=False) == ("shot 0: worker 2 (process 100) was lost; Ray restarted it "
                                                    "(process 200), which renders the shot again from its start")
     assert "(process 200), which rendered the whole shot again" in restarted(job, 200, finished=True)
-    said: list[str] = []
+    said: list = []
     dispatch = bare_dispatch(plan, segments, SegmentCache(tmp_path / "cache"), said, job)
     dispatch.on_tick(job, Tick(0, 3, 200))
     dispatch.on_tick(job, Tick(0, 6, 200))
-    assert len(said) == 1 and "(process 100) was lost" in said[0] and job.pid == 200, "said once per restart"
+    assert len(said) == 1 and "(process 100) was lost" in said[0].text and job.pid == 200, "said once per restart"
+    assert said[0].level == "warning"
+    assert dispatch.tally.done == 6, "the ticks count on the render's tally"
     dispatch.note_restart(job, 300, finished=True)  # lost after its last tick: only the result tells
-    assert len(said) == 2 and "(process 200) was lost; Ray restarted it (process 300)" in said[1]
+    assert len(said) == 2 and "(process 200) was lost; Ray restarted it (process 300)" in said[1].text
 
 
 def test_a_failed_or_interrupted_ray_init_stops_what_it_started(tmp_path):
@@ -495,14 +497,22 @@ def test_a_farm_render_is_frame_identical_to_a_local_one(pauses, plan, reference
     from storyboard.farm import FarmReport, render_plan_on_ray
 
     assert ray.util.get_node_ip_address() == "127.0.0.1", "the local cluster keeps to the loopback interface"
-    report, log = FarmReport(), StringIO()
-    result = render_plan_on_ray(plan, tmp_path / "farm.mp4", log=log, report=report)
+    report, events = FarmReport(), []
+    result = render_plan_on_ray(plan, tmp_path / "farm.mp4", sink=events.append, report=report)
     assert (result.rendered, result.reused) == (SHOTS, 0)
     assert framemd5(tmp_path / "farm.mp4") == reference
     assert report.workers == 2 and len(report.busy_s) == SHOTS
-    said = log.getvalue()
-    assert "farm: 2 CPU workers on a local Ray cluster on 127.0.0.1" in said
-    assert "segment 1/4: shot 0 (a, b), 36 frames" in said, "the longest shot first"
+    said = [e.text for e in events if isinstance(e, Said)]
+    assert "farm: 2 CPU workers on a local Ray cluster on 127.0.0.1" in said[0]
+    first = next(e for e in events if isinstance(e, SegmentStarted))
+    assert (first.n, first.of, first.shot, first.scenes, first.frames) == (1, SHOTS, 0, ("a", "b"), 36), \
+        "the longest shot first"
+    assert {e.worker for e in events if isinstance(e, SegmentStarted)} == {1, 2}
+    rendering = [e for e in events if getattr(e, "stage", "") == "render"]
+    counts = [e.done for e in rendering if isinstance(e, Advanced)]
+    assert rendering[0] == Started("render", plan.total_frames, "frame", fps=plan.fps)
+    assert counts == sorted(counts) and counts[-1] == plan.total_frames and rendering[-1] == Finished("render"), \
+        "every worker's frames on one stage, up to the video's"
     assert_cache_clean(tmp_path / ".storyboard-cache")
     again = render_plan_on_ray(plan, tmp_path / "again.mp4", quiet=True)
     assert (again.rendered, again.reused) == (0, SHOTS)
@@ -516,11 +526,12 @@ def test_a_worker_killed_mid_shot_renders_it_again_and_nothing_partial_is_kept(p
     (pauses / "shot-0.armed").touch()  # the worker rendering the longest shot stops halfway ...
     killer = Killer(pauses, 0)  # ... and is killed there
     killer.start()
-    log = StringIO()
-    result = render_plan_on_ray(plan, tmp_path / "farm.mp4", log=log)
+    events: list = []
+    result = render_plan_on_ray(plan, tmp_path / "farm.mp4", sink=events.append)
     killer.join(timeout=WAIT_S)
     assert killer.error is None and len(killer.killed) == 1
-    assert f"(process {killer.killed[0]}) was lost; Ray restarted it" in log.getvalue()
+    assert [e for e in events if isinstance(e, Said) and f"(process {killer.killed[0]}) was lost; Ray restarted it"
+            in e.text]
     assert (result.rendered, result.reused) == (SHOTS, 0)
     assert framemd5(tmp_path / "farm.mp4") == reference
     assert_cache_clean(tmp_path / ".storyboard-cache")
@@ -663,3 +674,21 @@ def test_notes_written_by_the_farm_are_those_of_a_local_render(plan, tmp_path):
     note = json.loads(entries.note_path(segments[1].path).read_text())
     assert {k: note[k] for k in ("shot", "scenes", "model", "output", "frames")} == {
         "shot": 1, "scenes": ["c"], "model": "preview", "output": str(tmp_path / "v.mp4"), "frames": 12}
+
+
+def test_the_farm_imports_only_the_render_rooms_public_face():
+    """The farm uses render through ``storyboard.render`` (its ``__init__``, the names in its ``__all__``),
+    never its modules or their private names."""
+    import storyboard.render
+
+    farm = Path(__file__).resolve().parent.parent / "storyboard" / "farm"
+    reached = []
+    for path in sorted(farm.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            reached += [f"{path.name}:{node.lineno} {name}" for name in names if name.startswith("storyboard.render.")]
+            if isinstance(node, ast.ImportFrom) and node.module == "storyboard.render":
+                beyond = [a.name for a in node.names if a.name not in storyboard.render.__all__]
+                reached += [f"{path.name}:{node.lineno} storyboard.render.{name}" for name in beyond]
+    assert not reached, reached

@@ -1,11 +1,12 @@
 """The farm's driver: the plan's missing shots as jobs on Ray workers, then the usual assembly.
 
-:func:`render_plan_on_ray` is :func:`storyboard.render.orchestrate.render_plan` with one
+:func:`render_plan_on_ray` is :func:`storyboard.render.render_plan` with one
 step swapped: the missing segments are rendered by worker actors (one per GPU, or CPU
 workers for the preview), longest shot first, each given to whichever worker is free.
 A worker returns a shot's segment and pieces as bytes; this process checks them and
 writes them into its cache atomically (:mod:`storyboard.farm.results`), so the cache has
-one writer and needs no shared storage. Progress from every worker shows on one bar.
+one writer and needs no shared storage. Progress from every worker is told to one progress
+sink as one render stage (:mod:`storyboard.progress`).
 Then the MP4 is assembled here exactly as after a local render.
 
 Faults: Ray restarts a worker that dies (up to :data:`~storyboard.farm.worker.MAX_RESTARTS`
@@ -23,7 +24,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from storyboard.farm.cluster import LOCAL, Cluster, connect, require_ray, shutdown
 from storyboard.farm.results import FarmError, commit_result
@@ -38,15 +39,17 @@ from storyboard.farm.worker import (
 )
 from storyboard.interrupts import shielded
 from storyboard.plan.data import Plan
-from storyboard.render.orchestrate import (
+from storyboard.progress import Said, Sink
+from storyboard.render import (
+    FrameTally,
     Interrupted,
     RenderResult,
-    Reporter,
+    Segment,
+    SegmentCache,
     clean_up,
     render_plan,
+    segment_started,
 )
-from storyboard.render.progress import Progress, clock
-from storyboard.render.segments import Segment, SegmentCache
 
 
 @dataclass
@@ -70,11 +73,12 @@ class WorkerSpec:
 
 
 def render_plan_on_ray(plan: Plan, output: str | Path | None = None, *, quiet: bool = False,
-                       cache_dir: str | Path | None = None, log: TextIO | None = None, address: str | None = None,
+                       cache_dir: str | Path | None = None, sink: Sink | None = None, address: str | None = None,
                        workers: int | None = None, report: FarmReport | None = None) -> RenderResult:
     """Render the plan's missing segments on Ray (``address``: None or ``"local"`` for a private local
     cluster, else ``HOST:PORT`` of a running one; ``workers``: how many, default one per GPU, or per CPU
-    for the preview), then assemble the MP4 here. Returns what :func:`render_plan` returns.
+    for the preview), then assemble the MP4 here. Returns what :func:`render_plan` returns, and tells
+    ``sink`` the same progress events (the farm's notes among them).
 
     A cluster at ``address`` is joined first, before anything is written: one that cannot be reached or
     joined is a :class:`~storyboard.errors.UsageError` (exit 2, nothing written). A private local cluster
@@ -84,12 +88,12 @@ def render_plan_on_ray(plan: Plan, output: str | Path | None = None, *, quiet: b
     joined = None if address in (None, LOCAL) else connect(address)
 
     def renderer(plan: Plan, segments: list[Segment], todo: list[Segment], cache: SegmentCache, path: Path,
-                 progress: Progress, say: Reporter) -> int:
-        return render_on_ray(plan, segments, todo, cache, path, progress, say, cluster=joined, workers=workers,
+                 tally: FrameTally, sink: Sink) -> int:
+        return render_on_ray(plan, segments, todo, cache, path, tally, sink, cluster=joined, workers=workers,
                              report=report, started=started if joined is not None else None)
 
     try:
-        return render_plan(plan, output, quiet=quiet, cache_dir=cache_dir, log=log, renderer=renderer)
+        return render_plan(plan, output, quiet=quiet, cache_dir=cache_dir, sink=sink, renderer=renderer)
     finally:
         if joined is not None:
             with shielded():
@@ -126,7 +130,7 @@ def local_cpus(plan: Plan, requested: int | None) -> int | None:
 
 
 def render_on_ray(plan: Plan, segments: list[Segment], todo: list[Segment], cache: SegmentCache, path: Path,
-                  progress: Progress, say: Reporter, *, cluster: Cluster | None, workers: int | None,
+                  tally: FrameTally, sink: Sink, *, cluster: Cluster | None, workers: int | None,
                   report: FarmReport, started: float | None = None) -> int:
     """The farm's part of :func:`render_plan`: render ``todo`` on Ray workers into the cache; returns how
     many were rendered. ``cluster``: the cluster joined, or None to start a private local one (``started``:
@@ -140,19 +144,19 @@ def render_on_ray(plan: Plan, segments: list[Segment], todo: list[Segment], cach
         cluster = cluster or connect(None, cpus=local_cpus(plan, workers))
         ray = require_ray()
         spec = worker_spec(plan, len(todo), workers, ray.cluster_resources())
-        say(f"farm: {spec.count} {spec.kind} worker{'s' * (spec.count > 1)} on {cluster.describe()}, "
-            f"longest shot first (Ray restarts a lost worker up to {MAX_RESTARTS} times)")
+        sink(Said(f"farm: {spec.count} {spec.kind} worker{'s' * (spec.count > 1)} on {cluster.describe()}, "
+            f"longest shot first (Ray restarts a lost worker up to {MAX_RESTARTS} times)"))
         pool = start_workers(ray, plan, path, spec)
         report.workers = spec.count
-        dispatch = Dispatch(ray, plan, segments, todo, cache, progress, say, pool, report, started)
+        dispatch = Dispatch(ray, plan, segments, todo, cache, tally, sink, pool, report, started)
         return dispatch.run()
     except KeyboardInterrupt:
         clean_up(cache.folder, cache.folder / "pieces")
-        progress.finish()
+        tally.finish()
         raise Interrupted(dispatch.done if dispatch else 0, len(todo), cache.folder) from None
     except FarmError as exc:
         clean_up(cache.folder, cache.folder / "pieces")
-        progress.finish()
+        tally.finish()
         kept = dispatch.done if dispatch else 0
         raise FarmError(f"{exc}. The {kept} of {len(todo)} segments finished are kept in {cache.folder}: run the "
                         "same command again to resume") from None
@@ -230,13 +234,13 @@ def restarted(job: Job, pid: int, finished: bool) -> str | None:
 
 
 class Dispatch:
-    """Hands the longest waiting shot to each free worker, follows their progress on the bar and writes
+    """Hands the longest waiting shot to each free worker, follows their progress on one tally and writes
     each finished shot into the cache, until every shot is in."""
 
     def __init__(self, ray: Any, plan: Plan, segments: list[Segment], todo: list[Segment], cache: SegmentCache,
-                 progress: Progress, say: Reporter, pool: Pool, report: FarmReport, started: float):
+                 tally: FrameTally, sink: Sink, pool: Pool, report: FarmReport, started: float):
         self.ray, self.plan, self.segments, self.cache = ray, plan, segments, cache
-        self.progress, self.say, self.pool, self.report, self.started = progress, say, pool, report, started
+        self.tally, self.sink, self.pool, self.report, self.started = tally, sink, pool, report, started
         costs = [shot_cost(plan, s.shot) for s in todo]
         self.waiting = deque(todo[i] for i in longest_first(costs))
         self.total = len(todo)
@@ -244,7 +248,7 @@ class Dispatch:
         self.idle: list[int] = []
         self.running: dict[Any, Job] = {}
         self.ffmpeg = ffmpeg_version()
-        self.base, self.finished, self.done, self.submitted = progress.done, 0, 0, 0
+        self.base, self.finished, self.done, self.submitted = tally.done, 0, 0, 0
         self.ready_at: float | None = None
 
     def run(self) -> int:
@@ -278,9 +282,9 @@ class Dispatch:
                             f"{' '.join(info['backend'])}, this machine {' '.join(expected)}: install the same "
                             "storyboard on every machine")
         if info["ffmpeg"] != self.ffmpeg:  # (x264's thread count is fixed: the cores do not matter)
-            self.say(f"note: worker {n + 1} on {info['host']} has {info['ffmpeg']}, this machine {self.ffmpeg}: "
+            self.sink(Said(f"note: worker {n + 1} on {info['host']} has {info['ffmpeg']}, this machine {self.ffmpeg}: "
                      "another x264 build may encode the same frames differently, so pieces encoded there may "
-                     "differ in the last bits from a local render's (as good, not bit-identical)")
+                     "differ in the last bits from a local render's (as good, not bit-identical)", "warning"))
         if self.ready_at is None:
             self.ready_at = time.monotonic()
             self.report.startup_s = self.ready_at - self.started
@@ -296,9 +300,7 @@ class Dispatch:
                 [self.pool.plan], shot.index, segment.key)
             self.running[stream] = Job(segment, n, pid)
             self.submitted += 1
-            ids = ", ".join(self.plan.scenes[i].id for i in shot.scenes)
-            self.say(f"segment {self.submitted}/{self.total}: shot {shot.index} ({ids}), {shot.length} frames "
-                     f"({clock(shot.length / self.plan.fps)} of video) on worker {n + 1}")
+            self.sink(segment_started(self.plan, shot, self.submitted, self.total, worker=n + 1))
 
     def on_news(self, stream: Any) -> None:
         """The next item of a worker's stream: a progress tick, or the finished shot."""
@@ -331,7 +333,7 @@ class Dispatch:
         """Say so when ``pid`` is not the process the shot's worker had (see :func:`restarted`); follow it."""
         said = restarted(job, pid, finished)
         if said is not None:
-            self.say(said)
+            self.sink(Said(said, "warning"))
             job.pid = pid
 
     def on_result(self, stream: Any, job: Job, result: ShotResult) -> None:
@@ -349,8 +351,8 @@ class Dispatch:
         self.show()
 
     def show(self) -> None:
-        """One bar for every worker: frames of finished shots and of those under way."""
-        self.progress.update(self.base + self.finished + sum(j.frames for j in self.running.values()))
+        """One tally for every worker: frames of finished shots and of those under way."""
+        self.tally.update(self.base + self.finished + sum(j.frames for j in self.running.values()))
 
 
 def reason(exc: BaseException) -> str:

@@ -3,7 +3,7 @@
 A worker opens the backend once, on the driver's first call (a diffusion model's
 weights load then), and keeps it for every shot it is given. ``render(plan, shot, key)``
 renders the shot exactly as a local render does
-(:func:`storyboard.render.orchestrate.render_segment`: the backend's frames into the
+(:func:`storyboard.render.render_segment`: the backend's frames into the
 near-lossless segment, and the shot's plain runs straight into their final-quality
 pieces) in a private scratch folder, then returns the files' bytes with their notes, and
 deletes the folder. It writes nothing anywhere else, so a call is idempotent: run again
@@ -32,7 +32,6 @@ from typing import Any, Callable, Iterator
 
 from storyboard.files import process_alive
 from storyboard.plan.data import Plan, ShotPlan
-from storyboard.render import entries
 
 MAX_RESTARTS = 3  # Ray restarts a worker that died (its process or its machine) this many times ...
 MAX_TASK_RETRIES = 3  # ... and runs the shot it was rendering again this many times; both default to 0 in Ray
@@ -74,8 +73,10 @@ class ShotResult:
 
 
 class Ticker:
-    """Stands in for the progress bar in :func:`render_segment`: posts a :class:`Tick` each time the
-    shot crosses one of :data:`TICKS` fixed frame counts (so every run of a shot posts the same ticks)."""
+    """Stands in for the render's :class:`~storyboard.render.FrameTally` in
+    :func:`~storyboard.render.render_segment`: posts a :class:`Tick` each time the shot crosses one of
+    :data:`TICKS` fixed frame counts (so every run of a shot posts the same ticks). The driver turns the
+    ticks of every worker into one render stage's progress events."""
 
     def __init__(self, shot: ShotPlan, post: Callable[[Tick], None]):
         self.shot, self.post = shot, post
@@ -113,8 +114,7 @@ class ShotWorker:
     def load(self, plan: Plan | list[Any]) -> Plan:
         """The plan of this call, with its backend open (loaded once per plan) and its segment keys."""
         from storyboard.backends import open_backend
-        from storyboard.render.orchestrate import plan_segments
-        from storyboard.render.segments import SegmentCache
+        from storyboard.render import SegmentCache, plan_segments
 
         if plan is self.plan or (isinstance(plan, list) and plan[0].hex() == self.source):
             return self.plan
@@ -172,9 +172,7 @@ class ShotWorker:
 
     def render_files(self, index: int, post: Callable[[Tick], None]) -> ShotResult:
         """Render the shot into a scratch folder (as a local render would into its cache) and read the files back."""
-        from storyboard.render.assemble import PieceWriter
-        from storyboard.render.orchestrate import render_segment
-        from storyboard.render.segments import SegmentCache
+        from storyboard.render import PieceWriter, SegmentCache, render_segment
 
         scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
         try:
@@ -204,7 +202,9 @@ class ShotWorker:
 
 def read_entry(path: Path) -> FileBytes:
     """A finished cache entry's bytes and its note's bytes."""
-    return FileBytes(path.name, path.read_bytes(), entries.note_path(path).read_bytes())
+    from storyboard.render import note_path
+
+    return FileBytes(path.name, path.read_bytes(), note_path(path).read_bytes())
 
 
 def actor_class(ray: Any) -> Any:
@@ -228,7 +228,7 @@ def sweep_scratch() -> list[Path]:
 
 def ffmpeg_version() -> str:
     """The first line of ``ffmpeg -version`` (the bundled binary's build)."""
-    from storyboard.render.encode import ffmpeg_exe
+    from storyboard.render import ffmpeg_exe
 
     result = subprocess.run([ffmpeg_exe(), "-version"], capture_output=True, text=True)
     return (result.stdout.splitlines() or ["unknown"])[0]

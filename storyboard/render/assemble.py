@@ -25,6 +25,7 @@ import numpy as np
 from storyboard.files import VIDEO_MARK, commit, temporary_sibling
 from storyboard.plan.data import Plan
 from storyboard.plan.outputs import burns_captions, subtitle_files
+from storyboard.progress import clock
 from storyboard.render import entries
 from storyboard.render.compose import (
     Composed,
@@ -35,7 +36,6 @@ from storyboard.render.compose import (
 )
 from storyboard.render.encode import EncodeError, VideoEncoder, count_frames, ffmpeg_exe
 from storyboard.render.loudness import encode_mix
-from storyboard.render.progress import clock
 from storyboard.render.segments import Segment, decode_frames
 
 PIECE_FORMAT = 1

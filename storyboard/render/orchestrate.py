@@ -9,11 +9,10 @@ again resumes.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -24,7 +23,8 @@ from storyboard.plan.outputs import default_cache
 from storyboard.render import entries
 from storyboard.render.encode import abort_all
 from storyboard.render.lock import rendering
-from storyboard.render.progress import Progress, clock
+from storyboard.progress import Said, SegmentsPlanned, SegmentStarted, Sink, Wrote, default_sink
+from storyboard.render.progress import FrameTally
 from storyboard.render.segments import Segment, SegmentCache, tag_cache
 
 
@@ -63,73 +63,64 @@ def _counted(frames: Iterator[np.ndarray], on_frame: Callable[[], None]) -> Iter
         on_frame()
 
 
-# renders the missing segments: (plan, segments, todo, cache, path, progress, say) -> how many it rendered
-Renderer = Callable[[Plan, list[Segment], list[Segment], SegmentCache, Path, Progress, "Reporter"], int]
+# renders the missing segments: (plan, segments, todo, cache, path, tally, sink) -> how many it rendered
+Renderer = Callable[[Plan, list[Segment], list[Segment], SegmentCache, Path, FrameTally, Sink], int]
 
 
 def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = False,
-                cache_dir: str | Path | None = None, log: TextIO | None = None,
+                cache_dir: str | Path | None = None, sink: Sink | None = None,
                 renderer: Renderer | None = None) -> RenderResult:
     """Render the plan's missing segments, then assemble the MP4.
 
     The backend is opened (and its weights loaded) only if a segment is missing,
-    before anything is written. ``renderer`` renders the missing segments into the cache
+    before anything is written. Progress goes to ``sink`` as events (default:
+    :func:`storyboard.progress.default_sink`, which ``quiet`` silences); its last is a
+    :class:`~storyboard.progress.Wrote`. ``renderer`` renders the missing segments into the cache
     (default :func:`render_missing`, here; the farm passes one that renders them on Ray):
-    ``renderer(plan, segments, todo, cache, path, progress, say)`` returns how many it
+    ``renderer(plan, segments, todo, cache, path, tally, sink)`` returns how many it
     rendered and raises :class:`Interrupted` on Ctrl-C. The rest is the same either way.
     """
+    sink = sink or default_sink(quiet)
     path = Path(output or plan.output["path"])
     cache = SegmentCache(Path(cache_dir) if cache_dir else default_cache(path))
     started = time.monotonic()
     cache.folder.mkdir(parents=True, exist_ok=True)
     tag_cache(cache.folder)
 
-    def note(text: str) -> None:
-        if not quiet:
-            print(text, file=log or sys.stderr, flush=True)
-
     # Held shared until the MP4 is written: `cache prune` refuses meanwhile (it would delete
     # segments this render counts on).
-    with rendering(cache.folder, path, note):
+    with rendering(cache.folder, path, lambda text: sink(Said(text))):
         sweep_stale_partials(cache.folder, cache.folder / "pieces", path.parent)
         segments = plan_segments(plan, cache)
         todo = [s for s in segments if not s.cached]
-        # Counted in frames rendered (crossfade handles included), shown as the video's frames.
-        progress = Progress(sum(s.shot.length for s in segments), plan.fps, label="render", quiet=quiet,
-                            frames=plan.total_frames)
-        progress.skip(sum(s.shot.length for s in segments if s.cached))
-        say = Reporter(progress, log or sys.stderr, quiet)
-
-        say(f"{len(segments)} segments: {len(todo)} to render, {len(segments) - len(todo)} reused from {cache.folder}")
+        sink(SegmentsPlanned(len(segments), len(todo), str(cache.folder)))
         for segment in (s for s in segments if s.damaged):
-            say(f"warning: segment {segment.path.name} (shot {segment.shot.index}) {segment.problem}; rendering it again")
-        done = (renderer or render_missing)(plan, segments, todo, cache, path, progress, say)
-        progress.finish()
+            sink(Said(f"warning: segment {segment.path.name} (shot {segment.shot.index}) {segment.problem}; "
+                      "rendering it again", "warning"))
+        # Counted in frames rendered (crossfade handles included), shown as the video's frames.
+        tally = FrameTally(sink, "render", sum(s.shot.length for s in segments), plan.fps, frames=plan.total_frames)
+        tally.skip(sum(s.shot.length for s in segments if s.cached))
+        done = (renderer or render_missing)(plan, segments, todo, cache, path, tally, sink)
+        tally.finish()
         assembled_at = time.monotonic()
-        result, encoded, copied = assemble_video(plan, segments, path, cache, Interrupted(done, len(todo), cache.folder), say)
-        say(f"assembled from {encoded + copied} pieces: {encoded} encoded, {copied} copied")
+        result, encoded, copied = assemble_video(plan, segments, path, cache, Interrupted(done, len(todo), cache.folder), sink)
+        sink(Said(f"assembled from {encoded + copied} pieces: {encoded} encoded, {copied} copied"))
         now = time.monotonic()
-        return RenderResult(result.path, result.frames, result.duration_s, now - started, result.subtitles,
-                            rendered=done, reused=len(segments) - len(todo), cache=cache.folder,
-                            assembly_s=now - assembled_at)
+        rendered = RenderResult(result.path, result.frames, result.duration_s, now - started, result.subtitles,
+                                rendered=done, reused=len(segments) - len(todo), cache=cache.folder,
+                                assembly_s=now - assembled_at)
+        sink(wrote(plan, rendered))
+        return rendered
 
 
-@dataclass
-class Reporter:
-    """Prints a line above the progress bar (nothing when quiet)."""
-
-    progress: Progress
-    log: TextIO
-    quiet: bool
-
-    def __call__(self, text: str) -> None:
-        if not self.quiet:
-            self.progress.clear()
-            print(text, file=self.log, flush=True)
+def wrote(plan: Plan, result: RenderResult) -> Wrote:
+    """The event that says what a render wrote (its :meth:`~storyboard.progress.Wrote.line` is the command's summary)."""
+    return Wrote(str(result.path), tuple(str(p) for p in result.subtitles), result.duration_s, result.frames,
+                 plan.width, plan.height, plan.fps, result.seconds, result.rendered, result.reused)
 
 
 def render_missing(plan: Plan, segments: list[Segment], todo: list[Segment], cache: SegmentCache, path: Path,
-                   progress: Progress, say: Reporter) -> int:
+                   tally: FrameTally, sink: Sink) -> int:
     """Render each segment in ``todo`` with the plan's backend; returns how many were rendered.
 
     A shot's plain pieces are encoded as its frames stream by. On Ctrl-C (or any failure)
@@ -146,15 +137,12 @@ def render_missing(plan: Plan, segments: list[Segment], todo: list[Segment], cac
 
             backend = open_backend(plan.model["id"], plan)
         for n, segment in enumerate(todo, 1):
-            shot = segment.shot
-            ids = ", ".join(plan.scenes[i].id for i in shot.scenes)
-            say(f"segment {n}/{len(todo)}: shot {shot.index} ({ids}), {shot.length} frames "
-                f"({clock(shot.length / plan.fps)} of video)")
-            render_segment(plan, segment, backend, cache, pieces, progress, path)
+            sink(segment_started(plan, segment.shot, n, len(todo)))
+            render_segment(plan, segment, backend, cache, pieces, tally, path)
             done += 1
     except KeyboardInterrupt:
         clean_up(cache.folder, cache.folder / "pieces", pieces=pieces)
-        progress.finish()
+        tally.finish()
         # Counted from the cache, not from `done`: a Ctrl-C just after a segment was sealed, before it
         # was counted, would under-report what is kept.
         kept = sum(1 for s in todo if entries.problem(s.path, s.shot.length) is None)
@@ -168,21 +156,28 @@ def render_missing(plan: Plan, segments: list[Segment], todo: list[Segment], cac
     return done
 
 
+def segment_started(plan: Plan, shot: Any, n: int, of: int, worker: int = 0) -> SegmentStarted:
+    """The event for the ``n``-th of ``of`` segments to render, shot ``shot`` (on the farm's ``worker``)."""
+    return SegmentStarted(n, of, shot.index, tuple(plan.scenes[i].id for i in shot.scenes), shot.length, plan.fps,
+                          worker)
+
+
 def render_segment(plan: Plan, segment: Segment, backend: Any, cache: SegmentCache, pieces: Any,
-                   progress: Progress, path: Path) -> None:
-    """One shot: the backend's frames, counted on the progress bar, into its pieces and its segment."""
+                   tally: FrameTally, path: Path) -> None:
+    """One shot: the backend's frames, counted on ``tally`` (anything with ``done`` and ``update``),
+    into its pieces and its segment."""
     shot = segment.shot
-    before = progress.done
+    before = tally.done
 
     def sampling(fraction: float) -> None:
-        progress.update(before + int(0.9 * fraction * shot.length))
+        tally.update(before + int(0.9 * fraction * shot.length))
 
     if getattr(backend, "name", "") == "preview":
         frames = backend.render_shot(plan, shot)
     else:
         frames = backend.render_shot(plan, shot, progress=sampling)
     counter = iter(range(before + 1, before + shot.length + 1))
-    frames = _counted(frames, lambda: progress.update(next(counter)))
+    frames = _counted(frames, lambda: tally.update(next(counter)))
     frames = pieces.tee(shot, frames)  # the shot's plain runs go straight into their final pieces
     cache.write(segment, plan, frames, {"shot": shot.index, "scenes": [plan.scenes[i].id for i in shot.scenes],
                                         "model": plan.model["id"], "output": str(path)})
@@ -190,18 +185,21 @@ def render_segment(plan: Plan, segment: Segment, backend: Any, cache: SegmentCac
 
 
 def assemble_video(plan: Plan, segments: list[Segment], path: Path, cache: SegmentCache, interrupted: Interrupted,
-                   say: Reporter) -> tuple[Any, int, int]:
-    """Assemble the MP4 from the segments with its own progress bar; Ctrl-C raises ``interrupted``.
+                   sink: Sink) -> tuple[Any, int, int]:
+    """Assemble the MP4 from the segments as its own progress stage; Ctrl-C raises ``interrupted``.
 
-    The sound is mixed first (a line says so), then the bar counts the video's frames as their
-    pieces are encoded (cached pieces count as done, not toward the ETA), then the mux.
+    The sound is mixed first (a line says so), then the stage counts the video's frames as their
+    pieces are encoded (cached pieces count as done and skipped), then the mux.
     """
     from storyboard.render.assemble import assemble, audio_piece
+
+    def say(text: str) -> None:
+        sink(Said(text, "warning" if text.startswith("warning") else "info"))
 
     assembly = None
     try:
         audio = audio_piece(plan, cache.folder / "pieces", say, say) if plan.has_sound else None
-        assembly = Progress(plan.total_frames, plan.fps, label="assemble", quiet=say.quiet)
+        assembly = FrameTally(sink, "assemble", plan.total_frames, plan.fps)
         return assemble(plan, segments, path, cache.folder / "pieces", on_frame=assembly.update, warn=say,
                         on_reused=assembly.skip, audio=audio)
     except KeyboardInterrupt:

@@ -11,7 +11,7 @@ import time
 from html import escape
 from typing import TYPE_CHECKING
 
-from storyboard.render.progress import clock
+from storyboard.progress import clock
 from storyboard.words import plural
 
 
