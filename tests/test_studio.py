@@ -505,22 +505,39 @@ def test_a_preview_of_unsaved_text_renders_it_without_touching_the_script(folder
     assert not (folder.root / "out").exists()
 
 
-def test_progress_lines_give_phase_segment_and_an_eta_that_ignores_reused_frames():
+def test_progress_events_give_phase_segment_and_an_eta_that_ignores_reused_frames():
+    from storyboard.progress import (
+        Advanced,
+        Finished,
+        Said,
+        SegmentsPlanned,
+        SegmentStarted,
+        Started,
+        Wrote,
+        to_json,
+    )
     from storyboard.studio.children import Status
 
     status = Status()
-    status.feed("3 segments: 2 to render, 1 reused from /x/.storyboard-cache", now=0.0)
-    status.feed("render [########................]  33% 100/300 frames  0:04/0:12 video  elapsed 0:00  ETA ?", now=0.0)
-    status.feed("segment 1/2: shot 1 (b), 100 frames (0:04 of video)", now=0.5)
+    wrote = Wrote("/x/out/a.mp4", ("/x/out/a.srt",), 12.0, 300, 128, 72, 24, 11.0, 2, 1)
+    for now, event in [(0.0, SegmentsPlanned(3, 2, "/x/.storyboard-cache")), (0.0, Started("render", 300, "frame", 24)),
+                       (0.0, Advanced("render", 100, skipped=100)), (0.5, SegmentStarted(1, 2, 1, ("b",), 100, 24))]:
+        status.feed(to_json(event) + "\n", now=now)
     assert (status.phase, status.segment, status.segments, status.reused, status.eta_s) == ("render", 1, 2, 1, None)
-    status.feed("render [###########.............]  50% 150/300 frames  0:06/0:12 video  elapsed 0:10  ETA 0:10", now=10.0)
+    assert (status.done, status.total) == (100, 300)
+    status.feed(to_json(Advanced("render", 150, skipped=100)), now=10.0)
     assert status.eta_s == pytest.approx(30.0)  # 50 frames in 10 s, 150 to go (the 100 reused took no time)
     assert status.fraction == pytest.approx(0.45)
     assert status.describe() == "rendering: segment 1 of 2 (1 reused from the cache)"  # not "starting" at 45%
-    status.feed("assemble [########################] 100% 300/300 frames  0:12/0:12 video  elapsed 0:01  ETA ?", now=11.0)
-    status.feed("wrote /x/out/a.mp4 and /x/out/a.srt: 12.000 s, 300 frames, 128x72 at 24 fps, in 11.0 s "
-                "(2 segments rendered, 1 reused)", now=11.0)
+    status.feed("assemble [########################] 100% 300/300 frames  0:12/0:12 video", now=10.5)
+    assert status.phase == "render" and status.done == 150, "printed text is kept to show, never parsed"
+    for event in [Finished("render"), Started("assemble", 300, "frame", 24), Advanced("assemble", 300),
+                  Finished("assemble"), Said("assembled from 3 pieces: 1 encoded, 2 copied"), wrote]:
+        status.feed(to_json(event), now=11.0)
     assert (status.phase, status.output, status.fraction) == ("assemble", "/x/out/a.mp4", pytest.approx(1.0))
+    assert status.summary == ("wrote /x/out/a.mp4 and /x/out/a.srt: 12.000 s, 300 frames, 128x72 at 24 fps, in 11.0 s "
+                              "(2 segments rendered, 1 reused)")
+    assert status.last_words().splitlines()[-2:] == ["assembled from 3 pieces: 1 encoded, 2 copied", status.summary]
 
 
 def test_pruning_keeps_the_ticked_scripts_segments_and_stops_at_one_with_errors(folder):

@@ -1,18 +1,18 @@
-"""Renders as child processes of the command line, and what their output says.
+"""Renders as child processes of the command line, and what their progress events say.
 
 The studio runs ``python -m storyboard render ...`` rather than rendering in its own
 process, so that exit codes, Ctrl-C (exit 130, finished segments kept, partial files
 removed), output checks and the segment cache are exactly the command line's. Each child
 gets a process group of its own; stopping one sends SIGINT to that group, as a terminal's
-Ctrl-C would. Its output (progress lines, one every 1/100 of the work when not on a
-terminal, and the segment and summary lines) is read line by line into a :class:`Status`.
+Ctrl-C would. It writes its progress as JSON lines (``STORYBOARD_PROGRESS=json``, see
+:mod:`storyboard.progress`), which are read line by line into a :class:`Status`; any other
+line it prints (an error, the summary) is kept as text to show, never parsed.
 """
 
 from __future__ import annotations
 
 import os
 import queue
-import re
 import signal
 import subprocess
 import sys
@@ -23,16 +23,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-PROGRESS = re.compile(r"^(?P<phase>render|assemble) \[[#.]*\]\s+\d+% (?P<done>\d+)/(?P<total>\d+) frames\b")
-SEGMENT = re.compile(r"^segment (?P<n>\d+)/(?P<of>\d+): ")
-PLANNED = re.compile(r"^(?P<all>\d+) segments: (?P<todo>\d+) to render, (?P<reused>\d+) reused")
-WROTE = re.compile(r"^wrote (?P<path>.+?)(?: and .+)?: [\d.]+ s, \d+ frames")
+from storyboard.progress import (
+    MODE_ENV,
+    Advanced,
+    Event,
+    Said,
+    SegmentsPlanned,
+    SegmentStarted,
+    Started,
+    Wrote,
+    from_json,
+)
+
+PHASES = ("render", "assemble")  # the progress stages a render's status follows
 TAIL = 40  # lines of output kept
 
 
 @dataclass
 class Status:
-    """How far a render has come, from its output lines. Times are in seconds."""
+    """How far a render has come, from its progress events. Times are in seconds."""
 
     phase: str = "starting"  # starting, render, assemble, then the outcome (done, failed, cancelled, interrupted)
     done: int = 0  # frames finished in this phase
@@ -42,8 +51,9 @@ class Status:
     reused: int = 0  # segments found in the cache
     eta_s: float | None = None
     output: str | None = None  # the video written, once it is
-    lines: list[str] = field(default_factory=list)
-    _since: tuple[float, int] | None = None  # (time, frames done) when this phase's first progress line came
+    summary: str | None = None  # what the render wrote, in words, once it has
+    lines: list[str] = field(default_factory=list)  # what the child said (not its counts), the last TAIL lines
+    _since: tuple[float, int] | None = None  # (time, frames worked) when this phase started
 
     @property
     def fraction(self) -> float:
@@ -55,31 +65,42 @@ class Status:
             else 0.0
 
     def feed(self, line: str, now: float | None = None) -> None:
-        """Take one line of the child's output."""
-        now = time.monotonic() if now is None else now
-        line = line.rstrip("\n")
-        self.lines = (self.lines + [line])[-TAIL:]
-        if match := PROGRESS.match(line):
-            phase, done, total = match["phase"], int(match["done"]), int(match["total"])
-            if phase != self.phase or self._since is None:
-                self.phase, self._since = phase, (now, done)
-            self.done, self.total = done, total
-            self.eta_s = self._eta(now)
-        elif match := SEGMENT.match(line):
-            self.segment, self.segments = int(match["n"]), int(match["of"])
-        elif match := PLANNED.match(line):
-            self.segments, self.reused = int(match["todo"]), int(match["reused"])
-        elif match := WROTE.match(line):
-            self.output = match["path"]
+        """Take one line of the child's output: a progress event, or text it said."""
+        event = from_json(line)
+        if event is None:
+            self._keep(line.rstrip("\n"))
+        else:
+            self.take(event, now)
 
-    def _eta(self, now: float) -> float | None:
-        """Seconds left in this phase at the rate since its first line (frames found in the cache
-        count as done at once, so they do not make a resumed render look fast)."""
+    def take(self, event: Event, now: float | None = None) -> None:
+        """Take one progress event."""
+        now = time.monotonic() if now is None else now
+        if isinstance(event, Started) and event.stage in PHASES:
+            self.phase, self.done, self.total, self.eta_s = event.stage, 0, event.total, None
+            self._since = (now, 0)
+        elif isinstance(event, Advanced) and event.stage == self.phase and self._since is not None:
+            self.done = event.done
+            self.eta_s = self._eta(now, event.done - event.skipped)
+        elif isinstance(event, SegmentStarted):
+            self.segment, self.segments = event.n, event.of
+        elif isinstance(event, SegmentsPlanned):
+            self.segments, self.reused = event.todo, event.reused
+        elif isinstance(event, Wrote):
+            self.output, self.summary = event.path, event.line()
+        if isinstance(event, (Said, SegmentsPlanned, SegmentStarted, Wrote)):
+            self._keep(event.line())
+
+    def _keep(self, line: str) -> None:
+        self.lines = (self.lines + [line])[-TAIL:]
+
+    def _eta(self, now: float, worked: int) -> float | None:
+        """Seconds left in this phase at the rate of the frames worked since it started (frames found
+        in the cache count as done at once, so they do not make a resumed render look fast)."""
         assert self._since is not None
         since, first = self._since
-        if now - since < 1.0 or self.done <= first:
+        if now - since < 1.0 or worked <= first:
             return None
-        return (self.total - self.done) * (now - since) / (self.done - first)
+        return (self.total - self.done) * (now - since) / (worked - first)
 
     def describe(self) -> str:
         """What the render does now, in words (for a running job's message)."""
@@ -92,17 +113,17 @@ class Status:
         return "starting: loading and checking the script" if self.phase == "starting" else self.phase
 
     def last_words(self) -> str:
-        """The child's last lines that are not progress lines (what it said when it stopped)."""
-        said = [line for line in self.lines if line.strip() and not PROGRESS.match(line)]
+        """The child's last lines (what it said when it stopped)."""
+        said = [line for line in self.lines if line.strip()]
         return "\n".join(said[-6:])
 
 
 def child_env() -> dict[str, str]:
-    """The environment a child runs in: ours, with a progress line every 1/100 of the work and this
-    copy of storyboard importable."""
+    """The environment a child runs in: ours, with progress as JSON lines and this copy of storyboard
+    importable."""
     package_parent = str(Path(__file__).resolve().parents[2])
     path = os.environ.get("PYTHONPATH", "")
-    return {**os.environ, "STORYBOARD_PROGRESS_STEPS": "100", "PYTHONUNBUFFERED": "1",
+    return {**os.environ, MODE_ENV: "json", "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": package_parent + (os.pathsep + path if path else "")}
 
 

@@ -459,7 +459,7 @@ class RenderQueue:
             job.code, job.finished, job.pid, job.pid_start, job.eta_s = code, time.time(), None, None, None
             if code == 0:
                 job.state, job.fraction, job.phase = "done", 1.0, "done"
-                job.message = next((ln for ln in reversed(status.lines) if ln.startswith("wrote ")), "done")
+                job.message = status.summary or "done"
             elif job.cancelling and (code in INTERRUPTED or code is None):
                 job.state = "cancelled"
                 job.message = note or f"cancelled: {status.last_words() or 'stopped'}".strip()
