@@ -283,21 +283,30 @@ class Console:
         s = stage.started
         bar = tqdm(total=s.total, unit=s.unit, desc=stage.label, file=self.stream, leave=bool(s.fps),
                    dynamic_ncols=True)
-        if s.parts:
-            bar.set_postfix_str(f"0/{plural(s.parts, s.part_unit)}", refresh=False)
+        if s.parts or s.fps:
+            bar.set_postfix_str(f"0/{plural(s.parts, s.part_unit)}" if s.parts else
+                                f"0:00/{clock(s.total / s.fps)} video", refresh=False)
         return bar
 
     def _draw(self, stage: Stage) -> None:
         if stage.bar is not None:
-            stage.bar.update(stage.done - stage.bar.n)  # (tqdm redraws at most 10 times a second)
-            parts = f"{stage.parts}/{plural(stage.started.parts, stage.started.part_unit)}"
-            if stage.started.parts and stage.bar.postfix != parts:
-                stage.bar.set_postfix_str(parts)  # a part finished: redraw now
+            self._draw_bar(stage)
             return
         step = stage.done * self.steps // max(1, stage.started.total)
         if step != stage.step:
             stage.step = step
             self._plain(stage)
+
+    def _draw_bar(self, stage: Stage) -> None:
+        """Move the stage's bar (tqdm redraws it at most 10 times a second); its postfix says the video
+        time done, or the parts done (a part finished redraws it at once)."""
+        s, bar = stage.started, stage.bar
+        if s.fps:
+            bar.set_postfix_str(f"{clock(stage.done / s.fps)}/{clock(s.total / s.fps)} video", refresh=False)
+        bar.update(stage.done - bar.n)
+        parts = f"{stage.parts}/{plural(s.parts, s.part_unit)}"
+        if s.parts and bar.postfix != parts:
+            bar.set_postfix_str(parts)
 
     def _plain(self, stage: Stage) -> None:
         stage.said = (stage.done, stage.parts)

@@ -116,6 +116,24 @@ def test_said_lines_and_segment_lines_read_as_before():
         "warning: piece p.h264 is damaged; encoding it again"]
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_gets_a_bar_with_the_video_time_and_lines_above_it():
+    out = Terminal()
+    shown = Console(out)
+    shown(Started("render", 240, "frame", fps=24))
+    shown(Said("segment 1/1: shot 0 (a), 240 frames (0:10 of video)"))
+    shown(Advanced("render", 240))
+    shown(Finished("render"))
+    drawn = out.getvalue()
+    assert "\rrender: 100%" in drawn and "240/240" in drawn and "0:10/0:10 video" in drawn
+    assert "segment 1/1: shot 0 (a)" in drawn and "render [" not in drawn, "a bar, not plain lines"
+    assert drawn.endswith("\n"), "the render's bar stays on screen when it is done"
+
+
 EXAMPLES = [Started("speak", 1200, "word", parts=40, part_unit="scene"), Advanced("render", 359, 100, 0),
             Finished("assemble"), Said("note: x", "warning"), SegmentsPlanned(3, 2, "/c"),
             SegmentStarted(1, 2, 4, ("b", "c"), 36, 12.0, 2),
