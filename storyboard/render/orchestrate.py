@@ -20,10 +20,10 @@ from storyboard.files import sweep_partials, sweep_stale_partials
 from storyboard.interrupts import shielded
 from storyboard.plan.data import Plan
 from storyboard.plan.outputs import default_cache
+from storyboard.progress import Said, SegmentsPlanned, SegmentStarted, Sink, Wrote, default_sink
 from storyboard.render import entries
 from storyboard.render.encode import abort_all
 from storyboard.render.lock import rendering
-from storyboard.progress import Said, SegmentsPlanned, SegmentStarted, Sink, Wrote, default_sink
 from storyboard.render.progress import FrameTally
 from storyboard.render.segments import Segment, SegmentCache, tag_cache
 
