@@ -44,7 +44,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from storyboard.backends.diffusion.families.unet3d import SCHEDULER  # noqa: E402
 from storyboard.backends.diffusion.loading import make_scheduler  # noqa: E402
 from storyboard.backends.diffusion.sampler import sample  # noqa: E402
-from storyboard.plan.latents import FAMILY_TIMING  # noqa: E402
+from storyboard.backends.registry import FAMILY_TIMING  # noqa: E402
 from storyboard.plan.windows import windows_for  # noqa: E402
 
 OVERLAP = 4  # latent frames shared by neighbouring windows

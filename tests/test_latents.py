@@ -1,12 +1,12 @@
-"""Output frames -> native frames -> latent frames (plan/latents.py)."""
+"""Output frames -> native frames -> latent frames (backends/latents.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from storyboard.plan.data import FrameCond, ShotPlan
-from storyboard.plan.latents import shot_latents
-from storyboard.plan.models import FAMILY_TIMING
+from storyboard.backends.latents import shot_latents
+from storyboard.backends.registry import FAMILY_TIMING
 
 
 def shot(frames: int, scenes: int = 2) -> ShotPlan:
@@ -49,8 +49,8 @@ def test_windows_are_the_native_clip_in_latent_frames():
 
 
 def test_the_family_and_its_time_come_from_the_folder(tmp_path):
-    from storyboard.plan.latents import model_timing
-    from storyboard.plan.models import TI2V_TIMING
+    from storyboard.backends.registry import TI2V_TIMING
+    from storyboard.backends.sources import model_timing
 
     (tmp_path / "ti2v").mkdir()
     (tmp_path / "ti2v" / "model_index.json").write_text('{"_class_name": "WanPipeline", "expand_timesteps": true}')

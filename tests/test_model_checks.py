@@ -14,14 +14,9 @@ import pytest
 from helpers import write
 
 from storyboard.cli import main
-from storyboard.plan.models import (
-    FAMILIES,
-    SizeRule,
-    locate_model,
-    model_problems,
-    model_warnings,
-    rule_from_configs,
-)
+from storyboard.backends.model_checks import model_problems, model_warnings
+from storyboard.backends.registry import FAMILIES, SizeRule, rule_from_configs
+from storyboard.backends.sources import locate_model
 
 SCRIPT = "output: {width: 640, height: 360, fps: 8}\nmodel: {id: MODEL, steps: 1}\nscenes:\n  - {duration: 1s, prompts: a}\n"
 

@@ -13,8 +13,10 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
+from storyboard.backends.hub import hub_cache_dir, hub_offline, hub_unreachable, looks_local
+from storyboard.backends.model_checks import missing_message
+from storyboard.backends.sources import locate_model
 from storyboard.errors import UsageError
-from storyboard.plan.models import hub_offline, looks_local, missing_message  # noqa: F401 - the families import them from here
 
 T = TypeVar("T")
 
@@ -86,8 +88,6 @@ def check_available(model_id: str, revision: str | None = None) -> None:
     hub id that is not in the Hugging Face cache and cannot be downloaded (``HF_HUB_OFFLINE`` is
     set, or the hub does not answer within 3 s); built-in models, folders and cached ids pass
     (loading checks a folder's components)."""
-    from storyboard.plan.models import hub_cache_dir, locate_model
-
     if locate_model(model_id, revision).kind != "hub":
         return
     if hub_offline():
@@ -96,27 +96,6 @@ def check_available(model_id: str, revision: str | None = None) -> None:
     if unreachable:
         raise ModelUnavailable(missing_message(model_id, f"it is not in the local cache, and the hub cannot be "
                                                f"reached ({unreachable})"))
-
-
-def hub_endpoint() -> str:
-    """The hub's address: ``HF_ENDPOINT`` (read now), else https://huggingface.co."""
-    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-
-
-def hub_unreachable(timeout_s: float = 3.0) -> str | None:
-    """Why the Hugging Face hub (``HF_ENDPOINT``) cannot be reached within ``timeout_s`` seconds, or
-    None when a connection opens. A TCP connection, not a download: no retries, no waiting."""
-    import socket
-    from urllib.parse import urlsplit
-
-    endpoint = hub_endpoint()
-    parts = urlsplit(endpoint)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parts.hostname or "", port), timeout=timeout_s):
-            return None
-    except OSError as exc:
-        return f"{endpoint}: {exc.strerror or type(exc).__name__}"
 
 
 def quiet_libraries() -> None:

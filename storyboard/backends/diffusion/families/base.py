@@ -1,4 +1,4 @@
-"""The interface every family module implements (see :mod:`storyboard.plan.latents` for time).
+"""The interface every family module implements (see :mod:`storyboard.backends.latents` for time).
 
 A family module (``unet3d``, ``wan``, ``ltx``) drives one diffusers architecture. It
 exposes, at module level:
@@ -20,6 +20,4 @@ exposes, at module level:
   frames at the native rate, decoded in chunks so memory stays flat in the shot's length.
 """
 
-from storyboard.plan.models import LatentTiming
 
-__all__ = ["LatentTiming"]

@@ -31,16 +31,15 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
-from storyboard.backends.diffusion.families.base import LatentTiming
 from storyboard.backends.diffusion.loading import (
     ModelUnavailable,
     missing_message,
     quiet_libraries,
 )
 from storyboard.backends.diffusion.prompts import PromptTable
+from storyboard.backends.registry import FAMILIES, LatentTiming, rule_from_configs, size_errors_text
 from storyboard.errors import UsageError
 from storyboard.plan.data import FrameCond
-from storyboard.plan.models import FAMILIES, rule_from_configs, size_errors_text
 
 NAME = "ltx"
 TINY = FAMILIES[NAME].tiny

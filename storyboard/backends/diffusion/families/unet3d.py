@@ -28,9 +28,9 @@ from storyboard.backends.diffusion.loading import (
     quiet_libraries,
 )
 from storyboard.backends.diffusion.prompts import PromptTable
+from storyboard.backends.registry import FAMILIES, rule_from_configs, size_errors_text
 from storyboard.errors import UsageError
 from storyboard.plan.data import FrameCond
-from storyboard.plan.models import FAMILIES, rule_from_configs, size_errors_text
 
 NAME = "unet3d"
 TINY = FAMILIES[NAME].tiny
