@@ -51,8 +51,8 @@ class DiffusionBackend:
                 module.to(device)
         with self._on_device(components.text_encoder):
             prompts = family.encode_prompts(components, list(plan.prompts), device)
-            negative = family.encode_prompts(components, [plan.negative], device)[0]
-        self.table = PromptTable(prompts.to(dtype), negative.to(dtype))
+            negative = family.encode_prompts(components, [plan.negative], device)
+        self.table = PromptTable.of(prompts, negative, dtype)
         self.version = f"1:{model['id']}:{model.get('revision')}"  # as backend_identity() says
 
     @classmethod

@@ -9,7 +9,6 @@ a hub id, from the user's Hugging Face cache first and the hub only when
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
@@ -128,23 +127,3 @@ def make_scheduler(name: str, config: dict[str, Any]):
     if name == "dpm++":
         return DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++", solver_order=2)
     raise ValueError(f"unknown scheduler {name!r}")
-
-
-# --- tokenizers for tiny offline models ------------------------------------------------------
-
-
-def byte_vocab() -> dict[str, int]:
-    """A CLIP vocabulary of the 256 byte characters (word-internal and word-final) plus start/end."""
-    keep = set(range(33, 127)) | set(range(161, 173)) | set(range(174, 256))
-    chars, extra = [], 0
-    for b in range(256):
-        if b in keep:
-            chars.append(chr(b))
-        else:
-            chars.append(chr(256 + extra))
-            extra += 1
-    vocab = {c: i for i, c in enumerate(chars)}
-    vocab.update({c + "</w>": 256 + i for i, c in enumerate(chars)})
-    vocab["<|startoftext|>"] = 512
-    vocab["<|endoftext|>"] = 513
-    return vocab
