@@ -8,7 +8,7 @@ import difflib
 from dataclasses import dataclass
 
 from storyboard.backends.hub import hub_cache_dir, hub_offline
-from storyboard.backends.registry import BUILT_IN, FAMILIES, size_message, supported_pipelines
+from storyboard.backends.registry import FAMILIES, built_in, size_message, supported_pipelines
 from storyboard.backends.sources import locate_model, source_size_rule
 
 
@@ -25,7 +25,7 @@ def did_you_mean(model_id: str) -> str | None:
     """The built-in model ``model_id`` is a near miss of (``tiny-randm`` -> ``tiny-random``), or None."""
     if "/" in model_id or "\\" in model_id:
         return None
-    close = difflib.get_close_matches(model_id.strip().lower(), BUILT_IN, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(model_id.strip().lower(), built_in(), n=1, cutoff=0.6)
     return close[0] if close else None
 
 
@@ -59,7 +59,7 @@ def model_problems(model_id: str, width: int, height: int, revision: str | None 
         near = did_you_mean(model_id)
         if near is not None:
             return [ModelProblem("id", f"'{model_id}' is not a model storyboard knows, nor a folder: did you mean "
-                                       f"'{near}'? (built in: {', '.join(BUILT_IN)})")]
+                                       f"'{near}'? (built in: {', '.join(built_in())})")]
     if source.kind == "no-folder":
         return [ModelProblem("id", f"model folder '{model_id}' does not exist")]
     if source.kind == "hub" and hub_offline():
@@ -80,5 +80,5 @@ def model_warnings(model_id: str, revision: str | None = None) -> list[str]:
     source = locate_model(model_id, revision)
     if source.kind != "hub" or hub_offline():
         return []
-    return [f"model '{model_id}' is neither built in ({', '.join(BUILT_IN)}), nor a folder, nor in the Hugging Face "
+    return [f"model '{model_id}' is neither built in ({', '.join(built_in())}), nor a folder, nor in the Hugging Face "
             f"cache ({hub_cache_dir()}): render will download it from the hub"]

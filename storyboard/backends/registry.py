@@ -188,15 +188,26 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            "tiny-ltx", tiny_rule=SizeRule(32, 32), base_rule=SizeRule(32, 32), denoiser="transformer",
            rule=ltx_rule, schedulers=("auto", "euler"), hub_names=("ltx-video", "startswith:lightricks/ltx")),
 )}
-FAMILY_TIMING: dict[str, LatentTiming] = {name: f.timing for name, f in FAMILIES.items()}
-TINY_FAMILIES: dict[str, str] = {f.tiny: name for name, f in FAMILIES.items()}
-PIPELINE_FAMILIES: dict[str, str] = {p: name for name, f in FAMILIES.items() for p in f.pipelines}
-BUILT_IN: tuple[str, ...] = (PREVIEW, *TINY_FAMILIES)
+
+
+def tiny_family(model_id: str) -> str | None:
+    """The family whose tiny random model ``model_id`` names (``tiny-wan`` -> ``wan``), or None."""
+    return next((name for name, family in FAMILIES.items() if family.tiny == model_id), None)
+
+
+def pipeline_family(class_name: str) -> str | None:
+    """The family that drives models saved by the diffusers pipeline ``class_name``, or None."""
+    return next((name for name, family in FAMILIES.items() if class_name in family.pipelines), None)
+
+
+def built_in() -> tuple[str, ...]:
+    """The model ids that need no weights: the preview and each family's tiny random model."""
+    return (PREVIEW, *(family.tiny for family in FAMILIES.values()))
 
 
 def supported_pipelines() -> str:
     """``TextToVideoSDPipeline (unet3d), WanPipeline (wan), LTXPipeline (ltx)``."""
-    return ", ".join(f"{p} ({f})" for p, f in PIPELINE_FAMILIES.items())
+    return ", ".join(f"{p} ({name})" for name, family in FAMILIES.items() for p in family.pipelines)
 
 
 def named_family(hub_id: str) -> str | None:

@@ -13,12 +13,12 @@ from typing import Any
 from storyboard.backends.hub import cached_snapshot, looks_local
 from storyboard.backends.registry import (
     FAMILIES,
-    PIPELINE_FAMILIES,
     PREVIEW,
-    TINY_FAMILIES,
     LatentTiming,
     SizeRule,
     named_family,
+    pipeline_family,
+    tiny_family,
 )
 
 
@@ -53,8 +53,9 @@ def locate_model(model_id: str, revision: str | None = None) -> ModelSource:
     """Where ``model_id`` points (see :class:`ModelSource`); reads at most one ``model_index.json``."""
     if model_id == PREVIEW:
         return ModelSource(model_id, "preview")
-    if model_id in TINY_FAMILIES:
-        return ModelSource(model_id, "tiny", family=TINY_FAMILIES[model_id])
+    tiny = tiny_family(model_id)
+    if tiny is not None:
+        return ModelSource(model_id, "tiny", family=tiny)
     if looks_local(model_id):
         folder = Path(model_id).expanduser()
         if not folder.is_dir():
@@ -71,7 +72,7 @@ def index_family(folder: Path) -> str | None:
     it); None without one."""
     index = ModelSource("", "folder", folder).read("model_index.json") or {}
     name = index.get("_class_name")
-    return PIPELINE_FAMILIES.get(name, name) if isinstance(name, str) else None
+    return (pipeline_family(name) or name) if isinstance(name, str) else None
 
 
 def detect_family(model_id: str) -> str | None:
