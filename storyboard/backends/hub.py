@@ -30,7 +30,7 @@ def hub_offline() -> bool:
     """Whether the hub may not be asked, by huggingface_hub's own rule but read now (not when it was
     imported): ``HF_HUB_OFFLINE``, else ``TRANSFORMERS_OFFLINE``, is one of 1, on, yes, true."""
     value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
-    return value.strip().upper() in TRUE_VALUES
+    return value.upper() in TRUE_VALUES
 
 
 def hub_endpoint() -> str:
