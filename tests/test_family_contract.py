@@ -59,6 +59,8 @@ def entry_gaps(entry: Family) -> list[str]:
         gaps.append(f"{entry.name}: schedulers {entry.schedulers} do not start with 'auto'")
     if "prompt" not in entry.conditioning:
         gaps.append(f"{entry.name}: conditioning {entry.conditioning} lacks 'prompt'")
+    gaps += [f"{entry.name}: checkpoint {hub_id} is not named as one of its models (hub_names)"
+             for hub_id in entry.checkpoints if entry.hub_names and not entry.named_by(hub_id)]
     if not isinstance(entry.rule({}, {}), SizeRule):
         gaps.append(f"{entry.name}: its rule does not give a SizeRule from empty configs")
     others = [f for f in FAMILIES.values() if f.name != entry.name]

@@ -118,7 +118,8 @@ class Family:
     - ``hub_names``: lower-case pieces of a hub id that name the family, for a model whose own
       index is not at hand (``startswith:`` pieces match the id's start);
     - ``schedulers``: the ``model.scheduler`` values it samples with (``auto``: its default);
-    - ``conditioning``: what it conditions each latent frame on.
+    - ``conditioning``: what it conditions each latent frame on;
+    - ``checkpoints``: hub ids of published models it drives (what a model picker offers).
     """
 
     name: str
@@ -133,6 +134,7 @@ class Family:
     hub_names: tuple[str, ...] = ()
     index_timings: tuple[tuple[str, LatentTiming], ...] = ()
     conditioning: tuple[str, ...] = field(default=("prompt", "pulse"))
+    checkpoints: tuple[str, ...] = ()
 
     def named_by(self, hub_id: str) -> bool:
         """Whether a hub id's name says it is of this family (``Wan-AI/Wan2.1-...``)."""
@@ -179,14 +181,17 @@ TI2V_TIMING = LatentTiming(ratio=4, causal_first=True, native_fps=24, clip_frame
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("unet3d", ("TextToVideoSDPipeline",), LatentTiming(), "tiny-random", tiny_rule=SizeRule(16, 16),
-           base_rule=SizeRule(8, 8), denoiser="unet", rule=unet3d_rule, schedulers=("auto", "ddim", "dpm++")),
+           base_rule=SizeRule(8, 8), denoiser="unet", rule=unet3d_rule, schedulers=("auto", "ddim", "dpm++"),
+           checkpoints=("damo-vilab/text-to-video-ms-1.7b", "cerspense/zeroscope_v2_576w")),
     Family("wan", ("WanPipeline",), LatentTiming(ratio=4, causal_first=True, native_fps=16, clip_frames=81),
            "tiny-wan", tiny_rule=SizeRule(16, 16, 16384, 16384), base_rule=SizeRule(16, 16),
            denoiser="transformer", rule=wan_rule, schedulers=("auto", "unipc", "euler"),
-           hub_names=("startswith:wan-ai/", "/wan2"), index_timings=(("expand_timesteps", TI2V_TIMING),)),
+           hub_names=("startswith:wan-ai/", "/wan2"), index_timings=(("expand_timesteps", TI2V_TIMING),),
+           checkpoints=("Wan-AI/Wan2.1-T2V-1.3B-Diffusers",)),
     Family("ltx", ("LTXPipeline",), LatentTiming(ratio=8, causal_first=True, native_fps=24, clip_frames=121),
            "tiny-ltx", tiny_rule=SizeRule(32, 32), base_rule=SizeRule(32, 32), denoiser="transformer",
-           rule=ltx_rule, schedulers=("auto", "euler"), hub_names=("ltx-video", "startswith:lightricks/ltx")),
+           rule=ltx_rule, schedulers=("auto", "euler"), hub_names=("ltx-video", "startswith:lightricks/ltx"),
+           checkpoints=("Lightricks/LTX-Video",)),
 )}
 
 
