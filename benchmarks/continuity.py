@@ -44,7 +44,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from storyboard.backends.diffusion.families.unet3d import SCHEDULER  # noqa: E402
 from storyboard.backends.diffusion.loading import make_scheduler  # noqa: E402
 from storyboard.backends.diffusion.sampler import sample  # noqa: E402
-from storyboard.plan.latents import FAMILY_TIMING  # noqa: E402
+from storyboard.backends import registry  # noqa: E402
 from storyboard.plan.windows import windows_for  # noqa: E402
 
 OVERLAP = 4  # latent frames shared by neighbouring windows
@@ -165,7 +165,7 @@ def seam_figures(family: str, latent_frames: int = 128, steps: int = 25, seed: i
 
 def evals_per_output_frame(family: str, output_frames: int = 4096) -> float:
     """Latent frames the denoiser processes per output frame, with the family's window and overlap."""
-    timing = FAMILY_TIMING[family]
+    timing = registry.FAMILIES[family].timing
     latent = timing.latent_frames(output_frames)
     windows = windows_for(0, latent, min(latent, FAMILIES[family][1]), OVERLAP)
     return sum(e - s for s, e in windows) / output_frames

@@ -13,7 +13,7 @@ For a one-minute shot (``--seconds``) of one prompt glide, at the project's defa
 it prints one JSON object with, per family:
 
 - ``ours_*``: our render, its windows as the sampler runs them (the plan's windows, or
-  :func:`storyboard.plan.latents.shot_latents`'s for families that compress time), each
+  :func:`storyboard.backends.latents.shot_latents`'s for families that compress time), each
   window through the denoiser once per step and guidance branch;
 - ``stock_*``: the stock pipeline (``WanPipeline``, ``LTXPipeline``, ``TextToVideoSDPipeline``)
   making the same length as independent native clips, at the same steps and guidance;
@@ -76,7 +76,7 @@ def shot_windows(timing, plan) -> tuple[tuple[tuple[int, int], ...], int, int]:
     """The windows our sampler runs over the plan's one shot (latent frames), the shot's latent
     frames and its native frames, for a family of ``timing`` (its ``TIMING``), checked against
     :func:`latent_evaluations` (the count ``render`` prints)."""
-    from storyboard.plan.latents import latent_evaluations, shot_latents
+    from storyboard.backends.latents import latent_evaluations, shot_latents
 
     shot, overlap = plan.shots[0], int(plan.model["window"]["overlap"])
     if timing.ratio == 1 and timing.native_fps is None:  # a latent frame per frame: the plan's own windows

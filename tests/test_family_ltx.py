@@ -38,7 +38,7 @@ def held(n: int, prompt: int = 0, pulse: float = 0.0) -> list[FrameCond]:
 
 
 def table_of(c, prompts: list[str], negative: str = "blurry") -> PromptTable:
-    return PromptTable(ltx.encode_prompts(c, prompts, "cpu"), ltx.encode_prompts(c, [negative], "cpu")[0])
+    return PromptTable.of(ltx.encode_prompts(c, prompts, "cpu"), ltx.encode_prompts(c, [negative], "cpu"))
 
 
 # --- 1. reference equivalence -----------------------------------------------------------------
@@ -141,9 +141,9 @@ def attn2_inputs(c, frames: int = 3, tokens: int = 4, seed: int = 0):
     generator = torch.Generator().manual_seed(seed)
     inner = c.transformer.config.num_attention_heads * c.transformer.config.attention_head_dim
     hidden = torch.randn(1, frames * tokens, inner, generator=generator)
-    texts, masks = ltx.encode_with_masks(c, ["a red room", "the blue open sea at dawn", "x"][:frames], "cpu")
-    projected = c.transformer.caption_projection(texts)
-    bias = ((1 - masks.float()) * -10000.0).unsqueeze(1)
+    encoded = ltx.encode_prompts(c, ["a red room", "the blue open sea at dawn", "x"][:frames], "cpu")
+    projected = c.transformer.caption_projection(encoded.embeddings)
+    bias = ((1 - encoded.masks.float()) * -10000.0).unsqueeze(1)
     return hidden, projected, bias
 
 
@@ -210,19 +210,20 @@ def test_forced_per_frame_path_with_one_prompt_equals_the_stock_path(tiny):
     assert (per_frame - stock).abs().max().item() < 1e-5  # measured: ~1e-7
 
 
-def test_masks_are_found_again_and_a_glide_uses_the_union(tiny):
+def test_masks_travel_with_the_encodings_and_a_glide_uses_the_union(tiny):
     texts = ["a", "a much longer prompt about the sea"]
-    embeddings, masks = ltx.encode_with_masks(tiny, texts, "cpu")
-    table = PromptTable(ltx.encode_prompts(tiny, texts, "cpu").to(torch.bfloat16),
-                        ltx.encode_prompts(tiny, ["blurry"], "cpu")[0].to(torch.bfloat16))
-    found = ltx.PromptMasks.of(tiny, table)
-    assert torch.equal(found.prompts, masks.cpu())
-    assert found.prompts[0].sum() == 2 and found.prompts[1].sum() > 10
-    assert torch.equal(found.frame(FrameCond(0, 1, 0.0, 0)), masks[0])
-    assert torch.equal(found.frame(FrameCond(0, 1, 1.0, 0)), masks[1])
-    assert torch.equal(found.frame(FrameCond(0, 1, 0.4, 0)), masks[0] | masks[1])
-    with pytest.raises(ValueError, match="did not produce"):
-        tiny.masks.lookup(torch.randn(1, *embeddings.shape[1:]))
+    encoded = ltx.encode_prompts(tiny, texts, "cpu")
+    masks = encoded.masks
+    table = PromptTable.of(encoded, ltx.encode_prompts(tiny, ["blurry"], "cpu"), torch.bfloat16)
+    assert table.prompts.dtype == torch.bfloat16 and torch.equal(table.prompt_masks, masks)
+    assert masks[0].sum() == 2 and masks[1].sum() > 10  # "a" and </s>; the longer prompt's bytes
+    assert table.negative_mask.sum() == len("blurry") + 1
+    assert torch.equal(table.frame_mask(FrameCond(0, 1, 0.0, 0)), masks[0])
+    assert torch.equal(table.frame_mask(FrameCond(0, 1, 1.0, 0)), masks[1])
+    assert torch.equal(table.frame_mask(FrameCond(0, 1, 0.4, 0)), masks[0] | masks[1])
+    without = PromptTable(table.prompts, table.negative)
+    with pytest.raises(ValueError, match="attention masks"):
+        ltx.Denoiser(tiny, without, [FrameCond(0, 0, 0.0, 0)], 3.0, torch.float32)
 
 
 @torch.no_grad()

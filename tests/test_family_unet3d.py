@@ -38,8 +38,7 @@ def test_latents_equal_the_stock_pipeline(tiny, tmp_path, scheduler):
     theirs = pipe(prompt="a red room", negative_prompt="blurry", height=HEIGHT, width=WIDTH, num_frames=FRAMES,
                   num_inference_steps=STEPS, guidance_scale=GUIDANCE, latents=noise.clone(), output_type="latent").frames
 
-    prompts = unet3d.encode_prompts(c, ["a red room"], "cpu")
-    table = PromptTable(prompts, unet3d.encode_prompts(c, ["blurry"], "cpu")[0])
+    table = PromptTable.of(unet3d.encode_prompts(c, ["a red room"], "cpu"), unet3d.encode_prompts(c, ["blurry"], "cpu"))
     conds = [FrameCond(0, 0, 0.0, 0)] * FRAMES
     denoiser = unet3d.Denoiser(c, table, conds, GUIDANCE, torch.float32)
     ours = sample(denoiser, unet3d.scheduler(c, scheduler), noise.clone(), [(0, FRAMES)], steps=STEPS)

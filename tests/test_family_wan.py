@@ -58,8 +58,7 @@ def stock_latents(folder, c, noise, steps: int, **call) -> torch.Tensor:
 
 
 def our_latents(c, noise, steps: int, guidance: float = 5.0, **denoiser) -> torch.Tensor:
-    prompts = wan.encode_prompts(c, [PROMPT], "cpu")
-    table = PromptTable(prompts, wan.encode_prompts(c, [NEGATIVE], "cpu")[0])
+    table = PromptTable.of(wan.encode_prompts(c, [PROMPT], "cpu"), wan.encode_prompts(c, [NEGATIVE], "cpu"))
     conds = [FrameCond(0, 0, 0.0, 0) for _ in range(noise.shape[2])]
     den = wan.Denoiser(c, table, conds, guidance, torch.float32, **denoiser)
     with torch.no_grad():
@@ -86,10 +85,12 @@ def test_our_prompt_embeddings_are_the_pipelines(saved):
     c = wan.load(str(saved), "tiny-wan", {}, torch.float32)
     pipe = WanPipeline.from_pretrained(saved, dtype=torch.float32)
     theirs, negative = pipe.encode_prompt(PROMPT, NEGATIVE, max_sequence_length=c.text_length, device="cpu")
-    ours = wan.encode_prompts(c, [PROMPT, NEGATIVE], "cpu")
+    encoded = wan.encode_prompts(c, [PROMPT, NEGATIVE], "cpu")
+    ours = encoded.embeddings
     torch.testing.assert_close(ours, torch.cat([theirs, negative]), rtol=0, atol=1e-5)  # batched: not bit-equal
     tokens = len(c.tokenizer("a red kite & a blue sky").input_ids)  # the cleaned prompt and </s>
     assert bool((ours[0, tokens:] == 0).all()) and bool((ours[0, :tokens] != 0).any(dim=-1).all())
+    assert encoded.masks[0].tolist() == [True] * tokens + [False] * (c.text_length - tokens)  # the mask travels along
 
 
 def test_two_experts_switch_at_the_boundary_like_the_stock_pipeline(saved_a14b):
@@ -179,8 +180,7 @@ def test_per_frame_prompts_in_the_whole_transformer():
 
 def test_the_denoiser_gives_each_latent_frame_its_own_prompt():
     c = wan.tiny_components()
-    prompts = wan.encode_prompts(c, ["a red kite", "a green field"], "cpu")
-    table = PromptTable(prompts, wan.encode_prompts(c, [""], "cpu")[0])
+    table = PromptTable.of(wan.encode_prompts(c, ["a red kite", "a green field"], "cpu"), wan.encode_prompts(c, [""], "cpu"))
     x, t = noise_for(c), torch.tensor(900)
     held = [FrameCond(0, 0, 0.0, 0)] * LATENTS
     glide = [FrameCond(0, 1, k / (LATENTS - 1), 0) for k in range(LATENTS)]

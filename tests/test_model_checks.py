@@ -14,14 +14,9 @@ import pytest
 from helpers import write
 
 from storyboard.cli import main
-from storyboard.plan.models import (
-    FAMILIES,
-    SizeRule,
-    locate_model,
-    model_problems,
-    model_warnings,
-    rule_from_configs,
-)
+from storyboard.backends.model_checks import model_problems, model_warnings
+from storyboard.backends.registry import FAMILIES, SizeRule, rule_from_configs
+from storyboard.backends.sources import locate_model
 
 SCRIPT = "output: {width: 640, height: 360, fps: 8}\nmodel: {id: MODEL, steps: 1}\nscenes:\n  - {duration: 1s, prompts: a}\n"
 
@@ -280,3 +275,22 @@ def test_the_studio_refuses_the_size_when_the_job_is_checked_not_after_torch(tmp
         "output.height", 1, "360 does not fit model 'tiny-ltx' (ltx): width and height must be multiples of 32 pixels "
         "(nearest: 352 or 384)")
     assert check_text(text.replace("360", "352"), folder.root / "s.yaml", folder, model="tiny-ltx").ok
+
+
+@pytest.mark.parametrize(("hf_hub_offline", "transformers_offline", "offline"), [
+    ("1", None, True), ("ON", None, True), ("yes", None, True), ("True", None, True), (" 1", None, False),
+    ("0", None, False), ("off", None, False), ("false", None, False), ("no", None, False), ("", None, False),
+    (None, "1", True), ("", "yes", True), ("0", "1", False), (None, None, False),
+])
+def test_one_hub_offline_check_reads_the_variables_as_huggingface_hub_does(monkeypatch, hf_hub_offline,
+                                                                          transformers_offline, offline):
+    """HF_HUB_OFFLINE, else TRANSFORMERS_OFFLINE, one of 1/on/yes/true: 'off' no longer counts as offline
+    for storyboard while huggingface_hub goes online, and TRANSFORMERS_OFFLINE=1 keeps both off the hub."""
+    from storyboard.backends.hub import hub_offline
+
+    for name, value in (("HF_HUB_OFFLINE", hf_hub_offline), ("TRANSFORMERS_OFFLINE", transformers_offline)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    assert hub_offline() is offline

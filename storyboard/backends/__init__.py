@@ -7,11 +7,12 @@ order as ``H x W x 3`` uint8 arrays (handle frames included).
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Iterator, Protocol
 
 from storyboard.plan.data import Plan, ShotPlan
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PREVIEW = "preview"
 

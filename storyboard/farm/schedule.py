@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from storyboard.plan.data import Plan, ShotPlan
-from storyboard.plan.latents import latent_evaluations
+from storyboard.backends.latents import latent_evaluations
 
 SHOWN_WORKERS = (2, 4, 8)  # the farm sizes a dry run and the benchmark report
 

@@ -79,7 +79,7 @@ def plan_script(script: Script, *, analyse: bool = True, show_progress: bool = T
     warnings += music_end_warnings(board, plan, lengths)
     warnings += text_warnings(board, plan)
     if board.model.id != "preview":
-        from storyboard.plan.models import model_warnings
+        from storyboard.backends.model_checks import model_warnings
 
         warnings += model_warnings(board.model.id, board.model.revision)
     return Planned(plan, tuple(warnings))
@@ -87,12 +87,12 @@ def plan_script(script: Script, *, analyse: bool = True, show_progress: bool = T
 
 def model_size_errors(script: Script) -> list:
     """The model ``model.id`` names against this machine and the output size, before torch is
-    imported (:func:`storyboard.plan.models.model_problems`: a near miss of a built-in name, a
+    imported (:func:`storyboard.backends.model_checks.model_problems`: a near miss of a built-in name, a
     missing folder, a hub id not cached while offline, a pipeline no family drives, and the size
     rule), located at ``model.id`` or ``output.width`` / ``output.height``. The family checks the
     size again, with the same rule and words, when it loads the model."""
     from storyboard.errors import ScriptError
-    from storyboard.plan.models import model_problems
+    from storyboard.backends.model_checks import model_problems
 
     board, doc = script.storyboard, script.document
     written = doc.data.get("model") if isinstance(doc.data, dict) else None

@@ -68,7 +68,8 @@ def timeline_table(plan: Plan, style: str = "") -> str:
 def latent_summary(plan: Plan) -> str | None:
     """For a model that compresses time or has a native rate (Wan, LTX): its native fps, the native
     and latent frames the shots take, and the windows in latent frames. None for other models."""
-    from storyboard.plan.latents import model_timing, shot_latents
+    from storyboard.backends.latents import shot_latents
+    from storyboard.backends.sources import model_timing
 
     family, timing = model_timing(str(plan.model["id"]))
     if timing is None or (timing.ratio == 1 and timing.native_fps is None):

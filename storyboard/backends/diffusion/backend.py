@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from storyboard.backends.diffusion.families import family_name, load_components
 from storyboard.backends.diffusion.loading import check_available, resolve_device, resolve_dtype
+from storyboard.backends.latents import LatentShot, shot_latents
+from storyboard.backends.registry import LatentTiming
 from storyboard.plan.data import Plan, ShotPlan
-from storyboard.plan.latents import LatentShot, LatentTiming, shot_latents
 
 if TYPE_CHECKING:  # torch loads with the model (DiffusionBackend.open), after the checks that need none
     import numpy as np
@@ -50,8 +51,8 @@ class DiffusionBackend:
                 module.to(device)
         with self._on_device(components.text_encoder):
             prompts = family.encode_prompts(components, list(plan.prompts), device)
-            negative = family.encode_prompts(components, [plan.negative], device)[0]
-        self.table = PromptTable(prompts.to(dtype), negative.to(dtype))
+            negative = family.encode_prompts(components, [plan.negative], device)
+        self.table = PromptTable.of(prompts, negative, dtype)
         self.version = f"1:{model['id']}:{model.get('revision')}"  # as backend_identity() says
 
     @classmethod
@@ -109,7 +110,7 @@ class DiffusionBackend:
         (UNet3D) keeps the plan's own windows."""
         timing, window = self.timing, self.plan.model["window"]
         mapped = shot_latents(shot, self.plan.fps, timing, int(window["overlap"]))
-        if timing.ratio == 1 and timing.native_fps is None:
+        if timing.keeps_plan_windows:
             return replace(mapped, windows=tuple((s - shot.start, e - shot.start) for s, e in shot.windows))
         return mapped
 

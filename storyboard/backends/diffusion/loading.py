@@ -9,12 +9,13 @@ a hub id, from the user's Hugging Face cache first and the hub only when
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
+from storyboard.backends.hub import hub_cache_dir, hub_offline, hub_unreachable, looks_local
+from storyboard.backends.model_checks import missing_message
+from storyboard.backends.sources import locate_model
 from storyboard.errors import UsageError
-from storyboard.plan.models import hub_offline, looks_local, missing_message  # noqa: F401 - the families import them from here
 
 T = TypeVar("T")
 
@@ -86,8 +87,6 @@ def check_available(model_id: str, revision: str | None = None) -> None:
     hub id that is not in the Hugging Face cache and cannot be downloaded (``HF_HUB_OFFLINE`` is
     set, or the hub does not answer within 3 s); built-in models, folders and cached ids pass
     (loading checks a folder's components)."""
-    from storyboard.plan.models import hub_cache_dir, locate_model
-
     if locate_model(model_id, revision).kind != "hub":
         return
     if hub_offline():
@@ -96,27 +95,6 @@ def check_available(model_id: str, revision: str | None = None) -> None:
     if unreachable:
         raise ModelUnavailable(missing_message(model_id, f"it is not in the local cache, and the hub cannot be "
                                                f"reached ({unreachable})"))
-
-
-def hub_endpoint() -> str:
-    """The hub's address: ``HF_ENDPOINT`` (read now), else https://huggingface.co."""
-    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-
-
-def hub_unreachable(timeout_s: float = 3.0) -> str | None:
-    """Why the Hugging Face hub (``HF_ENDPOINT``) cannot be reached within ``timeout_s`` seconds, or
-    None when a connection opens. A TCP connection, not a download: no retries, no waiting."""
-    import socket
-    from urllib.parse import urlsplit
-
-    endpoint = hub_endpoint()
-    parts = urlsplit(endpoint)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parts.hostname or "", port), timeout=timeout_s):
-            return None
-    except OSError as exc:
-        return f"{endpoint}: {exc.strerror or type(exc).__name__}"
 
 
 def quiet_libraries() -> None:
@@ -149,23 +127,3 @@ def make_scheduler(name: str, config: dict[str, Any]):
     if name == "dpm++":
         return DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++", solver_order=2)
     raise ValueError(f"unknown scheduler {name!r}")
-
-
-# --- tokenizers for tiny offline models ------------------------------------------------------
-
-
-def byte_vocab() -> dict[str, int]:
-    """A CLIP vocabulary of the 256 byte characters (word-internal and word-final) plus start/end."""
-    keep = set(range(33, 127)) | set(range(161, 173)) | set(range(174, 256))
-    chars, extra = [], 0
-    for b in range(256):
-        if b in keep:
-            chars.append(chr(b))
-        else:
-            chars.append(chr(256 + extra))
-            extra += 1
-    vocab = {c: i for i, c in enumerate(chars)}
-    vocab.update({c + "</w>": 256 + i for i, c in enumerate(chars)})
-    vocab["<|startoftext|>"] = 512
-    vocab["<|endoftext|>"] = 513
-    return vocab

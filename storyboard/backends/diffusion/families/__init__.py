@@ -15,21 +15,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from storyboard.backends.diffusion.loading import (
-    ModelUnavailable,
-    hub_endpoint,
-    hub_offline,
-    hub_unreachable,
-    load_from,
-)
+from storyboard.backends.diffusion.loading import ModelUnavailable, load_from
+from storyboard.backends.hub import hub_endpoint, hub_offline, hub_unreachable
+from storyboard.backends.registry import FAMILIES, pipeline_family, supported_pipelines, tiny_family
+from storyboard.backends.sources import detect_family
 from storyboard.errors import UsageError
-from storyboard.plan.models import TINY_FAMILIES, detect_family, supported_pipelines
-
-FAMILIES = ("unet3d", "wan", "ltx")
 
 
 def family_module(name: str) -> ModuleType:
-    """The module of family ``name`` (``unet3d``, ``wan`` or ``ltx``)."""
+    """The module of family ``name``, one of the registry's (:data:`~storyboard.backends.registry.FAMILIES`)."""
     if name not in FAMILIES:
         raise UsageError(f"storyboard cannot drive a {name}; it drives these diffusers pipelines: {supported_pipelines()}")
     return importlib.import_module(f"storyboard.backends.diffusion.families.{name}")
@@ -70,9 +64,7 @@ def _hub_family(model_id: str, revision: str | None) -> str | None:
                                f"To check a script without weights use --model preview.") from None
     except Exception:  # no such file, a bad index: loading says so
         return None
-    from storyboard.plan.models import PIPELINE_FAMILIES
-
-    return PIPELINE_FAMILIES.get(name, name)
+    return pipeline_family(name) or name
 
 
 def load_components(model_id: str, *, revision: str | None = None, dtype: Any = None,
@@ -86,7 +78,7 @@ def load_components(model_id: str, *, revision: str | None = None, dtype: Any = 
     caller has found it (:func:`family_name`).
     """
     module = family_module(family) if family else family_of(model_id, revision)
-    if model_id in TINY_FAMILIES:
+    if tiny_family(model_id) is not None:
         return module, module.tiny_components(dtype=dtype)
     return module, load_from(model_id, revision, module.COMPONENTS,
                              lambda source, kwargs: module.load(source, model_id, kwargs, dtype))

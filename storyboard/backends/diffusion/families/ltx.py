@@ -15,32 +15,34 @@ by latent frame (packing is frame-major) so latent frame ``k`` attends to its ow
 text embedding, under its own attention mask.
 
 Text masks: T5 embeddings come with a padding mask that the transformer needs. The
-family's :func:`encode_prompts` returns the ``[P, L, D]`` embeddings the shared
-:class:`~storyboard.backends.diffusion.prompts.PromptTable` holds and records their masks
-(:class:`MaskBook`); the :class:`Denoiser` finds each table row's mask again. A frame
-between two prompts (a slerp) uses the union of their masks: the interpolated
-embedding carries content in every position either prompt uses.
+family's :func:`encode_prompts` returns both (a
+:class:`~storyboard.backends.diffusion.families.base.TextEncoding`), and the shared
+:class:`~storyboard.backends.diffusion.prompts.PromptTable` carries them to the
+:class:`Denoiser`. A frame between two prompts (a slerp) uses the union of their masks: the
+interpolated embedding carries content in every position either prompt uses.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
 
-from storyboard.backends.diffusion.families.base import LatentTiming
-from storyboard.backends.diffusion.loading import (
-    ModelUnavailable,
-    missing_message,
-    quiet_libraries,
+from storyboard.backends.diffusion.families.base import (
+    FrameDenoiser,
+    TextEncoding,
+    build_tiny,
+    byte_t5_tokenizer,
+    freeze,
+    load_errors,
 )
 from storyboard.backends.diffusion.prompts import PromptTable
+from storyboard.backends.registry import FAMILIES, LatentTiming, rule_from_configs, size_errors_text
 from storyboard.errors import UsageError
 from storyboard.plan.data import FrameCond
-from storyboard.plan.models import FAMILIES, rule_from_configs, size_errors_text
 
 NAME = "ltx"
 TINY = FAMILIES[NAME].tiny
@@ -50,45 +52,9 @@ COMPONENTS = ("transformer", "vae", "text_encoder", "tokenizer", "scheduler")
 # some checkpoints are published for 25 fps: pass ``frame_rate`` to the Denoiser for those).
 # 121 frames = 16 latent frames: the clip length LTX-Video's examples use.
 TIMING = FAMILIES[NAME].timing
-PULSE_GUIDANCE = 0.25  # a beat pulse of 1 raises that latent frame's guidance scale by 25 %
 MAX_SEQUENCE_LENGTH = 128  # T5 tokens per prompt, as LTXPipeline
 DEFAULT_SIZE = (768, 512)  # pixels: the resolution LTX-Video is tuned for (width, height)
 DECODE_SEED = 0x17C  # fixes the VAE's injected noise and the decode noise, chunk by chunk
-
-
-class MaskBook:
-    """The T5 attention masks of the prompts :func:`encode_prompts` encoded, found again from their embeddings.
-
-    A table row is matched to the recorded embedding it is closest to (cosine over a
-    fingerprint of its first channels), so casts (bf16) and moves (device) do not lose
-    it. Memory: ``L x 64`` floats per prompt encoded.
-    """
-
-    CHANNELS = 64
-
-    def __init__(self) -> None:
-        self.keys: list[torch.Tensor] = []
-        self.masks: list[torch.Tensor] = []
-
-    @classmethod
-    def fingerprint(cls, embeddings: torch.Tensor) -> torch.Tensor:
-        """``[N, L * CHANNELS]`` unit vectors from ``[N, L, D]`` embeddings (float32, CPU)."""
-        keys = embeddings[..., : cls.CHANNELS].detach().float().cpu().flatten(1)
-        return keys / keys.norm(dim=1, keepdim=True).clamp_min(1e-12)
-
-    def record(self, embeddings: torch.Tensor, masks: torch.Tensor) -> None:
-        self.keys.extend(self.fingerprint(embeddings))
-        self.masks.extend(masks.detach().bool().cpu())
-
-    def lookup(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """Masks ``[N, L]`` (bool, CPU) of ``[N, L, D]`` embeddings encoded here before."""
-        if not self.keys:
-            raise ValueError("no prompt masks recorded: encode the prompts with ltx.encode_prompts first")
-        cos = self.fingerprint(embeddings) @ torch.stack(self.keys).T
-        score, best = cos.max(dim=1)
-        if bool((score < 0.99).any()):
-            raise ValueError("a prompt embedding that ltx.encode_prompts did not produce: its attention mask is unknown")
-        return torch.stack([self.masks[i] for i in best.tolist()])
 
 
 @dataclass
@@ -114,7 +80,6 @@ class Components:
     decode_chunk: int = 12
     decode_overlap: int = 4
     render_size: tuple[int, int] | None = None  # (width, height) pixels, once check_size accepted it
-    masks: MaskBook = field(default_factory=MaskBook)
 
     @property
     def spatial_ratio(self) -> int:
@@ -172,18 +137,13 @@ def load(source: str, model_id: str, kwargs: dict[str, Any], dtype: Any) -> Comp
     )
     from transformers import AutoTokenizer, T5EncoderModel
 
-    try:
+    with load_errors(model_id, COMPONENTS):
         tokenizer = AutoTokenizer.from_pretrained(source, subfolder="tokenizer", **kwargs)
         scheduler_config = dict(FlowMatchEulerDiscreteScheduler.load_config(source, subfolder="scheduler", **kwargs))
         text_encoder = T5EncoderModel.from_pretrained(source, subfolder="text_encoder", dtype=dtype, **kwargs)
         transformer = LTXVideoTransformer3DModel.from_pretrained(source, subfolder="transformer", dtype=dtype, **kwargs)
         vae = AutoencoderKLLTXVideo.from_pretrained(source, subfolder="vae", dtype=dtype, **kwargs)
-    except (OSError, ValueError) as exc:  # huggingface_hub raises OSError subclasses for missing files
-        text = str(exc).strip()
-        first_line = text.splitlines()[0].rstrip(".") if text else type(exc).__name__
-        raise ModelUnavailable(missing_message(model_id, first_line, COMPONENTS)) from None
-    for module in (text_encoder, transformer, vae):
-        module.eval().requires_grad_(False)
+    freeze(text_encoder, transformer, vae)
     length = min(MAX_SEQUENCE_LENGTH, int(getattr(tokenizer, "model_max_length", MAX_SEQUENCE_LENGTH)))
     return Components(tokenizer, text_encoder, transformer, vae, scheduler_config, model_id, max_sequence_length=length)
 
@@ -225,46 +185,22 @@ SCHEDULER = dict(  # shaped like LTX-Video's: shift from the token count, stretc
 )
 
 
-def tiny_tokenizer(max_length: int = TINY_SEQUENCE_LENGTH) -> Any:
-    """A T5-like byte tokenizer built in memory: ``<pad>`` 0, ``</s>`` 1 (appended), ``<unk>`` 2, then the 256 bytes.
-
-    A ``tokenizers`` BPE with no merges over the byte-level alphabet (one token per
-    byte), wrapped in ``PreTrainedTokenizerFast``; it saves a ``tokenizer.json`` that
-    ``AutoTokenizer`` loads back.
-    """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    specials = ["<pad>", "</s>", "<unk>"]
-    vocab = {token: i for i, token in enumerate(specials + sorted(pre_tokenizers.ByteLevel.alphabet()))}
-    inner = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
-    inner.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    inner.decoder = decoders.ByteLevel()
-    inner.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>",
-                                                         special_tokens=[("</s>", 1)])
-    return PreTrainedTokenizerFast(tokenizer_object=inner, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
-                                   model_max_length=max_length)
-
-
 def tiny_components(dtype: Any = None, seed: int = 0) -> Components:
     """Random tiny components with LTX-Video's structure: 17 frames at 64x64 in seconds on a CPU; output is noise."""
     from diffusers import AutoencoderKLLTXVideo, LTXVideoTransformer3DModel
     from transformers import T5Config, T5EncoderModel
 
-    quiet_libraries()
-    tokenizer = tiny_tokenizer()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    tokenizer = byte_t5_tokenizer(TINY_SEQUENCE_LENGTH)
+
+    def build() -> tuple[Any, Any, Any]:
         transformer = LTXVideoTransformer3DModel(**TINY_TRANSFORMER)
         vae = AutoencoderKLLTXVideo(**TINY_VAE)
         channels = TINY_VAE["latent_channels"]
         vae.latents_mean.copy_(0.1 * torch.randn(channels))  # not 0/1, so un-normalising is exercised
         vae.latents_std.copy_(1.0 + 0.2 * torch.rand(channels))
-        text_encoder = T5EncoderModel(T5Config(vocab_size=len(tokenizer), **TINY_TEXT))
-    if dtype is not None:
-        transformer, vae, text_encoder = transformer.to(dtype), vae.to(dtype), text_encoder.to(dtype)
-    for module in (text_encoder, transformer, vae):
-        module.eval().requires_grad_(False)
+        return transformer, vae, T5EncoderModel(T5Config(vocab_size=len(tokenizer), **TINY_TEXT))
+
+    transformer, vae, text_encoder = freeze(*build_tiny(seed, build), dtype=dtype)
     return Components(tokenizer, text_encoder, transformer, vae, dict(SCHEDULER), TINY,
                       max_sequence_length=TINY_SEQUENCE_LENGTH)
 
@@ -273,45 +209,15 @@ def tiny_components(dtype: Any = None, seed: int = 0) -> Components:
 
 
 @torch.no_grad()
-def encode_with_masks(components: Components, texts: Sequence[str], device: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """T5 last hidden states ``[P, L, D]`` and padding masks ``[P, L]`` (bool), as LTXPipeline encodes.
-
-    Like the pipeline, the encoder sees the padded ids without a mask; the mask is for the DiT.
-    """
+def encode_prompts(components: Components, texts: list[str], device: str) -> TextEncoding:
+    """T5 last hidden states ``[len(texts), L, D]`` (``L`` = ``max_sequence_length``, 128) and their
+    padding masks ``[len(texts), L]``, as LTXPipeline encodes. Like the pipeline, the encoder sees the
+    padded ids without a mask; the mask is for the DiT."""
     tokens = components.tokenizer(list(texts), padding="max_length", max_length=components.max_sequence_length,
                                   truncation=True, add_special_tokens=True, return_attention_mask=True,
                                   return_tensors="pt")
     hidden = components.text_encoder(tokens.input_ids.to(device))[0]
-    return hidden, tokens.attention_mask.bool().to(device)
-
-
-def encode_prompts(components: Components, texts: list[str], device: str) -> torch.Tensor:
-    """T5 embeddings ``[len(texts), L, D]`` (``L`` = ``max_sequence_length``, 128); masks go to ``components.masks``."""
-    hidden, masks = encode_with_masks(components, texts, device)
-    components.masks.record(hidden, masks)
-    return hidden
-
-
-@dataclass
-class PromptMasks:
-    """Padding masks of a :class:`PromptTable`'s prompts ``[P, L]`` and negative prompt ``[L]`` (bool)."""
-
-    prompts: torch.Tensor
-    negative: torch.Tensor
-
-    @classmethod
-    def of(cls, components: Components, table: PromptTable) -> "PromptMasks":
-        """The masks :func:`encode_prompts` recorded for the table's rows."""
-        book = components.masks
-        return cls(book.lookup(table.prompts), book.lookup(table.negative.unsqueeze(0))[0])
-
-    def frame(self, cond: FrameCond) -> torch.Tensor:
-        """The mask of a frame's embedding: prompt ``a``'s, ``b``'s, or their union between the two."""
-        if cond.w <= 0.0:
-            return self.prompts[cond.a]
-        if cond.w >= 1.0:
-            return self.prompts[cond.b]
-        return self.prompts[cond.a] | self.prompts[cond.b]
+    return TextEncoding(hidden, tokens.attention_mask.bool().to(device))
 
 
 # --- per-frame attention ------------------------------------------------------------------
@@ -392,48 +298,46 @@ def unpack(tokens: torch.Tensor, frames: int, height: int, width: int, patch_t: 
     return x.permute(0, 4, 1, 5, 2, 6, 3, 7).reshape(b, -1, frames * patch_t, height * patch, width * patch)
 
 
-class Denoiser:
+class Denoiser(FrameDenoiser):
     """The sampler's denoiser: LTX velocity prediction with per-frame prompts and guidance.
 
     ``__call__(x, t, (start, end))`` takes latent frames ``[B, C, end - start, h, w]``
     (unpacked) and the scheduler's timestep, packs them as LTXPipeline does, runs the
     transformer on ``[negative, prompt]`` (classifier-free guidance when ``guidance`` > 1,
-    a beat pulse raising a latent frame's scale by :data:`PULSE_GUIDANCE`) and unpacks.
+    a beat pulse raising a latent frame's scale, :meth:`FrameDenoiser.guide`) and unpacks.
 
     RoPE positions are those of the window as a standalone clip (latent frame 0 at
     ``start``): a window is what the model sees at once, so positions stay within the
     range it was trained on however long the shot. ``frame_rate`` (frames per second,
     default :data:`TIMING` ``.native_fps``) sets the temporal RoPE scale
-    ``temporal ratio / frame_rate``. ``masks`` defaults to those recorded by
-    :func:`encode_prompts` for ``table``.
+    ``temporal ratio / frame_rate``. The text's masks are the ``table``'s (built by
+    :meth:`PromptTable.of` from :func:`encode_prompts`).
     """
 
     def __init__(self, components: Components, table: PromptTable, conds: Sequence[FrameCond], guidance: float,
-                 dtype: torch.dtype, *, masks: PromptMasks | None = None, frame_rate: float | None = None):
-        self.c, self.table, self.conds = components, table, list(conds)
-        self.guidance, self.dtype = float(guidance), dtype
+                 dtype: torch.dtype, *, frame_rate: float | None = None):
+        super().__init__(table, conds, guidance, dtype)
+        if table.prompt_masks is None or table.negative_mask is None:
+            raise ValueError("LTX-Video needs the prompts' attention masks: build the table with PromptTable.of "
+                             "from ltx.encode_prompts")
+        self.c = components
         self.context = install_per_frame_attention(components.transformer)
-        self.masks = masks if masks is not None else PromptMasks.of(components, table)
         fps = float(frame_rate or TIMING.native_fps)
         self.rope_scale = (components.temporal_ratio / fps, components.spatial_ratio, components.spatial_ratio)
-        self.calls = 0
 
     def text(self, conds: list[FrameCond], guided: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """Embeddings ``[G, F, L, D]`` and masks ``[G, F, L]`` for the window (``G``: negative first if guided)."""
         embeddings = self.table.window(conds)
-        masks = torch.stack([self.masks.frame(c) for c in conds]).to(embeddings.device)
+        masks = self.table.window_masks(conds).to(embeddings.device)
         if guided:
             n = len(conds)
             embeddings = torch.stack([self.table.negative.unsqueeze(0).expand(n, -1, -1), embeddings])
-            masks = torch.stack([self.masks.negative.to(masks.device).unsqueeze(0).expand(n, -1), masks])
+            masks = torch.stack([self.table.negative_mask.to(masks.device).unsqueeze(0).expand(n, -1), masks])
             return embeddings, masks
         return embeddings.unsqueeze(0), masks.unsqueeze(0)
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor, window: tuple[int, int]) -> torch.Tensor:
-        start, end = window
-        conds = self.conds[start:end]
-        if len(conds) != x.shape[2]:
-            raise ValueError(f"window ({start}, {end}) has {x.shape[2]} latent frames but {len(conds)} conditions")
+        conds = self.window_conds(x, window)
         guided = self.guidance > 1.0
         embeddings, masks = self.text(conds, guided)
         batch = x.shape[0]
@@ -445,8 +349,7 @@ class Denoiser:
         if not guided:
             return out
         uncond, cond = out.chunk(2)
-        scale = torch.tensor([self.guidance * (1 + PULSE_GUIDANCE * c.pulse) for c in conds], device=out.device)
-        return uncond + scale.view(1, 1, -1, 1, 1) * (cond - uncond)
+        return self.guide(uncond, cond, self.guidance, conds)
 
     def predict(self, x: torch.Tensor, t: torch.Tensor, embeddings: torch.Tensor, masks: torch.Tensor,
                 uniform: bool) -> torch.Tensor:

@@ -20,24 +20,25 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
-from storyboard.backends.diffusion.loading import (
-    ModelUnavailable,
-    byte_vocab,
-    make_scheduler,
-    missing_message,
-    quiet_libraries,
+from storyboard.backends.diffusion.families.base import (
+    FrameDenoiser,
+    TextEncoding,
+    build_tiny,
+    byte_clip_tokenizer,
+    freeze,
+    load_errors,
 )
+from storyboard.backends.diffusion.loading import make_scheduler
 from storyboard.backends.diffusion.prompts import PromptTable
+from storyboard.backends.registry import FAMILIES, rule_from_configs, size_errors_text
 from storyboard.errors import UsageError
 from storyboard.plan.data import FrameCond
-from storyboard.plan.models import FAMILIES, rule_from_configs, size_errors_text
 
 NAME = "unet3d"
 TINY = FAMILIES[NAME].tiny
 PIPELINES = FAMILIES[NAME].pipelines
 COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 TIMING = FAMILIES[NAME].timing  # a latent frame per frame, at any frame rate
-PULSE_GUIDANCE = 0.25  # a beat pulse of 1 raises that frame's guidance scale by 25 %
 
 
 @dataclass
@@ -63,18 +64,13 @@ def load(source: str, model_id: str, kwargs: dict[str, Any], dtype: Any) -> Comp
     from diffusers import AutoencoderKL, UNet3DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
 
-    try:
+    with load_errors(model_id, COMPONENTS):
         tokenizer = CLIPTokenizer.from_pretrained(source, subfolder="tokenizer", **kwargs)
         scheduler_config = load_scheduler_config(source, kwargs)
         text_encoder = CLIPTextModel.from_pretrained(source, subfolder="text_encoder", torch_dtype=dtype, **kwargs)
         unet = UNet3DConditionModel.from_pretrained(source, subfolder="unet", torch_dtype=dtype, low_cpu_mem_usage=False, **kwargs)
         vae = AutoencoderKL.from_pretrained(source, subfolder="vae", torch_dtype=dtype, low_cpu_mem_usage=False, **kwargs)
-    except (OSError, ValueError) as exc:  # huggingface_hub raises OSError subclasses for missing files
-        text = str(exc).strip()
-        first_line = text.splitlines()[0].rstrip(".") if text else type(exc).__name__
-        raise ModelUnavailable(missing_message(model_id, first_line, COMPONENTS)) from None
-    for module in (text_encoder, unet, vae):
-        module.eval().requires_grad_(False)
+    freeze(text_encoder, unet, vae)
     return Components(tokenizer, text_encoder, unet, vae, scheduler_config, model_id)
 
 
@@ -88,11 +84,13 @@ def load_scheduler_config(source: str, kwargs: dict[str, Any]) -> dict[str, Any]
 
 
 @torch.no_grad()
-def encode_prompts(components: Components, texts: list[str], device: str) -> torch.Tensor:
-    """CLIP text embeddings ``[len(texts), 77, D]`` (last hidden state, as ModelScope uses)."""
+def encode_prompts(components: Components, texts: list[str], device: str) -> TextEncoding:
+    """CLIP text embeddings ``[len(texts), 77, D]`` (last hidden state, as ModelScope uses; the UNet
+    attends to every position, so the masks are for the record)."""
     tok = components.tokenizer
-    ids = tok(texts, padding="max_length", max_length=tok.model_max_length, truncation=True, return_tensors="pt").input_ids
-    return components.text_encoder(ids.to(device))[0]
+    tokens = tok(texts, padding="max_length", max_length=tok.model_max_length, truncation=True, return_tensors="pt")
+    hidden = components.text_encoder(tokens.input_ids.to(device))[0]
+    return TextEncoding(hidden, tokens.attention_mask.bool().to(device))
 
 
 @dataclass
@@ -141,7 +139,7 @@ def install_per_frame_attention(unet: Any) -> FrameContext:
     return context
 
 
-class UNetDenoiser:
+class UNetDenoiser(FrameDenoiser):
     """The sampler's denoiser: UNet3D noise prediction with per-frame prompts and guidance.
 
     ``conds``: one :class:`FrameCond` per latent frame (here, per frame) of the shot.
@@ -149,14 +147,12 @@ class UNetDenoiser:
 
     def __init__(self, unet: Any, context: FrameContext, table: PromptTable, conds: Sequence[FrameCond],
                  guidance: float, dtype: torch.dtype):
-        self.unet, self.context, self.table, self.conds = unet, context, table, conds
-        self.guidance, self.dtype = guidance, dtype
-        self.calls = 0
+        super().__init__(table, conds, guidance, dtype)
+        self.unet, self.context = unet, context
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor, window: tuple[int, int]) -> torch.Tensor:
-        start, end = window
-        conds = list(self.conds[start:end])
-        n = end - start
+        conds = self.window_conds(x, window)
+        n = len(conds)
         cond = self.table.window(conds)
         guided = self.guidance > 1.0
         if guided:
@@ -174,8 +170,7 @@ class UNetDenoiser:
         if not guided:
             return out
         eps_uncond, eps_cond = out.chunk(2)
-        scale = torch.tensor([self.guidance * (1 + PULSE_GUIDANCE * c.pulse) for c in conds], device=out.device)
-        return eps_uncond + scale.view(1, 1, -1, 1, 1) * (eps_cond - eps_uncond)
+        return self.guide(eps_uncond, eps_cond, self.guidance, conds)
 
 
 def Denoiser(c: Components, table: PromptTable, conds: Sequence[FrameCond], guidance: float,  # noqa: N802
@@ -198,7 +193,7 @@ def spatial_factor(c: Components) -> int:
 def scheduler(c: Components, name: str, latent_shape: tuple[int, int, int] | None = None):  # noqa: ANN201, ARG001
     """DDIM (``auto``) or DPM-Solver++ from the model's own scheduler config (``latent_shape``,
     a window's size, does not matter to them)."""
-    if name not in ("auto", "ddim", "dpm++"):
+    if name not in FAMILIES[NAME].schedulers:
         raise UsageError(f"model '{c.model_id}' (UNet3D, epsilon prediction) samples with ddim or dpm++, not {name}")
     return make_scheduler("ddim" if name == "auto" else name, c.scheduler_config)
 
@@ -245,22 +240,13 @@ SCHEDULER = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, b
 
 def tiny_components(dtype: Any = None, seed: int = 0) -> Components:
     """Random tiny components with ModelScope's structure: runs on a CPU in seconds; output is noise."""
-    import torch
     from diffusers import AutoencoderKL, UNet3DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from transformers import CLIPTextConfig, CLIPTextModel
 
-    quiet_libraries()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        unet = UNet3DConditionModel(**TINY_UNET)
-        vae = AutoencoderKL(**TINY_VAE)
-        text_encoder = CLIPTextModel(CLIPTextConfig(**TINY_TEXT))
-    tokenizer = CLIPTokenizer(vocab=byte_vocab(), merges=[], model_max_length=77)
-    if dtype is not None:
-        unet, vae, text_encoder = unet.to(dtype), vae.to(dtype), text_encoder.to(dtype)
-    for module in (text_encoder, unet, vae):
-        module.eval().requires_grad_(False)
-    return Components(tokenizer, text_encoder, unet, vae, dict(SCHEDULER), TINY)
+    unet, vae, text_encoder = build_tiny(seed, lambda: (
+        UNet3DConditionModel(**TINY_UNET), AutoencoderKL(**TINY_VAE), CLIPTextModel(CLIPTextConfig(**TINY_TEXT))))
+    unet, vae, text_encoder = freeze(unet, vae, text_encoder, dtype=dtype)
+    return Components(byte_clip_tokenizer(), text_encoder, unet, vae, dict(SCHEDULER), TINY)
 
 
 def save_components(components: Components, folder: str | Path) -> Path:

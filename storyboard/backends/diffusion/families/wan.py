@@ -27,16 +27,25 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from storyboard.backends.diffusion.families.base import LatentTiming
-from storyboard.backends.diffusion.loading import (
-    ModelUnavailable,
-    missing_message,
-    quiet_libraries,
+from storyboard.backends.diffusion.families.base import (
+    FrameDenoiser,
+    TextEncoding,
+    build_tiny,
+    byte_t5_tokenizer,
+    freeze,
+    load_errors,
 )
 from storyboard.backends.diffusion.prompts import PromptTable
+from storyboard.backends.registry import (
+    FAMILIES,
+    TI2V_TIMING,
+    LatentTiming,
+    SizeRule,
+    rule_from_configs,
+    size_errors_text,
+)
 from storyboard.errors import UsageError
 from storyboard.plan.data import FrameCond
-from storyboard.plan.models import FAMILIES, TI2V_TIMING, SizeRule, rule_from_configs, size_errors_text
 
 NAME = "wan"
 TINY = FAMILIES[NAME].tiny
@@ -44,8 +53,7 @@ PIPELINES = FAMILIES[NAME].pipelines
 COMPONENTS = ("transformer", "vae", "text_encoder", "tokenizer", "scheduler")
 TIMING = FAMILIES[NAME].timing
 TEXT_LENGTH = 512  # UMT5 tokens per prompt, as WanPipeline pads them
-PULSE_GUIDANCE = 0.25  # a beat pulse of 1 raises that latent frame's guidance scale by 25 %
-SCHEDULERS = ("auto", "unipc", "euler")
+SCHEDULERS = FAMILIES[NAME].schedulers
 
 
 @dataclass
@@ -89,7 +97,7 @@ def load(source: str, model_id: str, kwargs: dict[str, Any], dtype: Any) -> Comp
     from diffusers import AutoencoderKLWan, DiffusionPipeline, WanTransformer3DModel
     from transformers import AutoTokenizer, UMT5EncoderModel
 
-    try:
+    with load_errors(model_id, COMPONENTS):
         index = dict(DiffusionPipeline.load_config(source, **kwargs))
         has_second = bool((index.get("transformer_2") or [None])[0])
         experts = ("transformer", "transformer_2") if has_second else ("transformer",)
@@ -102,10 +110,6 @@ def load(source: str, model_id: str, kwargs: dict[str, Any], dtype: Any) -> Comp
                   for name in experts]
         vae = AutoencoderKLWan.from_pretrained(source, subfolder="vae", dtype=dtype, **kwargs)
         text_encoder = UMT5EncoderModel.from_pretrained(source, subfolder="text_encoder", dtype=dtype, **kwargs)
-    except (OSError, ValueError) as exc:  # huggingface_hub raises OSError subclasses for missing files
-        text = str(exc).strip()
-        first_line = text.splitlines()[0].rstrip(".") if text else type(exc).__name__
-        raise ModelUnavailable(missing_message(model_id, first_line, COMPONENTS)) from None
     c = Components(
         tokenizer, text_encoder, models[0], vae, scheduler_config, model_id,
         transformer_2=models[1] if has_second else None,
@@ -125,8 +129,7 @@ def load_scheduler_config(source: str, kwargs: dict[str, Any]) -> dict[str, Any]
 
 def prepare(c: Components) -> Components:
     """Inference mode, and per-frame cross-attention on every expert."""
-    for module in (c.text_encoder, c.vae, *c.denoisers):
-        module.eval().requires_grad_(False)
+    freeze(c.text_encoder, c.vae, *c.denoisers)
     for model in c.denoisers:
         install_per_frame_attention(model, c.slots)
     return c
@@ -136,7 +139,7 @@ def prepare(c: Components) -> Components:
 
 
 @torch.no_grad()
-def encode_prompts(c: Components, texts: list[str], device: str) -> torch.Tensor:
+def encode_prompts(c: Components, texts: list[str], device: str) -> TextEncoding:
     """UMT5 embeddings ``[len(texts), text_length, D]`` as WanPipeline makes them.
 
     Texts are cleaned like the pipeline's (HTML entities, whitespace), tokenized to
@@ -150,7 +153,7 @@ def encode_prompts(c: Components, texts: list[str], device: str) -> torch.Tensor
     ids, mask = tokens.input_ids.to(device), tokens.attention_mask.to(device)
     hidden = c.text_encoder(ids, mask).last_hidden_state
     kept = torch.arange(c.text_length, device=device).view(1, -1) < mask.gt(0).sum(dim=1).view(-1, 1)
-    return hidden.masked_fill(~kept.unsqueeze(-1), 0.0)
+    return TextEncoding(hidden.masked_fill(~kept.unsqueeze(-1), 0.0), kept)
 
 
 # --- per-frame cross-attention ------------------------------------------------------------
@@ -223,7 +226,7 @@ def install_per_frame_attention(transformer: Any, slots: FrameSlots) -> int:
 # --- the denoiser ---------------------------------------------------------------------------
 
 
-class Denoiser:
+class Denoiser(FrameDenoiser):
     """The sampler's denoiser: Wan flow prediction with per-latent-frame prompts and guidance.
 
     ``conds`` holds one :class:`FrameCond` per latent frame of the shot. A call on a window
@@ -235,14 +238,13 @@ class Denoiser:
 
     def __init__(self, c: Components, table: PromptTable, conds: list[FrameCond] | tuple[FrameCond, ...],
                  guidance: float, dtype: torch.dtype, guidance_2: float | None = None):
-        self.c, self.table, self.conds, self.dtype = c, table, list(conds), dtype
-        self.guidance = guidance
+        super().__init__(table, conds, guidance, dtype)
+        self.c = c
         if guidance_2 is None:  # the low-noise expert's scale: the caller's, the model's, else the same
             guidance_2 = c.guidance_2 if c.guidance_2 is not None else guidance
         self.guidance_2 = guidance_2
         train_steps = int(c.scheduler_config.get("num_train_timesteps", 1000))
         self.boundary = None if c.boundary_ratio is None or c.transformer_2 is None else c.boundary_ratio * train_steps
-        self.calls = 0
 
     def expert(self, t: torch.Tensor) -> tuple[Any, float]:
         """The model and guidance scale for timestep ``t`` (the stock pipeline's switch)."""
@@ -283,10 +285,7 @@ class Denoiser:
         return torch.cat([x, x]), torch.cat([negative, text]), index
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor, window: tuple[int, int]) -> torch.Tensor:
-        start, end = window
-        conds = self.conds[start:end]
-        if len(conds) != x.shape[2]:
-            raise ValueError(f"window ({start}, {end}) covers {x.shape[2]} latent frames, conditions for {len(conds)}")
+        conds = self.window_conds(x, window)
         model, scale = self.expert(t)
         guided = scale > 1.0
         batch, text, index = self.batch(x, conds, guided)
@@ -300,8 +299,7 @@ class Denoiser:
         if not guided:
             return out
         uncond, cond = out.chunk(2)
-        scales = torch.tensor([scale * (1 + PULSE_GUIDANCE * f.pulse) for f in conds], device=out.device)
-        return uncond + scales.view(1, 1, -1, 1, 1) * (cond - uncond)
+        return self.guide(uncond, cond, scale, conds)
 
 
 # --- schedulers, sizes --------------------------------------------------------------------
@@ -423,22 +421,6 @@ SCHEDULER = {  # Wan 2.1 T2V 1.3B's scheduler config
 }
 
 
-def tiny_tokenizer(max_length: int = TINY_TEXT_LENGTH) -> Any:
-    """A byte-level tokenizer built in memory (T5's ``<pad>`` 0, ``</s>`` 1, ``<unk>`` 2, then 256 bytes)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2}
-    vocab.update({ch: 3 + i for i, ch in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))})
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>",
-                                                       special_tokens=[("</s>", 1)])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
-                                   model_max_length=max_length)
-
-
 def tiny_components(dtype: Any = None, seed: int = 0, *, experts: int = 1, boundary_ratio: float = 0.875,
                     **transformer: Any) -> Components:
     """Random tiny components with Wan's structure: a 2-step render of 17 frames at 64 x 64 pixels
@@ -447,15 +429,11 @@ def tiny_components(dtype: Any = None, seed: int = 0, *, experts: int = 1, bound
     from diffusers import AutoencoderKLWan, WanTransformer3DModel
     from transformers import UMT5Config, UMT5EncoderModel
 
-    quiet_libraries()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        models = [WanTransformer3DModel(**{**TINY_TRANSFORMER, **transformer}) for _ in range(experts)]
-        vae = AutoencoderKLWan(**TINY_VAE)
-        text_encoder = UMT5EncoderModel(UMT5Config(**TINY_TEXT))
-    if dtype is not None:
-        models, vae, text_encoder = [m.to(dtype) for m in models], vae.to(dtype), text_encoder.to(dtype)
-    c = Components(tiny_tokenizer(), text_encoder, models[0], vae, dict(SCHEDULER), TINY,
+    models, vae, text_encoder = build_tiny(seed, lambda: (
+        [WanTransformer3DModel(**{**TINY_TRANSFORMER, **transformer}) for _ in range(experts)],
+        AutoencoderKLWan(**TINY_VAE), UMT5EncoderModel(UMT5Config(**TINY_TEXT))))
+    *models, vae, text_encoder = freeze(*models, vae, text_encoder, dtype=dtype)
+    c = Components(byte_t5_tokenizer(TINY_TEXT_LENGTH), text_encoder, models[0], vae, dict(SCHEDULER), TINY,
                    transformer_2=models[1] if experts > 1 else None,
                    boundary_ratio=boundary_ratio if experts > 1 else None, text_length=TINY_TEXT_LENGTH)
     return prepare(c)

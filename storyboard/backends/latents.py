@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from storyboard.backends.registry import LatentTiming
+from storyboard.backends.sources import model_timing
 from storyboard.plan.data import FrameCond, ShotPlan
-from storyboard.plan.models import LatentTiming, model_timing
 from storyboard.plan.windows import windows_for
 
 
@@ -69,6 +70,6 @@ def shot_latents(shot: ShotPlan, fps: int, timing: LatentTiming, overlap: int) -
 def latent_evaluations(plan_shot: ShotPlan, fps: int, overlap: int, model_id: str) -> int:
     """Latent frames the denoiser processes for one shot at one step (without guidance's doubling)."""
     _, timing = model_timing(model_id)
-    if timing is None or (timing.ratio == 1 and timing.native_fps is None):
+    if timing is None or timing.keeps_plan_windows:
         return sum(e - s for s, e in plan_shot.windows)
     return sum(e - s for s, e in shot_latents(plan_shot, fps, timing, overlap).windows)

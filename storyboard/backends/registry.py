@@ -1,0 +1,243 @@
+"""The model families storyboard drives, as data: what ``validate`` needs to know of each.
+
+One :class:`Family` entry per diffusers architecture: the pipelines whose saved models it
+drives (``model_index.json``'s ``_class_name``), its time (:class:`LatentTiming`), its tiny
+random model's id, its size rules (:class:`SizeRule`, from a model's configs or the family's
+base), the hub names that betray it, the schedulers it samples with and the conditioning it
+accepts. The code that drives a family lives in ``backends/diffusion/families/<name>.py``
+(torch); this module imports neither torch, diffusers nor numpy.
+
+Adding a family: one module under ``families/`` and one entry in :data:`FAMILIES`
+(``tests/test_family_contract.py`` lists what both must provide).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+PREVIEW = "preview"
+
+
+@dataclass(frozen=True)
+class LatentTiming:
+    """How a family's latents relate to frames.
+
+    ``ratio``: output frames per latent frame (temporal compression: 1, 4 or 8);
+    ``causal_first``: the first latent frame holds one frame, every other ``ratio``
+    (Wan, LTX), so ``L`` latent frames decode to ``(L - 1) * ratio + 1`` frames;
+    ``native_fps``: the rate the model was trained at, frames per second (None: any rate, like UNet3D);
+    ``clip_frames``: the model's native clip length in frames (Wan 81, LTX 121, ModelScope 16).
+    """
+
+    ratio: int = 1
+    causal_first: bool = False
+    native_fps: float | None = None
+    clip_frames: int = 16
+
+    def latent_frames(self, frames: int) -> int:
+        """Latent frames that decode to at least ``frames`` frames."""
+        if self.ratio == 1:
+            return frames
+        if self.causal_first:
+            return 1 + math.ceil(max(0, frames - 1) / self.ratio)
+        return math.ceil(frames / self.ratio)
+
+    def decoded_frames(self, latent_frames: int) -> int:
+        """Frames that ``latent_frames`` latent frames decode to."""
+        if self.causal_first:
+            return (latent_frames - 1) * self.ratio + 1
+        return latent_frames * self.ratio
+
+    def frames_of(self, latent: int) -> range:
+        """The decoded frames that latent frame ``latent`` holds."""
+        if not self.causal_first:
+            return range(latent * self.ratio, (latent + 1) * self.ratio)
+        if latent == 0:
+            return range(0, 1)
+        return range((latent - 1) * self.ratio + 1, latent * self.ratio + 1)
+
+    @property
+    def clip_latents(self) -> int:
+        """The native clip length in latent frames (Wan's 81 frames are 21)."""
+        return self.latent_frames(self.clip_frames)
+
+    @property
+    def keeps_plan_windows(self) -> bool:
+        """A latent frame per frame at any rate (UNet3D): the plan's own windows are the model's."""
+        return self.ratio == 1 and self.native_fps is None
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """The output sizes a model can render, in pixels: width a multiple of ``width_step`` and
+    height of ``height_step`` (VAE compression times the denoiser's patch or down-sampling), and
+    at most ``max_width`` x ``max_height`` (a position encoding's reach; None: no limit)."""
+
+    width_step: int
+    height_step: int
+    max_width: int | None = None
+    max_height: int | None = None
+
+    def problems(self, width: int, height: int) -> list[tuple[str, int, str]]:
+        """``(field, value, what it must be)`` for each of ``width`` and ``height`` (pixels) the rule
+        refuses, ``field`` being ``"width"`` or ``"height"``."""
+        out = []
+        for name, value, step, most in (("width", width, self.width_step, self.max_width),
+                                        ("height", height, self.height_step, self.max_height)):
+            if most is not None and value > most:
+                out.append((name, value, f"{name} must be at most {most} pixels (nearest: {most // step * step})"))
+            elif value % step:
+                down, up = max(step, value // step * step), -(-value // step) * step
+                nearest = " or ".join(str(n) for n in dict.fromkeys((down, up)) if most is None or n <= most)
+                out.append((name, value, f"{self.steps_text()} (nearest: {nearest})"))
+        return out
+
+    def steps_text(self) -> str:
+        """The multiples the rule asks for, in words."""
+        if self.width_step == self.height_step:
+            return f"width and height must be multiples of {self.width_step} pixels"
+        return f"width must be a multiple of {self.width_step} pixels and height of {self.height_step}"
+
+
+Configs = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Family:
+    """A diffusers architecture storyboard drives (its code: ``backends/diffusion/families/<name>.py``).
+
+    - ``pipelines``: the ``_class_name`` values of ``model_index.json`` it drives;
+    - ``timing``: its time; ``index_timings``: a ``model_index.json`` key that, when true, gives
+      another time (Wan 2.2 TI2V-5B's ``expand_timesteps``);
+    - ``tiny``: the id of its tiny random model (offline tests); ``tiny_rule`` its size rule;
+    - ``denoiser``: the component whose config holds the patch (``unet`` or ``transformer``);
+    - ``rule``: the size rule a model's ``vae`` and denoiser configs give (plain dicts);
+      ``base_rule``: what every model of the family needs, when the configs are not at hand;
+    - ``hub_names``: lower-case pieces of a hub id that name the family, for a model whose own
+      index is not at hand (``startswith:`` pieces match the id's start);
+    - ``schedulers``: the ``model.scheduler`` values it samples with (``auto``: its default);
+    - ``conditioning``: what it conditions each latent frame on;
+    - ``checkpoints``: hub ids of published models it drives (what a model picker offers).
+    """
+
+    name: str
+    pipelines: tuple[str, ...]
+    timing: LatentTiming
+    tiny: str
+    tiny_rule: SizeRule
+    base_rule: SizeRule
+    denoiser: str
+    rule: Callable[[Configs, Configs], SizeRule]
+    schedulers: tuple[str, ...]
+    hub_names: tuple[str, ...] = ()
+    index_timings: tuple[tuple[str, LatentTiming], ...] = ()
+    conditioning: tuple[str, ...] = field(default=("prompt", "pulse"))
+    checkpoints: tuple[str, ...] = ()
+
+    def named_by(self, hub_id: str) -> bool:
+        """Whether a hub id's name says it is of this family (``Wan-AI/Wan2.1-...``)."""
+        name = hub_id.lower()
+        return any(name.startswith(piece[len("startswith:"):]) if piece.startswith("startswith:") else piece in name
+                   for piece in self.hub_names)
+
+    def timing_of(self, index: Mapping[str, Any]) -> LatentTiming:
+        """The time of a model whose ``model_index.json`` holds ``index``."""
+        return next((timing for key, timing in self.index_timings if index.get(key)), self.timing)
+
+
+# --- size rules from configs, one per family ------------------------------------------------
+
+
+def unet3d_rule(vae: Configs, unet: Configs) -> SizeRule:
+    """``2 ** (len(vae.block_out_channels) - 1)`` pixels a latent cell, halved again at each of the
+    UNet's down blocks but the last."""
+    spatial = 2 ** (len(vae.get("block_out_channels") or (0,) * 4) - 1)
+    step = spatial * 2 ** (len(unet.get("down_block_types") or (0,) * 4) - 1)
+    return SizeRule(step, step)
+
+
+def wan_rule(vae: Configs, transformer: Configs) -> SizeRule:
+    """The VAE's ``scale_factor_spatial`` (8; 16 for TI2V-5B) times the DiT's patch (2), and at most
+    ``rope_max_seq_len`` patches a side (the rotary embedding's table)."""
+    spatial = int(vae.get("scale_factor_spatial") or 8)
+    _, ph, pw = tuple(transformer.get("patch_size") or (1, 2, 2))
+    rope = int(transformer.get("rope_max_seq_len") or 1024)
+    return SizeRule(spatial * pw, spatial * ph, rope * spatial * pw, rope * spatial * ph)
+
+
+def ltx_rule(vae: Configs, transformer: Configs) -> SizeRule:
+    """The VAE's ``patch_size * 2 ** (its scaling stages)`` (32) times the DiT's patch, and a multiple
+    of 32 (LTXPipeline's rule)."""
+    spatial = vae.get("spatial_compression_ratio") or (
+        int(vae.get("patch_size") or 4) * 2 ** sum(bool(s) for s in (vae.get("spatio_temporal_scaling")
+                                                                     or (True, True, True, False))))
+    step = math.lcm(32, int(spatial) * int(transformer.get("patch_size") or 1))
+    return SizeRule(step, step)
+
+
+TI2V_TIMING = LatentTiming(ratio=4, causal_first=True, native_fps=24, clip_frames=121)  # Wan 2.2 TI2V-5B
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (
+    Family("unet3d", ("TextToVideoSDPipeline",), LatentTiming(), "tiny-random", tiny_rule=SizeRule(16, 16),
+           base_rule=SizeRule(8, 8), denoiser="unet", rule=unet3d_rule, schedulers=("auto", "ddim", "dpm++"),
+           checkpoints=("damo-vilab/text-to-video-ms-1.7b", "cerspense/zeroscope_v2_576w")),
+    Family("wan", ("WanPipeline",), LatentTiming(ratio=4, causal_first=True, native_fps=16, clip_frames=81),
+           "tiny-wan", tiny_rule=SizeRule(16, 16, 16384, 16384), base_rule=SizeRule(16, 16),
+           denoiser="transformer", rule=wan_rule, schedulers=("auto", "unipc", "euler"),
+           hub_names=("startswith:wan-ai/", "/wan2"), index_timings=(("expand_timesteps", TI2V_TIMING),),
+           checkpoints=("Wan-AI/Wan2.1-T2V-1.3B-Diffusers",)),
+    Family("ltx", ("LTXPipeline",), LatentTiming(ratio=8, causal_first=True, native_fps=24, clip_frames=121),
+           "tiny-ltx", tiny_rule=SizeRule(32, 32), base_rule=SizeRule(32, 32), denoiser="transformer",
+           rule=ltx_rule, schedulers=("auto", "euler"), hub_names=("ltx-video", "startswith:lightricks/ltx"),
+           checkpoints=("Lightricks/LTX-Video",)),
+)}
+
+
+def tiny_family(model_id: str) -> str | None:
+    """The family whose tiny random model ``model_id`` names (``tiny-wan`` -> ``wan``), or None."""
+    return next((name for name, family in FAMILIES.items() if family.tiny == model_id), None)
+
+
+def pipeline_family(class_name: str) -> str | None:
+    """The family that drives models saved by the diffusers pipeline ``class_name``, or None."""
+    return next((name for name, family in FAMILIES.items() if class_name in family.pipelines), None)
+
+
+def built_in() -> tuple[str, ...]:
+    """The model ids that need no weights: the preview and each family's tiny random model."""
+    return (PREVIEW, *(family.tiny for family in FAMILIES.values()))
+
+
+def supported_pipelines() -> str:
+    """``TextToVideoSDPipeline (unet3d), WanPipeline (wan), LTXPipeline (ltx)``."""
+    return ", ".join(f"{p} ({name})" for name, family in FAMILIES.items() for p in family.pipelines)
+
+
+def named_family(hub_id: str) -> str | None:
+    """A guess from a hub id's name (Wan-AI/Wan2.1-..., Lightricks/LTX-Video), for a model whose
+    own index is not at hand."""
+    return next((name for name, family in FAMILIES.items() if family.named_by(hub_id)), None)
+
+
+def rule_from_configs(family: str, vae: Configs, denoiser: Configs) -> SizeRule:
+    """The size rule a model's component configs (``vae/config.json`` and the UNet's or
+    transformer's) give, as the family's loaded modules apply them."""
+    if family not in FAMILIES:
+        raise ValueError(f"no size rule for family {family!r}")
+    return FAMILIES[family].rule(vae, denoiser)
+
+
+def size_message(model_id: str, family: str, value: int, requirement: str) -> str:
+    """The one wording of a size a model refuses (``value`` and ``requirement`` from
+    :meth:`SizeRule.problems`); located at ``output.width`` or ``output.height``."""
+    return f"{value} does not fit model '{model_id}' ({family}): {requirement}"
+
+
+def size_errors_text(model_id: str, family: str, rule: SizeRule, width: int, height: int) -> str | None:
+    """All of a size's problems in one line, each after its field (for an error with no script to
+    point into, as when a family checks a loaded model), or None when the rule admits the size."""
+    found = rule.problems(width, height)
+    return "; ".join(f"output.{field}: {size_message(model_id, family, value, requirement)}"
+                     for field, value, requirement in found) or None
