@@ -42,9 +42,9 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 
 
 def ffmpeg() -> str:
-    import imageio_ffmpeg
+    from storyboard.files import ffmpeg_exe
 
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    return ffmpeg_exe()
 
 
 @dataclass

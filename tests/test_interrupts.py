@@ -97,7 +97,7 @@ def test_a_failure_caused_by_the_interruption_still_exits_130(monkeypatch, tmp_p
 @pytest.mark.slow
 def test_a_full_disk_says_no_space_left_and_leaves_nothing(tmp_path):
     """ffmpeg's writes go to /dev/full (every write fails with ENOSPC), as on a full disk."""
-    from storyboard.render.encode import ffmpeg_exe
+    from storyboard.files import ffmpeg_exe
 
     wrapper = tmp_path / "ffmpeg-on-a-full-disk"
     wrapper.write_text(f"#!{sys.executable}\nimport os, sys\nargs = sys.argv[1:]\n"

@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from storyboard.files import VIDEO_MARK, commit, temporary_sibling
+from storyboard.files import VIDEO_MARK, commit, ffmpeg_exe, temporary_sibling
 from storyboard.plan.data import Plan
 from storyboard.plan.outputs import burns_captions, subtitle_files
 from storyboard.render import entries
@@ -33,7 +33,7 @@ from storyboard.render.compose import (
     write_srt,
     write_vtt,
 )
-from storyboard.render.encode import EncodeError, VideoEncoder, count_frames, ffmpeg_exe
+from storyboard.render.encode import EncodeError, VideoEncoder, count_frames
 from storyboard.render.loudness import encode_mix
 from storyboard.render.progress import clock
 from storyboard.render.segments import Segment, decode_frames

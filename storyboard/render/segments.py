@@ -25,10 +25,10 @@ from typing import Iterator
 
 import numpy as np
 
-from storyboard.files import atomic
+from storyboard.files import atomic, ffmpeg_exe
 from storyboard.plan.data import Plan, ShotPlan
 from storyboard.render import entries
-from storyboard.render.encode import EncodeError, VideoEncoder, count_frames, ffmpeg_exe
+from storyboard.render.encode import EncodeError, VideoEncoder, count_frames
 
 SEGMENT_FORMAT = 2  # 2: a keyframe every second
 KEY = re.compile(r"^[0-9a-f]{40}$")  # the names the cache gives its files (audio pieces: "audio-" + KEY)

@@ -244,13 +244,17 @@ def recovered(jobs: list[Job], grace_s: float = 60.0) -> list[Job]:
 
 
 def is_our_render(pid: int | None) -> bool:
-    """Whether process ``pid`` is a ``storyboard render`` as the studio starts it (its command line, from
-    /proc): a shared ``jobs.json`` may name any process, which must never be signalled."""
-    try:
-        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
+    """Whether process ``pid`` is a ``storyboard render`` as the studio starts it (its command line, read
+    with psutil): a shared ``jobs.json`` may name any process, which must never be signalled."""
+    import psutil
+
+    if pid is None:
         return False
-    return b"storyboard" in args and b"render" in args and b"--expect-sha256" in args
+    try:
+        args = psutil.Process(pid).cmdline()
+    except (psutil.Error, ValueError):  # gone, not ours to read, or a negative pid
+        return False
+    return "storyboard" in args and "render" in args and "--expect-sha256" in args
 
 
 def stop_orphan(pid: int | None, started: int | None, grace_s: float) -> None:
