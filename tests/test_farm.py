@@ -58,7 +58,7 @@ from storyboard.farm.worker import (
     Tick,
 )
 from storyboard.plan.build import plan_script
-from storyboard.render import entries
+from storyboard.render import sealed
 from storyboard.render.orchestrate import plan_segments, render_plan
 from storyboard.render.progress import Progress
 from storyboard.render.segments import KEY, SegmentCache
@@ -476,7 +476,7 @@ class Killer(threading.Thread):
                 (self.pauses / f"release-{pid_of(marker)}").touch()
 
 
-def sealed(cache: Path) -> list[Path]:
+def sealed_segments(cache: Path) -> list[Path]:
     """The segments in the cache with their notes (not a note still being written: ``.<key>.<pid>...part.json``)."""
     return [note for note in cache.glob("*.json") if KEY.match(note.stem) and note.with_suffix(".mkv").is_file()]
 
@@ -485,7 +485,7 @@ def assert_cache_clean(cache: Path) -> None:
     """No temporary file anywhere in the cache, and every entry checks out against its note."""
     assert [p.name for p in cache.rglob("*") if ".part" in p.name] == []
     files = [*cache.glob("*.mkv"), *(cache / "pieces").glob("*.h264")]
-    assert files and all(entries.problem(p) is None for p in files), [(p.name, entries.problem(p)) for p in files]
+    assert files and all(sealed.problem(p) is None for p in files), [(p.name, sealed.problem(p)) for p in files]
 
 
 @pytest.mark.slow
@@ -559,7 +559,7 @@ def test_after_the_driver_is_stopped_the_next_run_resumes_from_the_cache(cluster
     with own_group([sys.executable, "-m", "storyboard", "render", str(script), "-o", str(tmp_path / "v.mp4"),
                     "--ray", handle.address, "--workers", "1", "-q"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as driver:
-        wait_for(lambda: paused(pauses, last) and len(sealed(cache)) == SHOTS - 1
+        wait_for(lambda: paused(pauses, last) and len(sealed_segments(cache)) == SHOTS - 1
                  or driver.poll() is not None, "three shots in the cache and the fourth under way")
         assert driver.poll() is None, driver.communicate()[1]
         driver.send_signal(getattr(signal, stop))
@@ -660,6 +660,6 @@ def test_notes_written_by_the_farm_are_those_of_a_local_render(plan, tmp_path):
     worker = ShotWorker(str(tmp_path / "v.mp4"))
     commit_result(plan, segments, list(worker.render(plan, 1, segments[1].key))[-1], cache.folder / "pieces")
     worker.close()
-    note = json.loads(entries.note_path(segments[1].path).read_text())
+    note = json.loads(sealed.note_path(segments[1].path).read_text())
     assert {k: note[k] for k in ("shot", "scenes", "model", "output", "frames")} == {
         "shot": 1, "scenes": ["c"], "model": "preview", "output": str(tmp_path / "v.mp4"), "frames": 12}

@@ -5,7 +5,7 @@ checks each against its note (size, SHA-256) and against the plan (the segment h
 the shot's frames, each piece its run's, and every piece the shot owes is there), then
 writes it as a local render would: the file through a temporary sibling, flushed and
 renamed, then its note the same way. A file whose note is missing or does not match is
-never reused (see :mod:`storyboard.render.entries`), so whatever stops the driver
+never reused (see :mod:`storyboard.render.sealed`), so whatever stops the driver
 halfway, a cache entry is complete or absent.
 
 Nothing a worker sends names a path: targets come from the driver's own keys.
@@ -20,7 +20,7 @@ from pathlib import Path
 from storyboard.farm.worker import FileBytes, ShotResult
 from storyboard.files import atomic
 from storyboard.plan.data import Plan
-from storyboard.render import entries
+from storyboard.render import sealed
 from storyboard.render.assemble import piece_key, runs_for
 from storyboard.render.segments import Segment
 
@@ -72,7 +72,7 @@ def commit_result(plan: Plan, segments: list[Segment], result: ShotResult, piece
     written = 0
     for key, entry in sent.items():
         target = pieces / f"{key}.h264"
-        if entries.problem(target, owed[key]) is not None:
+        if sealed.problem(target, owed[key]) is not None:
             write_entry(target, entry)
             written += 1
     write_entry(segment.path, result.segment)
@@ -84,5 +84,5 @@ def write_entry(target: Path, entry: FileBytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic(target) as partial:
         partial.write_bytes(entry.data)
-    with atomic(entries.note_path(target)) as partial:
+    with atomic(sealed.note_path(target)) as partial:
         partial.write_bytes(entry.note)

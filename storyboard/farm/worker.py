@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterator
 
 from storyboard.files import process_alive
 from storyboard.plan.data import Plan, ShotPlan
-from storyboard.render import entries
+from storyboard.render import sealed
 
 MAX_RESTARTS = 3  # Ray restarts a worker that died (its process or its machine) this many times ...
 MAX_TASK_RETRIES = 3  # ... and runs the shot it was rendering again this many times; both default to 0 in Ray
@@ -204,7 +204,7 @@ class ShotWorker:
 
 def read_entry(path: Path) -> FileBytes:
     """A finished cache entry's bytes and its note's bytes."""
-    return FileBytes(path.name, path.read_bytes(), entries.note_path(path).read_bytes())
+    return FileBytes(path.name, path.read_bytes(), sealed.note_path(path).read_bytes())
 
 
 def actor_class(ray: Any) -> Any:

@@ -21,7 +21,7 @@ from storyboard.files import sweep_partials, sweep_stale_partials
 from storyboard.interrupts import shielded
 from storyboard.plan.data import Plan
 from storyboard.plan.outputs import default_cache
-from storyboard.render import entries
+from storyboard.render import sealed
 from storyboard.render.encode import abort_all
 from storyboard.render.lock import rendering
 from storyboard.render.progress import Progress, clock
@@ -157,7 +157,7 @@ def render_missing(plan: Plan, segments: list[Segment], todo: list[Segment], cac
         progress.finish()
         # Counted from the cache, not from `done`: a Ctrl-C just after a segment was sealed, before it
         # was counted, would under-report what is kept.
-        kept = sum(1 for s in todo if entries.problem(s.path, s.shot.length) is None)
+        kept = sum(1 for s in todo if sealed.problem(s.path, s.shot.length) is None)
         raise Interrupted(kept, len(todo), cache.folder) from None
     except BaseException:
         clean_up(cache.folder, cache.folder / "pieces", pieces=pieces)
