@@ -32,7 +32,7 @@ from helpers import ffmpeg, run_cli, write
 from storyboard.farm.driver import (
     Dispatch,
     FarmReport,
-    Job,
+    ShotOnWorker,
     WorkerSpec,
     check_result,
     restarted,
@@ -299,14 +299,14 @@ def test_the_driver_writes_a_result_only_for_the_shot_it_asked_for(plan, tmp_pat
     worker = ShotWorker(str(tmp_path / "v.mp4"))
     result = list(worker.render(plan, 1, segments[1].key))[-1]
     worker.close()
-    check_result(Job(segments[1], 0, None, pid=result.pid), result)
+    check_result(ShotOnWorker(segments[1], 0, None, pid=result.pid), result)
     with pytest.raises(FarmError, match=rf"worker 2 was asked for shot 2 \(segment {segments[2].key[:12]}\) and "
                                         rf"returned shot 1 \(segment {segments[1].key[:12]}\)"):
-        check_result(Job(segments[2], 1, None, pid=result.pid), result)
+        check_result(ShotOnWorker(segments[2], 1, None, pid=result.pid), result)
     with pytest.raises(FarmError, match="returned shot 1 .segment 000000000000"):
-        check_result(Job(segments[1], 0, None, pid=result.pid), replace(result, key="0" * 40))
+        check_result(ShotOnWorker(segments[1], 0, None, pid=result.pid), replace(result, key="0" * 40))
     said: list[str] = []
-    wrong, right = Job(segments[2], 0, None, pid=result.pid), Job(segments[1], 0, None, pid=result.pid)
+    wrong, right = ShotOnWorker(segments[2], 0, None, pid=result.pid), ShotOnWorker(segments[1], 0, None, pid=result.pid)
     with pytest.raises(FarmError, match="asked for shot 2"):
         bare_dispatch(plan, segments, cache, said, wrong).on_result("stream", wrong, result)
     assert not cache.folder.exists() or not any(cache.folder.rglob("*")), "nothing of it was written"
@@ -315,7 +315,7 @@ def test_the_driver_writes_a_result_only_for_the_shot_it_asked_for(plan, tmp_pat
     assert said == [] and plan_segments(plan, cache)[1].cached and dispatch.done == 1
 
 
-def bare_dispatch(plan, segments: list, cache: SegmentCache, said: list[str], job: Job) -> Dispatch:
+def bare_dispatch(plan, segments: list, cache: SegmentCache, said: list[str], job: ShotOnWorker) -> Dispatch:
     """A :class:`Dispatch` without Ray or workers, for its news handling: ``job`` running, as ``"stream"``."""
     dispatch = Dispatch.__new__(Dispatch)
     dispatch.plan, dispatch.segments, dispatch.cache, dispatch.say = plan, segments, cache, said.append
@@ -327,7 +327,7 @@ def bare_dispatch(plan, segments: list, cache: SegmentCache, said: list[str], jo
 
 def test_a_restart_is_reported_by_a_tick_or_by_the_result_and_only_during_a_shot(plan, tmp_path):
     segments = plan_segments(plan, SegmentCache(tmp_path / "cache"))
-    job = Job(segments[0], 1, None, pid=100)  # the pid the worker answered just before the shot
+    job = ShotOnWorker(segments[0], 1, None, pid=100)  # the pid the worker answered just before the shot
     assert restarted(job, 100, finished=False) is None and restarted(job, 100, finished=True) is None
     assert restarted(job, 200, finished=False) == ("shot 0: worker 2 (process 100) was lost; Ray restarted it "
                                                    "(process 200), which renders the shot again from its start")
