@@ -8,7 +8,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 # Nor may it write the user's caches (music analyses, speech): one of the session's own, which every
 # test shares unless it is about the cache (those set STORYBOARD_CACHE to a folder of their own).
-SESSION_CACHE = Path(tempfile.mkdtemp(prefix="storyboard-test-cache-"))
+# STORYBOARD_TEST_CACHE names a folder to keep it in between runs (its entries check themselves, and
+# are keyed by what they are made of); by default each run starts with an empty one.
+SESSION_CACHE = Path(os.environ.get("STORYBOARD_TEST_CACHE") or tempfile.mkdtemp(prefix="storyboard-test-cache-"))
+SESSION_CACHE.mkdir(parents=True, exist_ok=True)
 os.environ["STORYBOARD_CACHE"] = str(SESSION_CACHE)
 
 import pytest  # noqa: E402
