@@ -39,7 +39,7 @@ FAMILIES = {"wan-480p": "tiny-wan", "ltx-768": "tiny-ltx", "modelscope-256": "ti
 
 
 def framemd5(path: Path) -> list[str]:
-    from storyboard.render.encode import ffmpeg_exe
+    from storyboard.files import ffmpeg_exe
 
     out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", str(path), "-f", "framemd5", "-"],
                          capture_output=True, text=True, check=True).stdout

@@ -67,7 +67,7 @@ def run(script: Path, output: Path, cache: Path) -> dict:
 
 def plain_encode_seconds(cache: Path, plan_segments: list[Path], folder: Path) -> float:
     """ffmpeg alone: concatenate the segments and re-encode them with the output settings."""
-    from storyboard.render.encode import ffmpeg_exe
+    from storyboard.files import ffmpeg_exe
 
     listing = folder / "segments.txt"
     listing.write_text("".join(f"file '{p}'\n" for p in plan_segments))

@@ -28,12 +28,15 @@ _PARTIAL = re.compile(r"^\..*\.(?P<pid>\d+)(?:-(?P<host>[0-9a-f]{6}))?\.[a-z0-9_
 
 def user_cache(kind: str) -> Path:
     """Where storyboard keeps ``kind`` (``audio`` analyses, ``speech``) between runs:
-    ``$STORYBOARD_CACHE/<kind>``, else ``$XDG_CACHE_HOME/storyboard/<kind>``, else ``~/.cache/storyboard/<kind>``."""
+    ``$STORYBOARD_CACHE/<kind>``, else the platform's user cache folder (platformdirs: on Linux
+    ``$XDG_CACHE_HOME/storyboard/<kind>`` or ``~/.cache/storyboard/<kind>``; on macOS
+    ``~/Library/Caches/storyboard/<kind>``; on Windows under ``%LOCALAPPDATA%``)."""
     root = os.environ.get("STORYBOARD_CACHE")
     if root:
         return Path(root) / kind
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "storyboard" / kind
+    import platformdirs
+
+    return platformdirs.user_cache_path("storyboard", appauthor=False) / kind
 
 
 def host_tag() -> str:
@@ -146,6 +149,14 @@ def atomic(path: Path, suffix: str | None = None) -> Iterator[Path]:
         partial.unlink(missing_ok=True)
         raise
     commit(partial, path)
+
+
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg that reads and writes every media file (imageio-ffmpeg's bundled binary;
+    ``IMAGEIO_FFMPEG_EXE`` overrides)."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 # --- the videos storyboard writes carry a mark, so that only they are replaced without --force ---------

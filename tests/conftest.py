@@ -6,8 +6,13 @@ from pathlib import Path
 # No test may touch the network: huggingface_hub reads this when first imported.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
-# Nor may it write the user's caches (music analyses, speech): one of the session's own.
-os.environ["STORYBOARD_CACHE"] = tempfile.mkdtemp(prefix="storyboard-test-cache-")
+# Nor may it write the user's caches (music analyses, speech): one of the session's own, which every
+# test shares unless it is about the cache (those set STORYBOARD_CACHE to a folder of their own).
+# STORYBOARD_TEST_CACHE names a folder to keep it in between runs (its entries check themselves, and
+# are keyed by what they are made of); by default each run starts with an empty one.
+SESSION_CACHE = Path(os.environ.get("STORYBOARD_TEST_CACHE") or tempfile.mkdtemp(prefix="storyboard-test-cache-"))
+SESSION_CACHE.mkdir(parents=True, exist_ok=True)
+os.environ["STORYBOARD_CACHE"] = str(SESSION_CACHE)
 
 import pytest  # noqa: E402
 
@@ -45,6 +50,35 @@ def tiny():
 
 
 @pytest.fixture
-def private_cache(tmp_path_factory, monkeypatch):
-    """A music analysis cache of the test session's own (not the user's ~/.cache/storyboard)."""
-    monkeypatch.setenv("STORYBOARD_CACHE", str(tmp_path_factory.getbasetemp() / "analysis-cache"))
+def private_cache(monkeypatch) -> Path:
+    """The test session's music and speech cache (not the user's ~/.cache/storyboard), shared by every
+    test in the run, so that an analysis or a speech is made once per run whichever test needs it first."""
+    monkeypatch.setenv("STORYBOARD_CACHE", str(SESSION_CACHE))
+    return SESSION_CACHE
+
+
+@pytest.fixture(scope="session")
+def warm_cache(example_media):
+    """``warm_cache(name)`` validates ``examples/<name>.yaml`` once per run, into the session's cache
+    (its music analysed, its narration spoken), and returns that cache's folder: a test that needs an
+    example's analyses and speech cached reuses them instead of making them again in a cache of its own."""
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from storyboard.cli import main
+
+    done: set[str] = set()
+
+    def warm(name: str) -> Path:
+        if name not in done:
+            script = Path(__file__).resolve().parents[1] / "examples" / f"{name}.yaml"
+            err = io.StringIO()
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("STORYBOARD_CACHE", str(SESSION_CACHE))
+                with redirect_stdout(io.StringIO()), redirect_stderr(err):
+                    code = main(["validate", str(script)])
+            assert code == 0, err.getvalue()
+            done.add(name)
+        return SESSION_CACHE
+
+    return warm

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -13,6 +14,20 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MEDIA = ROOT.parent / "shared" / "media"
+
+
+def shared_media(*names: str) -> Path:
+    """The recordings in ``../shared/media`` a test reads; returns that folder. Without them the test
+    is skipped, saying so, unless ``STORYBOARD_REQUIRE_MEDIA=1`` (CI sets it), when it fails."""
+    missing = [name for name in names if not (SHARED_MEDIA / name).is_file()]
+    if missing:
+        import pytest
+
+        reason = f"{', '.join(missing)} not in {SHARED_MEDIA}"
+        if os.environ.get("STORYBOARD_REQUIRE_MEDIA") == "1":
+            pytest.fail(f"STORYBOARD_REQUIRE_MEDIA=1 but {reason}")
+        pytest.skip(reason)
+    return SHARED_MEDIA
 
 
 def write(path: Path, text: str) -> Path:
@@ -27,9 +42,9 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 
 
 def ffmpeg() -> str:
-    import imageio_ffmpeg
+    from storyboard.files import ffmpeg_exe
 
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    return ffmpeg_exe()
 
 
 @dataclass

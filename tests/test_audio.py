@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("librosa")
 
-from helpers import SHARED_MEDIA, run_cli  # noqa: E402
+from helpers import run_cli, shared_media  # noqa: E402
 
 from storyboard.music.analysis import analyse, cached_analysis  # noqa: E402
 from storyboard.music.synth import synth_track, write_wav  # noqa: E402
@@ -85,12 +85,8 @@ def test_analysis_is_cached_by_content(tmp_path):
     assert cached_analysis(path) is None, "a changed file is analysed again"
 
 
-requires_media = pytest.mark.skipif(not (SHARED_MEDIA / "vibe-ace.ogg").exists(), reason="../shared/media not present")
-
-
-@requires_media
 def test_jazz_track_beats_are_regular_and_near_its_tempo():
-    result = analyse(SHARED_MEDIA / "vibe-ace.ogg")
+    result = analyse(shared_media("vibe-ace.ogg") / "vibe-ace.ogg")
     assert result.tempo_bpm == pytest.approx(129, rel=0.02)
     intervals = np.diff(result.beats)
     assert len(result.beats) > 120, "about 61 s at ~129 BPM"
@@ -99,20 +95,19 @@ def test_jazz_track_beats_are_regular_and_near_its_tempo():
     assert result.confident
 
 
-@requires_media
 def test_drumless_trumpet_loop_does_not_crash_and_says_it_is_unsure():
-    result = analyse(SHARED_MEDIA / "trumpet-loop-90bpm.ogg")
+    media = shared_media("trumpet-loop-90bpm.ogg", "vibe-ace.ogg", "speech-librispeech-198-209.ogg")
+    result = analyse(media / "trumpet-loop-90bpm.ogg")
     assert result.duration_s == pytest.approx(5.33, abs=0.05)
     assert not result.confident, "its beats are a guess and are reported as such"
-    jazz = analyse(SHARED_MEDIA / "vibe-ace.ogg")
+    jazz = analyse(media / "vibe-ace.ogg")
     assert result.steadiness < jazz.steadiness
-    speech = analyse(SHARED_MEDIA / "speech-librispeech-198-209.ogg")
+    speech = analyse(media / "speech-librispeech-198-209.ogg")
     assert speech.steadiness < jazz.steadiness and not speech.confident
 
 
-@requires_media
 def test_beats_command_prints_json_with_tempo_beats_and_downbeats():
-    result = run_cli("beats", str(SHARED_MEDIA / "vibe-ace.ogg"), "--json")
+    result = run_cli("beats", str(shared_media("vibe-ace.ogg") / "vibe-ace.ogg"), "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["tempo_bpm"] == pytest.approx(129, rel=0.02)
@@ -120,9 +115,8 @@ def test_beats_command_prints_json_with_tempo_beats_and_downbeats():
     assert all(b > a for a, b in zip(data["beats"], data["beats"][1:]))
 
 
-@requires_media
 def test_beats_command_warns_when_the_pulse_is_unclear():
-    result = run_cli("beats", str(SHARED_MEDIA / "trumpet-loop-90bpm.ogg"))
+    result = run_cli("beats", str(shared_media("trumpet-loop-90bpm.ogg") / "trumpet-loop-90bpm.ogg"))
     assert result.returncode == 0
     assert "tempo" in result.stdout and "warning: no clear, regular pulse" in result.stderr
 

@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("librosa")
 
-from helpers import SHARED_MEDIA  # noqa: E402
+from helpers import shared_media  # noqa: E402
 
 from storyboard.music.advice import beats_advice, gap_message, plan_advice  # noqa: E402
 from storyboard.music.analysis import (  # noqa: E402
@@ -132,9 +132,7 @@ def test_a_mastered_house_chorus_keeps_its_beats(tmp_path):
 def test_one_loud_hit_in_a_real_recording_does_not_end_its_beats(tmp_path):
     """vibe-ace.ogg with a single loud broadband hit (a dropped microphone) at 3 s: every
     other onset falls under 30 % of it, and the beats used to stop at 3.3 s."""
-    source = SHARED_MEDIA / "vibe-ace.ogg"
-    if not source.exists():
-        pytest.skip("../shared/media not present")
+    source = shared_media("vibe-ace.ogg") / "vibe-ace.ogg"
     clean = analyse(source)
     y = load_mono(source, SAMPLE_RATE).astype(np.float64)
     rng = np.random.default_rng(0)
@@ -152,9 +150,7 @@ def test_one_loud_hit_in_a_real_recording_does_not_end_its_beats(tmp_path):
 
 @pytest.mark.parametrize("name", ["vibe-ace.ogg", "trumpet-loop-90bpm.ogg"])
 def test_beats_cover_the_real_recordings_where_the_music_plays(name):
-    source = SHARED_MEDIA / name
-    if not source.exists():
-        pytest.skip("../shared/media not present")
+    source = shared_media(name) / name
     result = analyse(source)
     start, end = result.music_s
     assert start < 0.1 and end == pytest.approx({"vibe-ace.ogg": 60.5, "trumpet-loop-90bpm.ogg": 3.6}[name], abs=0.2)

@@ -32,7 +32,7 @@ from helpers import ffmpeg, run_cli, write
 from storyboard.farm.driver import (
     Dispatch,
     FarmReport,
-    Job,
+    ShotOnWorker,
     WorkerSpec,
     check_result,
     restarted,
@@ -59,7 +59,7 @@ from storyboard.farm.worker import (
 )
 from storyboard.plan.build import plan_script
 from storyboard.progress import Advanced, Finished, Said, SegmentStarted, Started, silent
-from storyboard.render import FrameTally, SegmentCache, entries, plan_segments, render_plan
+from storyboard.render import FrameTally, SegmentCache, sealed, plan_segments, render_plan
 from storyboard.render.segments import KEY
 from storyboard.script.load import load_script, load_script_text
 
@@ -298,14 +298,14 @@ def test_the_driver_writes_a_result_only_for_the_shot_it_asked_for(plan, tmp_pat
     worker = ShotWorker(str(tmp_path / "v.mp4"))
     result = list(worker.render(plan, 1, segments[1].key))[-1]
     worker.close()
-    check_result(Job(segments[1], 0, None, pid=result.pid), result)
+    check_result(ShotOnWorker(segments[1], 0, None, pid=result.pid), result)
     with pytest.raises(FarmError, match=rf"worker 2 was asked for shot 2 \(segment {segments[2].key[:12]}\) and "
                                         rf"returned shot 1 \(segment {segments[1].key[:12]}\)"):
-        check_result(Job(segments[2], 1, None, pid=result.pid), result)
+        check_result(ShotOnWorker(segments[2], 1, None, pid=result.pid), result)
     with pytest.raises(FarmError, match="returned shot 1 .segment 000000000000"):
-        check_result(Job(segments[1], 0, None, pid=result.pid), replace(result, key="0" * 40))
+        check_result(ShotOnWorker(segments[1], 0, None, pid=result.pid), replace(result, key="0" * 40))
     said: list = []
-    wrong, right = Job(segments[2], 0, None, pid=result.pid), Job(segments[1], 0, None, pid=result.pid)
+    wrong, right = ShotOnWorker(segments[2], 0, None, pid=result.pid), ShotOnWorker(segments[1], 0, None, pid=result.pid)
     with pytest.raises(FarmError, match="asked for shot 2"):
         bare_dispatch(plan, segments, cache, said, wrong).on_result("stream", wrong, result)
     assert not cache.folder.exists() or not any(cache.folder.rglob("*")), "nothing of it was written"
@@ -314,7 +314,7 @@ def test_the_driver_writes_a_result_only_for_the_shot_it_asked_for(plan, tmp_pat
     assert said == [] and plan_segments(plan, cache)[1].cached and dispatch.done == 1
 
 
-def bare_dispatch(plan, segments: list, cache: SegmentCache, said: list, job: Job) -> Dispatch:
+def bare_dispatch(plan, segments: list, cache: SegmentCache, said: list, job: ShotOnWorker) -> Dispatch:
     """A :class:`Dispatch` without Ray or workers, for its news handling: ``job`` running, as ``"stream"``;
     the events it tells go to ``said``."""
     dispatch = Dispatch.__new__(Dispatch)
@@ -327,7 +327,7 @@ def bare_dispatch(plan, segments: list, cache: SegmentCache, said: list, job: Jo
 
 def test_a_restart_is_reported_by_a_tick_or_by_the_result_and_only_during_a_shot(plan, tmp_path):
     segments = plan_segments(plan, SegmentCache(tmp_path / "cache"))
-    job = Job(segments[0], 1, None, pid=100)  # the pid the worker answered just before the shot
+    job = ShotOnWorker(segments[0], 1, None, pid=100)  # the pid the worker answered just before the shot
     assert restarted(job, 100, finished=False) is None and restarted(job, 100, finished=True) is None
     assert restarted(job, 200, finished=False) == ("shot 0: worker 2 (process 100) was lost; Ray restarted it "
                                                    "(process 200), which renders the shot again from its start")
@@ -478,7 +478,7 @@ class Killer(threading.Thread):
                 (self.pauses / f"release-{pid_of(marker)}").touch()
 
 
-def sealed(cache: Path) -> list[Path]:
+def sealed_segments(cache: Path) -> list[Path]:
     """The segments in the cache with their notes (not a note still being written: ``.<key>.<pid>...part.json``)."""
     return [note for note in cache.glob("*.json") if KEY.match(note.stem) and note.with_suffix(".mkv").is_file()]
 
@@ -487,7 +487,7 @@ def assert_cache_clean(cache: Path) -> None:
     """No temporary file anywhere in the cache, and every entry checks out against its note."""
     assert [p.name for p in cache.rglob("*") if ".part" in p.name] == []
     files = [*cache.glob("*.mkv"), *(cache / "pieces").glob("*.h264")]
-    assert files and all(entries.problem(p) is None for p in files), [(p.name, entries.problem(p)) for p in files]
+    assert files and all(sealed.problem(p) is None for p in files), [(p.name, sealed.problem(p)) for p in files]
 
 
 @pytest.mark.slow
@@ -570,7 +570,7 @@ def test_after_the_driver_is_stopped_the_next_run_resumes_from_the_cache(cluster
     with own_group([sys.executable, "-m", "storyboard", "render", str(script), "-o", str(tmp_path / "v.mp4"),
                     "--ray", handle.address, "--workers", "1", "-q"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as driver:
-        wait_for(lambda: paused(pauses, last) and len(sealed(cache)) == SHOTS - 1
+        wait_for(lambda: paused(pauses, last) and len(sealed_segments(cache)) == SHOTS - 1
                  or driver.poll() is not None, "three shots in the cache and the fourth under way")
         assert driver.poll() is None, driver.communicate()[1]
         driver.send_signal(getattr(signal, stop))
@@ -671,7 +671,7 @@ def test_notes_written_by_the_farm_are_those_of_a_local_render(plan, tmp_path):
     worker = ShotWorker(str(tmp_path / "v.mp4"))
     commit_result(plan, segments, list(worker.render(plan, 1, segments[1].key))[-1], cache.folder / "pieces")
     worker.close()
-    note = json.loads(entries.note_path(segments[1].path).read_text())
+    note = json.loads(sealed.note_path(segments[1].path).read_text())
     assert {k: note[k] for k in ("shot", "scenes", "model", "output", "frames")} == {
         "shot": 1, "scenes": ["c"], "model": "preview", "output": str(tmp_path / "v.mp4"), "frames": 12}
 

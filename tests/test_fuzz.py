@@ -99,8 +99,11 @@ def scripts(draw: st.DrawFn) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def folder(example_media):
-    """A folder with the examples' music beside the fuzzed scripts (media/pulse-120.wav)."""
+def folder(example_media, warm_cache):
+    """A folder with the examples' music beside the fuzzed scripts (media/pulse-120.wav); every
+    example's music analysis and speech is in the session's cache before the first fuzzed script."""
+    for name in EXAMPLES:
+        warm_cache(name)
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "media").mkdir()
         (Path(tmp) / "media" / "pulse-120.wav").symlink_to(example_media)

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("librosa")
 
-from helpers import SHARED_MEDIA, probe, read_audio, write  # noqa: E402
+from helpers import probe, read_audio, shared_media, write  # noqa: E402
 
 from storyboard.cli import main  # noqa: E402
 from storyboard.music.synth import synth_track, write_wav  # noqa: E402
@@ -152,9 +152,9 @@ def test_plot_draws_the_timeline(tmp_path, track128, capsys):
     assert (np.abs(pixels - [250, 250, 248]).sum(axis=2) > 60).mean() > 0.1, "something is drawn"
 
 
-@pytest.mark.skipif(not (SHARED_MEDIA / "trumpet-loop-90bpm.ogg").exists(), reason="../shared/media not present")
 def test_an_unclear_pulse_is_reported_when_planning(tmp_path, capsys):
-    script = write(tmp_path / "s.yaml", f"music: {{path: {SHARED_MEDIA / 'trumpet-loop-90bpm.ogg'}}}\n"
+    trumpet = shared_media("trumpet-loop-90bpm.ogg") / "trumpet-loop-90bpm.ogg"
+    script = write(tmp_path / "s.yaml", f"music: {{path: {trumpet}}}\n"
                                         "scenes:\n  - {duration: 4 beats, prompts: a}\n")
     assert main(["plan", str(script)]) == 0
     err = capsys.readouterr().err

@@ -260,7 +260,7 @@ def test_jobs_survive_a_restart_and_resume_through_the_cache(folder):
 
 def test_a_studio_that_was_killed_leaves_its_render_interrupted_and_stopped(folder):
     from storyboard.studio.children import Child, Status
-    from storyboard.studio.jobs import Job, JobFile
+    from storyboard.studio.jobs import JobFile, RenderJob
 
     import hashlib
 
@@ -276,9 +276,9 @@ def test_a_studio_that_was_killed_leaves_its_render_interrupted_and_stopped(fold
                 break
         dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
         JobFile(folder.state / "jobs.json").save([
-            Job("r1", "three.yaml", "preview", state="running", pid=orphan.pid, pid_start=orphan.started),
-            Job("r2", "three.yaml", "preview", state="running", pid=int(dead.stdout), pid_start=1),
-            Job("r3", "three.yaml", "preview", state="queued"), Job("r4", "three.yaml", "preview", state="done")])
+            RenderJob("r1", "three.yaml", "preview", state="running", pid=orphan.pid, pid_start=orphan.started),
+            RenderJob("r2", "three.yaml", "preview", state="running", pid=int(dead.stdout), pid_start=1),
+            RenderJob("r3", "three.yaml", "preview", state="queued"), RenderJob("r4", "three.yaml", "preview", state="done")])
         renders = _queue(folder)
         try:
             assert orphan.wait(WAIT_S) == 130  # stopped as Ctrl-C stops it, before anything new could start
@@ -294,11 +294,11 @@ def test_a_jobs_file_naming_another_process_never_has_it_signalled(folder):
     """A shared jobs.json may name any running process, with its true start time: only a render the studio
     started (its command line) is ever stopped."""
     from storyboard.studio.children import process_start
-    from storyboard.studio.jobs import Job, JobFile
+    from storyboard.studio.jobs import JobFile, RenderJob
 
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
     try:
-        JobFile(folder.state / "jobs.json").save([Job("r1", "x.yaml", "preview", state="running", pid=other.pid,
+        JobFile(folder.state / "jobs.json").save([RenderJob("r1", "x.yaml", "preview", state="running", pid=other.pid,
                                                       pid_start=process_start(other.pid))])
         renders = _queue(folder)
         renders.close()

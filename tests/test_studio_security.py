@@ -275,7 +275,7 @@ def test_hostile_jobs_and_cache_notes_show_as_text_in_a_browser(attacked):
 
 
 def test_jobs_json_is_validated_and_a_bad_one_set_aside(folder, capsys):
-    from storyboard.studio.jobs import Job, JobFile
+    from storyboard.studio.jobs import JobFile, RenderJob
 
     folder.state.mkdir()
     path = folder.state / "jobs.json"
@@ -289,8 +289,8 @@ def test_jobs_json_is_validated_and_a_bad_one_set_aside(folder, capsys):
     assert "job 2: its id '<img src=x onerror" in loaded.said
     assert "job 3: r2: its state '<img" in loaded.said
     assert "job 4: r3: its done '<i>1</i>' is not a count" in loaded.said
-    own = [Job("r7", "a.yaml", "preview", "failed", 1.7e9, 1.7e9, 1.7e9, 1.7e9 + 5, 1, "render", 3, 2, 1.01, 1, 2, 0,
-               -1.0, "out/a.mp4", "it said\nthis", None, None, False), Job("r8", "b.yaml", "tiny-random")]
+    own = [RenderJob("r7", "a.yaml", "preview", "failed", 1.7e9, 1.7e9, 1.7e9, 1.7e9 + 5, 1, "render", 3, 2, 1.01, 1, 2, 0,
+               -1.0, "out/a.mp4", "it said\nthis", None, None, False), RenderJob("r8", "b.yaml", "tiny-random")]
     loaded.save(own)  # what the studio writes, it reads back whole
     assert loaded.load() == own and loaded.said is None
     for bad in ({"id": "r1", "script": "a.yaml", "model": "preview", "created": float("nan")},
@@ -299,15 +299,15 @@ def test_jobs_json_is_validated_and_a_bad_one_set_aside(folder, capsys):
                 {"id": "r1", "script": "a.yaml", "model": "preview", "cancelling": "yes"},
                 {"id": "r1 ", "script": "a.yaml", "model": "preview"}, ["r1"]):
         with pytest.raises(ValueError):
-            Job.from_json(bad)
+            RenderJob.from_json(bad)
 
 
 def test_every_value_in_the_jobs_and_cache_tables_is_escaped(folder):
     from storyboard.studio import views
     from storyboard.studio.caches import CacheContents, segment_row
-    from storyboard.studio.jobs import Job
+    from storyboard.studio.jobs import RenderJob
 
-    job = Job("r1", "<a.yaml", "<m>", state="running", phase="<img src=x>", message="<b>", eta_s=3.0)
+    job = RenderJob("r1", "<a.yaml", "<m>", state="running", phase="<img src=x>", message="<b>", eta_s=3.0)
     html = views.jobs_table([job])
     assert "<img" not in html and "&lt;img src=x&gt;" in html and "&lt;a.yaml" in html
     row = segment_row(folder, folder.root / ("cd" * 20 + ".mkv"),
@@ -403,17 +403,17 @@ def test_a_name_too_long_for_the_system_is_refused_with_a_message(folder):
 
 def test_the_job_picker_follows_a_job_that_starts_and_cancel_applies_only_to_unfinished_jobs(folder):
     from storyboard.studio.actions import Studio, pick_job
-    from storyboard.studio.jobs import Job, RenderQueue
+    from storyboard.studio.jobs import RenderJob, RenderQueue
 
-    failed, running, queued = Job("r1", "a.yaml", "preview", "failed"), Job("r2", "a.yaml", "preview", "running"), \
-        Job("r3", "a.yaml", "preview", "queued")
+    failed, running, queued = RenderJob("r1", "a.yaml", "preview", "failed"), RenderJob("r2", "a.yaml", "preview", "running"), \
+        RenderJob("r3", "a.yaml", "preview", "queued")
     picked = pick_job([failed], "r1", None)
     assert (picked.job, picked.can_cancel, picked.can_resume) == ("r1", False, True)
     picked = pick_job([running, failed], "r1", None)  # r2 started while the picker showed the failed r1
     assert (picked.job, picked.running, picked.can_cancel, picked.can_resume) == ("r2", "r2", True, False)
     picked = pick_job([running, failed], "r1", "r2")  # then the person picks r1 again, to resume it: it stays
     assert (picked.job, picked.can_cancel, picked.can_resume) == ("r1", False, True)
-    picked = pick_job([queued, Job("r2", "a.yaml", "preview", "done"), failed], "r2", "r2")
+    picked = pick_job([queued, RenderJob("r2", "a.yaml", "preview", "done"), failed], "r2", "r2")
     assert (picked.job, picked.running, picked.can_cancel) == ("r2", None, False)
     assert pick_job([queued, failed], None, None).job == "r3" and pick_job([], "r1", None).job is None
 

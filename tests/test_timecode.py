@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from storyboard.script.timecode import TimeValue, parse_time
+from storyboard.script.timecode import TimeValue, format_clock, parse_time
 
 
 @pytest.mark.parametrize(
@@ -42,3 +42,17 @@ def test_one_beat_and_one_bar_print_singular():
 
     assert [str(parse_time(t)) for t in ("1 beats", "1 bar", "2 beats", "1.5 bars", "0.5 beat")] == \
         ["1 beat", "1 bar", "2 beats", "1.5 bars", "0.5 beats"]
+
+
+@pytest.mark.parametrize("frame, fps, plain, srt, vtt", [
+    (0, 24, "0:00.000", "00:00:00,000", "00:00:00.000"),
+    (23, 24, "0:00.958", "00:00:00,958", "00:00:00.958"),
+    (1799, 30, "0:59.967", "00:00:59,967", "00:00:59.967"),
+    (3_600 * 25 + 12, 25, "60:00.480", "01:00:00,480", "01:00:00.480"),
+])
+def test_one_clock_reading_for_the_plan_and_both_subtitle_formats(frame, fps, plain, srt, vtt):
+    """Milliseconds, never a frame count; m:ss.mmm reads back as the same frame's time."""
+    assert format_clock(frame, fps) == plain
+    assert format_clock(frame, fps, hours=True, separator=",") == srt
+    assert format_clock(frame, fps, hours=True) == vtt
+    assert parse_time(plain).amount == pytest.approx(frame / fps, abs=0.0005)

@@ -200,7 +200,7 @@ def stop_workers(pool: Pool | None) -> None:
 
 
 @dataclass
-class Job:
+class ShotOnWorker:
     """A shot on a worker: which, where (worker number; ``pid_ref``, the reply of the worker's process id
     asked for just before the shot, read into ``pid`` with the stream's first item) and how far (frames)."""
 
@@ -211,7 +211,7 @@ class Job:
     frames: int = 0
 
 
-def check_result(job: Job, result: ShotResult) -> None:
+def check_result(job: ShotOnWorker, result: ShotResult) -> None:
     """Raise :class:`FarmError` unless ``result`` is the shot ``job`` asked for (its shot number and segment
     key): the driver writes a result where its own job says, never where the worker says."""
     shot, key = job.segment.shot.index, job.segment.key
@@ -220,7 +220,7 @@ def check_result(job: Job, result: ShotResult) -> None:
                         f"shot {result.shot} (segment {result.key[:12]}); nothing of it was kept")
 
 
-def restarted(job: Job, pid: int, finished: bool) -> str | None:
+def restarted(job: ShotOnWorker, pid: int, finished: bool) -> str | None:
     """What to say when a tick or the result (``finished``) comes from process ``pid`` where the shot was given
     to process ``job.pid``: the worker was lost mid-shot and Ray ran the shot again on its restarted process.
     None when the process is the same (a worker restarted while it had no shot is no news: the shot was
@@ -246,7 +246,7 @@ class Dispatch:
         self.total = len(todo)
         self.starting = {actor.describe.remote([pool.plan]): n for n, actor in enumerate(pool.actors)}
         self.idle: list[int] = []
-        self.running: dict[Any, Job] = {}
+        self.running: dict[Any, ShotOnWorker] = {}
         self.ffmpeg = ffmpeg_version()
         self.base, self.finished, self.done, self.submitted = tally.done, 0, 0, 0
         self.ready_at: float | None = None
@@ -298,7 +298,7 @@ class Dispatch:
             pid = actor.pid.remote()  # (run just before the shot: a worker restarted while idle answers anew)
             stream = actor.render.options(num_returns="streaming", retry_exceptions=False).remote(
                 [self.pool.plan], shot.index, segment.key)
-            self.running[stream] = Job(segment, n, pid)
+            self.running[stream] = ShotOnWorker(segment, n, pid)
             self.submitted += 1
             self.sink(segment_started(self.plan, shot, self.submitted, self.total, worker=n + 1))
 
@@ -323,20 +323,20 @@ class Dispatch:
         else:
             raise FarmError(f"shot {job.segment.shot.index}: worker {job.worker + 1} sent {type(item).__name__}")
 
-    def on_tick(self, job: Job, tick: Tick) -> None:
+    def on_tick(self, job: ShotOnWorker, tick: Tick) -> None:
         """A shot's progress; the first tick of a run on a restarted worker says so."""
         self.note_restart(job, tick.pid, finished=False)
         job.frames = tick.frames
         self.show()
 
-    def note_restart(self, job: Job, pid: int, finished: bool) -> None:
+    def note_restart(self, job: ShotOnWorker, pid: int, finished: bool) -> None:
         """Say so when ``pid`` is not the process the shot's worker had (see :func:`restarted`); follow it."""
         said = restarted(job, pid, finished)
         if said is not None:
             self.sink(Said(said, "warning"))
             job.pid = pid
 
-    def on_result(self, stream: Any, job: Job, result: ShotResult) -> None:
+    def on_result(self, stream: Any, job: ShotOnWorker, result: ShotResult) -> None:
         """Check the shot's files and write them into the cache; the worker is free again. Ctrl-C waits
         until the shot is written and counted (so the count said on exit is what the cache holds)."""
         check_result(job, result)

@@ -228,7 +228,7 @@ def sweep_scratch() -> list[Path]:
 
 def ffmpeg_version() -> str:
     """The first line of ``ffmpeg -version`` (the bundled binary's build)."""
-    from storyboard.render import ffmpeg_exe
+    from storyboard.files import ffmpeg_exe
 
     result = subprocess.run([ffmpeg_exe(), "-version"], capture_output=True, text=True)
     return (result.stdout.splitlines() or ["unknown"])[0]

@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from storyboard.files import ffmpeg_exe
+
 ANALYSIS_VERSION = 5  # 5: beats over the whole music (no cut at a loud part's last onset), gaps; 4: levels, hints
 SAMPLE_RATE = 22050
 HOP = 256  # samples: 11.6 ms at 22.05 kHz; recovers tempo more precisely than 512
@@ -232,13 +234,6 @@ PROBE_TIMEOUT_S = 60.0  # seconds: a probe decodes half a second; a whole file o
 PROBE_RATE = 8000  # Hz: samples per second of the probe's decode (enough to tell audio is there)
 
 
-def ffmpeg_path() -> str:
-    """The bundled ffmpeg (imageio-ffmpeg's; ``IMAGEIO_FFMPEG_EXE`` overrides)."""
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
 def require_regular(path: str | Path) -> os.stat_result:
     """``os.stat(path)``, refusing anything but a regular file (a device, pipe or socket is never opened)."""
     st = os.stat(path)
@@ -283,7 +278,7 @@ def _probe(path: str, size: int, mtime_ns: int) -> AudioProbe:  # size, mtime_ns
 
 def _ffmpeg_decode(path: str | Path, rate: int, sample_format: str, seconds: float | None = None) -> tuple[str, bytes]:
     """(ffmpeg's report, the first audio stream's samples as mono ``sample_format`` at ``rate`` Hz)."""
-    cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:a:0?", "-vn", "-sn", "-dn"]
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:a:0?", "-vn", "-sn", "-dn"]
     if seconds is not None:
         cmd += ["-t", f"{seconds:g}"]
     cmd += ["-ac", "1", "-ar", str(rate), "-f", sample_format, "pipe:1"]

@@ -340,7 +340,7 @@ def shot_indices(transitions: list[TransitionPlan]) -> list[int]:
 
 
 def plan_shots(scenes: list[ScenePlan], transitions: list[TransitionPlan], glides: list[list[CondRun]],
-               holds: list["Hold"], model: "Model") -> list[ShotPlan]:
+               holds: list["HoldFrames"], model: "Model") -> list[ShotPlan]:
     """Shots as runs of scenes joined by morphs; a crossfade adds a handle of held frames (the
     last frame's prompts and weight, without a pulse) to the shot before it. Each shot gets its windows."""
     shots: list[ShotPlan] = []
@@ -434,7 +434,7 @@ def prompt_moves(runs: list[CondRun], first: int, last: int) -> list[int]:
 
 
 @dataclass(frozen=True)
-class Hold:
+class HoldFrames:
     """Frames ``span`` where the prompt stays put (None: no hold), and its beat pulse (None: none)."""
 
     span: tuple[int, int] | None
@@ -442,7 +442,7 @@ class Hold:
 
 
 def scene_hold(scene: "Scene", span: SceneSpan, transition: TransitionPlan, glide: list[CondRun], clock: Clock,
-               beats: BeatFrames) -> Hold:
+               beats: BeatFrames) -> HoldFrames:
     """The hold's frames (checked to last at least a frame and to lie where the prompt stays put) and
     its beat pulse, which peaks on each beat (or bar) and halves every :data:`PULSE_HALF_LIFE_S` seconds.
 
@@ -450,7 +450,7 @@ def scene_hold(scene: "Scene", span: SceneSpan, transition: TransitionPlan, glid
     """
     h = scene.hold
     if h is None:
-        return Hold(None)
+        return HoldFrames(None)
     fps, start = clock.fps, span.start
     morph_end = start + transition.frames if transition.kind == "morph" else start
     h0_s = clock.seconds(h.at, span.start_s, span.loc("hold", "at"))
@@ -461,7 +461,7 @@ def scene_hold(scene: "Scene", span: SceneSpan, transition: TransitionPlan, glid
         h1 = span.end
     if h0_s > span.dur_s + 0.5 / fps or h1 > span.end:
         clock.problems.add(span.loc("hold"), "the hold ends after the scene")
-        return Hold(None)
+        return HoldFrames(None)
     if h1 <= h0:
         if h.duration is not None:
             clock.problems.add(span.loc("hold", "duration"), f"'{h.duration}' is shorter than one frame at {fps} fps; "
@@ -473,18 +473,18 @@ def scene_hold(scene: "Scene", span: SceneSpan, transition: TransitionPlan, glid
         else:
             clock.problems.add(span.loc("hold", "at"), f"'{h.at}' is the scene's end ({span.dur_s:.3f}s); a hold "
                                "lasts at least one frame, so start it earlier")
-        return Hold(None)
+        return HoldFrames(None)
     moving = prompt_moves(glide, h0 + 1, h1 - 1)  # the prompt changes on these frames, inside the hold
     if moving:
         clock.problems.add(span.loc("hold"), overlap_message(span, transition, glide, (h0, h1), moving, fps))
-        return Hold(None)
+        return HoldFrames(None)
     if h.pulse == "none":
-        return Hold((h0, h1))
+        return HoldFrames((h0, h1))
     if clock.grid is None:
         clock.problems.add(span.loc("hold", "pulse"), "a pulse on beats needs a tempo: set 'bpm:' or add a music track")
     lo, hi = bisect.bisect_left(beats.frames, h0), bisect.bisect_left(beats.frames, h1)
     hits = tuple(f for f in beats.frames[lo:hi] if h.pulse == "beats" or f in beats.downbeats)
-    return Hold((h0, h1), Pulse(h0, h1, hits, h.strength, max(1.0, PULSE_HALF_LIFE_S * fps)))
+    return HoldFrames((h0, h1), Pulse(h0, h1, hits, h.strength, max(1.0, PULSE_HALF_LIFE_S * fps)))
 
 
 def overlap_message(span: SceneSpan, transition: TransitionPlan, glide: list[CondRun], hold: tuple[int, int],
@@ -523,7 +523,7 @@ def scene_seed(board: "Storyboard", index: int) -> int:
     return (board.model.seed + zlib.crc32(scene_id(board, index).encode())) % 2**31
 
 
-def scene_plan(board: "Storyboard", span: SceneSpan, keys: list[Key], shot: int, seed: int, hold: Hold) -> ScenePlan:
+def scene_plan(board: "Storyboard", span: SceneSpan, keys: list[Key], shot: int, seed: int, hold: HoldFrames) -> ScenePlan:
     scene = board.scenes[span.index]
     return ScenePlan(span.index, scene_id(board, span.index), span.start, span.end, shot, seed,
                      tuple(k.prompt for k in keys), tuple(k.frame for k in keys), span.requested_start_s, hold.span,

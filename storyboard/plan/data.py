@@ -28,6 +28,7 @@ from typing import Any, overload
 
 from storyboard.plan.glides import Ramp
 from storyboard.plan.windows import Windows
+from storyboard.script.timecode import format_clock
 
 PLAN_VERSION = 1
 
@@ -307,12 +308,10 @@ class Plan:
         """Length of the video in seconds (``total_frames / fps``)."""
         return self.total_frames / self.fps
 
-    def timecode(self, frame: int) -> str:
-        """The frame's start as ``m:ss.mmm``: minutes, seconds and milliseconds (a decimal fraction of a
-        second, never a frame count), the same notation a script accepts for a time."""
-        ms = round(frame * 1000 / self.fps)
-        m, ms = divmod(ms, 60_000)
-        return f"{m}:{ms // 1000:02d}.{ms % 1000:03d}"
+    def timecode(self, frame: int, *, hours: bool = False, separator: str = ".") -> str:
+        """The frame's start as ``m:ss.mmm`` (or a subtitle's ``hh:mm:ss,mmm``): see
+        :func:`storyboard.script.timecode.format_clock`."""
+        return format_clock(frame, self.fps, hours=hours, separator=separator)
 
     def to_json(self) -> dict[str, Any]:
         """Plain data: what ``storyboard plan --json`` prints."""

@@ -13,9 +13,8 @@ sealed cache entries (:func:`note_path`, :func:`entry_problem`).
 """
 
 from storyboard.render.assemble import PieceWriter, piece_key, runs_for
-from storyboard.render.encode import ffmpeg_exe
-from storyboard.render.entries import note_path
-from storyboard.render.entries import problem as entry_problem
+from storyboard.render.sealed import note_path
+from storyboard.render.sealed import problem as entry_problem
 from storyboard.render.orchestrate import (
     Interrupted,
     Renderer,
@@ -31,5 +30,5 @@ from storyboard.render.progress import FrameTally
 from storyboard.render.segments import Segment, SegmentCache
 
 __all__ = ["FrameTally", "Interrupted", "PieceWriter", "RenderResult", "Renderer", "Segment", "SegmentCache",
-           "clean_up", "entry_problem", "ffmpeg_exe", "note_path", "piece_key", "plan_segments", "render_plan",
+           "clean_up", "entry_problem", "note_path", "piece_key", "plan_segments", "render_plan",
            "render_segment", "runs_for", "segment_started", "wrote"]

@@ -22,11 +22,11 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from storyboard.files import VIDEO_MARK, commit, temporary_sibling
+from storyboard.files import VIDEO_MARK, commit, ffmpeg_exe, temporary_sibling
 from storyboard.plan.data import Plan
 from storyboard.plan.outputs import burns_captions, subtitle_files
 from storyboard.progress import clock
-from storyboard.render import entries
+from storyboard.render import sealed
 from storyboard.render.compose import (
     Composed,
     blend,
@@ -34,7 +34,7 @@ from storyboard.render.compose import (
     write_srt,
     write_vtt,
 )
-from storyboard.render.encode import EncodeError, VideoEncoder, count_frames, ffmpeg_exe
+from storyboard.render.encode import EncodeError, VideoEncoder, count_frames
 from storyboard.render.loudness import encode_mix
 from storyboard.render.segments import Segment, decode_frames
 
@@ -107,7 +107,7 @@ class PieceWriter:
         for run in self.runs:
             if run.shot == shot.index and not run.composite:
                 piece = self.folder / f"{piece_key(self.plan, run, self.segments)}.h264"
-                if entries.problem(piece, run.end - run.start) is not None:
+                if sealed.problem(piece, run.end - run.start) is not None:
                     wanted.append((run, piece))
         if wanted:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -147,9 +147,9 @@ def finish_piece(encoder: VideoEncoder, run: Run) -> None:
     """Close a piece's encoder, check it got the run's frames, and seal it with its note."""
     encoder.close()
     if encoder.frames != run.end - run.start:
-        entries.remove(encoder.path)
+        sealed.remove(encoder.path)
         raise EncodeError(f"piece {run.start}-{run.end}: {encoder.frames} frames, expected {run.end - run.start}")
-    entries.seal(encoder.path, encoder.frames)
+    sealed.seal(encoder.path, encoder.frames)
 
 
 def _run_frames(plan: Plan, run: Run, segments: list[Segment]) -> Iterator[np.ndarray]:
@@ -206,7 +206,7 @@ def assemble(plan: Plan, segments: list[Segment], path: str | Path, pieces: Path
     for run in runs_for(plan):
         piece = pieces / f"{piece_key(plan, run, segments)}.h264"
         files.append(piece)
-        problem = entries.problem(piece, run.end - run.start)
+        problem = sealed.problem(piece, run.end - run.start)
         if problem is None:
             reused += 1
             done += run.end - run.start
@@ -215,7 +215,7 @@ def assemble(plan: Plan, segments: list[Segment], path: str | Path, pieces: Path
             elif on_frame:
                 on_frame(done)
             continue
-        if problem != entries.MISSING and warn:
+        if problem != sealed.MISSING and warn:
             warn(f"warning: piece {piece.name} {problem}; encoding it again")
         encoder = piece_encoder(plan, piece)
         try:
@@ -266,10 +266,10 @@ def audio_piece(plan: Plan, pieces: Path, warn: Callable[[str], None] | None = N
     change it, so it is made once per (tracks, their files' sizes and times, length).
     """
     target = pieces / f"audio-{audio_key(plan)}.m4a"
-    problem = entries.problem(target)
+    problem = sealed.problem(target)
     if problem is None:
         return target
-    if problem != entries.MISSING and warn:
+    if problem != sealed.MISSING and warn:
         warn(f"warning: the encoded music {target.name} {problem}; encoding it again")
     if say:
         what = " and ".join(kind for kind, there in (("music", plan.audio), ("narration", plan.narration)) if there)
@@ -281,7 +281,7 @@ def audio_piece(plan: Plan, pieces: Path, warn: Callable[[str], None] | None = N
         mix_audio(plan.audio, plan.duration_s, wav, plan.narration, plan.mix)
         encode_mix(wav, partial, plan.mix, warn)  # at the loudness target, its true peak measured as encoded
         commit(partial, target)
-        entries.seal(target, None)
+        sealed.seal(target, None)
     finally:
         wav.unlink(missing_ok=True)
         partial.unlink(missing_ok=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from storyboard.errors import UsageError
 from storyboard.files import sweep_stale_partials
 from storyboard.plan.data import Plan
-from storyboard.render import entries
+from storyboard.render import sealed
 from storyboard.render.lock import alone
 from storyboard.render.segments import KEY, SegmentCache, is_cache
 
@@ -72,7 +72,7 @@ def _prune(cache: SegmentCache, plans: list[Plan]) -> Pruned:
     for path, _ in segments:
         if path.stem not in keep:
             freed += path.stat().st_size
-            entries.remove(path)
+            sealed.remove(path)
             removed += 1
     for note in cache.folder.glob("*.json"):  # notes whose segment is gone
         if KEY.match(note.stem) and note.is_file() and not note.with_suffix(".mkv").exists():
@@ -80,5 +80,5 @@ def _prune(cache: SegmentCache, plans: list[Plan]) -> Pruned:
     unused = [p for p in pieces_of(cache.folder) if p.stem not in keep_pieces]
     for piece in unused:
         freed += piece.stat().st_size
-        entries.remove(piece)
+        sealed.remove(piece)
     return Pruned(removed, len(segments) - removed, len(unused), freed)

@@ -156,30 +156,19 @@ def write_float_wav(clip, path: Path, chunk: int = 20_000) -> None:  # noqa: ANN
             out.write(np.asarray(part, dtype=np.float32).reshape(-1, 2))
 
 
-def srt_time(frame: int, fps: int) -> str:
-    ms = round(frame * 1000 / fps)
-    h, ms = divmod(ms, 3_600_000)
-    m, ms = divmod(ms, 60_000)
-    s, ms = divmod(ms, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
-
-
 def write_srt(plan: Plan, path: Path) -> Path:
     """Write the captions as SubRip subtitles, atomically."""
-    blocks = [f"{n}\n{srt_time(c.start, plan.fps)} --> {srt_time(c.end, plan.fps)}\n{srt_text(c.text)}\n"
+    blocks = [f"{n}\n{plan.timecode(c.start, hours=True, separator=',')} --> "
+              f"{plan.timecode(c.end, hours=True, separator=',')}\n{srt_text(c.text)}\n"
               for n, c in enumerate(sorted(plan.captions, key=lambda c: c.start), 1)]
     with atomic(path, ".srt") as tmp:
         tmp.write_text("\n".join(blocks), encoding="utf-8")
     return path
 
 
-def vtt_time(frame: int, fps: int) -> str:
-    return srt_time(frame, fps).replace(",", ".")
-
-
 def write_vtt(plan: Plan, path: Path) -> Path:
     """Write the captions as WebVTT, atomically (the same cues as the SRT)."""
-    blocks = ["WEBVTT\n"] + [f"{n}\n{vtt_time(c.start, plan.fps)} --> {vtt_time(c.end, plan.fps)}\n"
+    blocks = ["WEBVTT\n"] + [f"{n}\n{plan.timecode(c.start, hours=True)} --> {plan.timecode(c.end, hours=True)}\n"
                              f"{vtt_text(c.text)}\n"
                              for n, c in enumerate(sorted(plan.captions, key=lambda c: c.start), 1)]
     with atomic(path, ".vtt") as tmp:

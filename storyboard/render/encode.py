@@ -15,7 +15,7 @@ from types import TracebackType
 
 import numpy as np
 
-from storyboard.files import VIDEO_MARK, commit, temporary_sibling
+from storyboard.files import VIDEO_MARK, commit, ffmpeg_exe, temporary_sibling
 from storyboard.interrupts import shielded
 
 # x264's output depends on how many threads it runs (by default 1.5 per core): the same frames encoded
@@ -23,13 +23,6 @@ from storyboard.interrupts import shielded
 # A fixed count makes every encode of the same frames identical on every machine, so a farm's workers
 # and its driver, or two machines sharing a cache, agree frame for frame.
 X264_THREADS = 8
-
-
-def ffmpeg_exe() -> str:
-    """Path of the ffmpeg binary (imageio-ffmpeg's; ``IMAGEIO_FFMPEG_EXE`` overrides)."""
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def count_frames(path: Path) -> int:

@@ -21,8 +21,9 @@ import subprocess
 from pathlib import Path
 from typing import Callable
 
+from storyboard.files import ffmpeg_exe
 from storyboard.plan.data import MixPlan
-from storyboard.render.encode import EncodeError, ffmpeg_exe
+from storyboard.render.encode import EncodeError
 
 LOUDNESS_RANGE = 11.0  # LU: loudnorm's target range (its analysis needs one)
 PEAK_MARGIN_DB = 0.3  # below the ceiling, for what the AAC encoder adds to peaks

@@ -21,7 +21,7 @@ from storyboard.interrupts import shielded
 from storyboard.plan.data import Plan
 from storyboard.plan.outputs import default_cache
 from storyboard.progress import Said, SegmentsPlanned, SegmentStarted, Sink, Wrote, default_sink
-from storyboard.render import entries
+from storyboard.render import sealed
 from storyboard.render.encode import abort_all
 from storyboard.render.lock import rendering
 from storyboard.render.progress import FrameTally
@@ -145,7 +145,7 @@ def render_missing(plan: Plan, segments: list[Segment], todo: list[Segment], cac
         tally.finish()
         # Counted from the cache, not from `done`: a Ctrl-C just after a segment was sealed, before it
         # was counted, would under-report what is kept.
-        kept = sum(1 for s in todo if entries.problem(s.path, s.shot.length) is None)
+        kept = sum(1 for s in todo if sealed.problem(s.path, s.shot.length) is None)
         raise Interrupted(kept, len(todo), cache.folder) from None
     except BaseException:
         clean_up(cache.folder, cache.folder / "pieces", pieces=pieces)

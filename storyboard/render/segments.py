@@ -25,10 +25,10 @@ from typing import Iterator
 
 import numpy as np
 
-from storyboard.files import atomic
+from storyboard.files import atomic, ffmpeg_exe
 from storyboard.plan.data import Plan, ShotPlan
-from storyboard.render import entries
-from storyboard.render.encode import EncodeError, VideoEncoder, count_frames, ffmpeg_exe
+from storyboard.render import sealed
+from storyboard.render.encode import EncodeError, VideoEncoder, count_frames
 
 SEGMENT_FORMAT = 2  # 2: a keyframe every second
 KEY = re.compile(r"^[0-9a-f]{40}$")  # the names the cache gives its files (audio pieces: "audio-" + KEY)
@@ -70,7 +70,7 @@ class Segment:
     shot: ShotPlan
     key: str
     path: Path
-    problem: str | None = entries.MISSING
+    problem: str | None = sealed.MISSING
 
     @property
     def cached(self) -> bool:
@@ -79,7 +79,7 @@ class Segment:
     @property
     def damaged(self) -> bool:
         """Present but failing its check (truncated, changed, or without its note)."""
-        return self.problem not in (None, entries.MISSING)
+        return self.problem not in (None, sealed.MISSING)
 
 
 class SegmentCache:
@@ -92,8 +92,8 @@ class SegmentCache:
         """The shot's segment, checked against its note if it is in the cache."""
         key = segment_key(plan, shot, backend_name, backend_version, position_dependent)
         path = self.folder / f"{key}.mkv"
-        problem = entries.problem(path, shot.length)
-        if problem == entries.UNSEALED and adopt_legacy(path, shot.length):
+        problem = sealed.problem(path, shot.length)
+        if problem == sealed.UNSEALED and adopt_legacy(path, shot.length):
             problem = None
         return Segment(shot, key, path, problem)
 
@@ -109,13 +109,13 @@ class SegmentCache:
         if count != segment.shot.length:
             segment.path.unlink(missing_ok=True)
             raise RuntimeError(f"shot {segment.shot.index}: the backend gave {count} frames, the plan needs {segment.shot.length}")
-        entries.seal(segment.path, count, note)
+        sealed.seal(segment.path, count, note)
         return count
 
     def entries(self) -> list[tuple[Path, dict]]:
         """The segments in the cache (key-named files only) with their notes' descriptive fields
-        (:func:`entries.shown`: those of a damaged note that have the wrong type are left out)."""
-        return [(path, entries.shown(entries.read_note(path))) for path in sorted(self.folder.glob("*.mkv"))
+        (:func:`sealed.shown`: those of a damaged note that have the wrong type are left out)."""
+        return [(path, sealed.shown(sealed.read_note(path))) for path in sorted(self.folder.glob("*.mkv"))
                 if KEY.match(path.stem) and path.is_file()]
 
 
@@ -164,14 +164,14 @@ def adopt_legacy(path: Path, frames: int) -> bool:
     Such a segment may be hours of GPU time; counting its frames (no decoding) is enough to
     trust it once, and from then on its checksum guards it. Returns whether it was adopted.
     """
-    if entries.read_note(path).get("frames") != frames:
+    if sealed.read_note(path).get("frames") != frames:
         return False
     try:
         if count_frames(path) != frames:
             return False
     except EncodeError:
         return False
-    entries.seal(path, frames, entries.read_note(path))
+    sealed.seal(path, frames, sealed.read_note(path))
     return True
 
 

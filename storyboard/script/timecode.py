@@ -161,3 +161,14 @@ def clock_seconds(value: TimeValue, fps: int) -> float:
     if value.musical:
         raise ValueError(f"'{value}' is in {value.unit}; expected seconds or frames")
     return value.amount / fps if value.unit == "f" else value.amount
+
+
+def format_clock(frame: int, fps: int, *, hours: bool = False, separator: str = ".") -> str:
+    """When frame ``frame`` starts at ``fps`` frames a second, to the millisecond (a decimal fraction of a
+    second, never a frame count): ``m:ss.mmm``, the notation a script accepts for a time; with ``hours``,
+    ``hh:mm:ss.mmm`` (WebVTT), or ``hh:mm:ss,mmm`` with ``separator=","`` (SubRip)."""
+    ms = round(frame * 1000 / fps)
+    h, ms = divmod(ms, 3_600_000) if hours else (0, ms)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{separator}{ms:03d}" if hours else f"{m}:{s:02d}{separator}{ms:03d}"

@@ -16,7 +16,7 @@ from storyboard.errors import UsageError
 from storyboard.studio.checks import Checked, check_text, model_problem
 from storyboard.studio.children import Running, Status
 from storyboard.studio.folder import Folder
-from storyboard.studio.jobs import RESUMABLE, UNFINISHED, Job, RenderQueue
+from storyboard.studio.jobs import RESUMABLE, UNFINISHED, RenderJob, RenderQueue
 
 NEW_SCRIPT = """\
 version: 1
@@ -40,7 +40,7 @@ class Picked:
     can_resume: bool
 
 
-def pick_job(jobs: list[Job], chosen: str | None, was_running: str | None) -> Picked:
+def pick_job(jobs: list[RenderJob], chosen: str | None, was_running: str | None) -> Picked:
     """The job the picker shows, given the jobs, the one it showed (``chosen``) and the job that was
     running when it last looked (``was_running``). A job that starts running (another than before)
     takes the picker, so that Cancel aims at what runs, not at a failed job left chosen; otherwise
@@ -210,7 +210,7 @@ class Studio:
             raise UsageError(f"{job.id} is {job.state}: only a cancelled, interrupted or failed render resumes")
         return self.queue.resume(job.id)
 
-    def _job(self, job_id: str) -> Job:
+    def _job(self, job_id: str) -> RenderJob:
         found = next((j for j in self.queue.snapshot()[1] if j.id == job_id), None)
         if found is None:
             raise UsageError(f"no render job '{job_id}'")

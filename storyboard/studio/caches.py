@@ -26,7 +26,7 @@ CACHE_NAME = ".storyboard-cache"
 
 
 @dataclass(frozen=True)
-class Segment:
+class SegmentRow:
     """One cached segment as the page lists it. ``mb`` in megabytes (2**20 bytes)."""
 
     key: str
@@ -41,7 +41,7 @@ class Segment:
 @dataclass(frozen=True)
 class CacheContents:
     folder: str  # relative to the studio's folder
-    segments: tuple[Segment, ...]
+    segments: tuple[SegmentRow, ...]
     segments_mb: float
     pieces: int
     pieces_mb: float
@@ -89,7 +89,7 @@ def contents(folder: Folder, name: str) -> CacheContents:
                          folder_size(path / "pieces") / 2**20)
 
 
-def segment_row(folder: Folder, segment: Path, note: object) -> Segment:
+def segment_row(folder: Folder, segment: Path, note: object) -> SegmentRow:
     """A segment as the page lists it, from its note. The note is a file in a folder that may have come
     from anyone: a field of the wrong type (or out of range) is shown as ``?``."""
     note = note if isinstance(note, dict) else {}
@@ -100,7 +100,7 @@ def segment_row(folder: Folder, segment: Path, note: object) -> Segment:
     scenes = note.get("scenes")
     scenes_text = (", ".join(scenes) if isinstance(scenes, list) and all(isinstance(s, str) for s in scenes)
                    else "?")
-    return Segment(segment.stem[:12], mb, _count(note.get("frames")), _text(note.get("model")),
+    return SegmentRow(segment.stem[:12], mb, _count(note.get("frames")), _text(note.get("model")),
                    _count(note.get("shot")), _clipped(scenes_text), _shown(folder, note.get("output")))
 
 

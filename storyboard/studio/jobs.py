@@ -45,7 +45,7 @@ SAVE_EVERY_S = 2.0  # progress is written to jobs.json at most this often (chang
 
 
 @dataclass
-class Job:
+class RenderJob:
     """One render. Times are seconds since the epoch; ``eta_s`` is seconds left in its phase."""
 
     id: str
@@ -72,7 +72,7 @@ class Job:
     cancelling: bool = False
 
     @classmethod
-    def from_json(cls, data: object) -> "Job":
+    def from_json(cls, data: object) -> "RenderJob":
         """A job as ``jobs.json`` holds it; ValueError saying what is wrong when it is not one (the file
         may come with a shared project folder: nothing in it is trusted, see :func:`job_problem`)."""
         if not isinstance(data, dict):
@@ -153,7 +153,7 @@ class JobFile:
         self.path = path
         self.said: str | None = None  # what the last load had to set aside, and why
 
-    def load(self) -> list[Job]:
+    def load(self) -> list[RenderJob]:
         """The jobs saved. An unreadable file, or one holding anything but jobs (a job of the wrong
         shape, an id that is not ``r`` and a number, a state not known, a number not finite, the same
         id twice), is set aside (renamed, never deleted), saying so on stderr and in :attr:`said`;
@@ -161,7 +161,7 @@ class JobFile:
         self.said = None
         if not self.path.is_file():
             return []
-        jobs: list[Job] = []
+        jobs: list[RenderJob] = []
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             if not isinstance(data, dict) or not isinstance(data.get("jobs"), list):
@@ -169,7 +169,7 @@ class JobFile:
             problems = []
             for number, item in enumerate(data["jobs"], 1):
                 try:
-                    job = Job.from_json(item)
+                    job = RenderJob.from_json(item)
                 except ValueError as exc:
                     problems.append(f"job {number}: {exc}")
                     continue
@@ -188,7 +188,7 @@ class JobFile:
             print(self.said, file=sys.stderr, flush=True)
         return jobs
 
-    def save(self, jobs: list[Job]) -> None:
+    def save(self, jobs: list[RenderJob]) -> None:
         from storyboard.files import atomic
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -229,7 +229,7 @@ class RenderedModels:
                 tmp.write_text(text, encoding="utf-8")
 
 
-def recovered(jobs: list[Job], grace_s: float = 60.0) -> list[Job]:
+def recovered(jobs: list[RenderJob], grace_s: float = 60.0) -> list[RenderJob]:
     """The jobs a previous studio left, as this one takes them over: unfinished ones become interrupted
     (a render still running from the old studio is stopped first, as Ctrl-C would)."""
     for job in jobs:
@@ -244,13 +244,17 @@ def recovered(jobs: list[Job], grace_s: float = 60.0) -> list[Job]:
 
 
 def is_our_render(pid: int | None) -> bool:
-    """Whether process ``pid`` is a ``storyboard render`` as the studio starts it (its command line, from
-    /proc): a shared ``jobs.json`` may name any process, which must never be signalled."""
-    try:
-        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
+    """Whether process ``pid`` is a ``storyboard render`` as the studio starts it (its command line, read
+    with psutil): a shared ``jobs.json`` may name any process, which must never be signalled."""
+    import psutil
+
+    if pid is None:
         return False
-    return b"storyboard" in args and b"render" in args and b"--expect-sha256" in args
+    try:
+        args = psutil.Process(pid).cmdline()
+    except (psutil.Error, ValueError):  # gone, not ours to read, or a negative pid
+        return False
+    return "storyboard" in args and "render" in args and "--expect-sha256" in args
 
 
 def stop_orphan(pid: int | None, started: int | None, grace_s: float) -> None:
@@ -276,7 +280,7 @@ class RenderQueue:
         self.file = JobFile(folder.state / "jobs.json")
         self.rendered = RenderedModels(folder.state / "rendered.json")
         self.changed = threading.Condition()
-        self.jobs: list[Job] = recovered(self.file.load())
+        self.jobs: list[RenderJob] = recovered(self.file.load())
         self.version = 0  # goes up at every change, so the page redraws only when something changed
         self.child: Child | None = None
         self.closing = False
@@ -291,12 +295,12 @@ class RenderQueue:
 
     # --- what the page asks -----------------------------------------------------------------
 
-    def submit(self, script: str, model: str) -> Job:
+    def submit(self, script: str, model: str) -> RenderJob:
         """Queue a render of ``script`` (relative to the folder, already checked) with ``model``."""
         with self.changed:
             number = 1 + max((int(j.id.lstrip("r")) for j in self.jobs if j.id.lstrip("r").isdigit()), default=0)
             now = time.time()
-            job = Job(f"r{number}", script, model, created=now, queued=now,
+            job = RenderJob(f"r{number}", script, model, created=now, queued=now,
                       message="waiting for the render before it" if self._busy() else "starting")
             self.rendered.add([(script, model)])
             self.jobs.append(job)
@@ -365,12 +369,12 @@ class RenderQueue:
                 self.holding = None
                 self.changed.notify_all()
 
-    def snapshot(self) -> tuple[int, list[Job]]:
+    def snapshot(self) -> tuple[int, list[RenderJob]]:
         """(version, copies of the jobs), newest first."""
         with self.changed:
             return self.version, [dataclasses.replace(j) for j in reversed(self.jobs)]
 
-    def wait(self, test, timeout: float) -> list[Job]:
+    def wait(self, test, timeout: float) -> list[RenderJob]:
         """Block until ``test(jobs)`` holds (or ``timeout`` seconds pass: TimeoutError); the jobs then."""
         deadline = time.monotonic() + timeout
         with self.changed:
@@ -410,7 +414,7 @@ class RenderQueue:
                 self._changed(save=True)
             self._run(job)
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: RenderJob) -> None:
         """Check one job's script again, then run its render to its end, reading its progress."""
         from storyboard.studio.checks import check_for_render
 
@@ -437,7 +441,7 @@ class RenderQueue:
                 self._changed(save=time.monotonic() - self._saved_at > SAVE_EVERY_S)
         self._finish(job, child.wait(), status)
 
-    def _start(self, job: Job, sha256: str) -> Child | None:
+    def _start(self, job: RenderJob, sha256: str) -> Child | None:
         """Start the job's render of exactly the script text that was checked (``sha256``: the child
         refuses any other) with every path confined to the folder, checked again in the child (None
         when it was cancelled, or the studio began to close, first). The
@@ -452,7 +456,7 @@ class RenderQueue:
             self._changed(save=True)
             return child
 
-    def _finish(self, job: Job, code: int | None, status: Status, note: str = "") -> None:
+    def _finish(self, job: RenderJob, code: int | None, status: Status, note: str = "") -> None:
         with self.changed:
             self.child = None
             job.took(status)
@@ -477,7 +481,7 @@ class RenderQueue:
     def _busy(self) -> bool:
         return any(j.state in UNFINISHED for j in self.jobs)
 
-    def _job(self, job_id: str) -> Job:
+    def _job(self, job_id: str) -> RenderJob:
         from storyboard.errors import UsageError
 
         for job in self.jobs:

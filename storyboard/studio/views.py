@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from storyboard.studio.caches import CacheContents
     from storyboard.studio.checks import Checked
     from storyboard.studio.children import Status
-    from storyboard.studio.jobs import Job
+    from storyboard.studio.jobs import RenderJob
 
 CSS = """
 .sb-table {border-collapse: collapse; width: 100%; font-size: 0.9em}
@@ -124,7 +124,7 @@ def bar(fraction: float) -> str:
     return f"<span class='sb-bar'><span style='width:{e(f'{max(0.0, min(1.0, fraction)) * 100:.1f}')}%'></span></span>"
 
 
-def jobs_table(jobs: list["Job"]) -> str:
+def jobs_table(jobs: list["RenderJob"]) -> str:
     """The render queue, newest first."""
     if not jobs:
         return "<span class='sb-note'>no renders yet: choose a model and press Render</span>"

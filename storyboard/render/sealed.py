@@ -1,4 +1,5 @@
-"""Cache entries that check themselves before they are trusted.
+"""Sealed files: cache entries that check themselves (against a note of their size, frames and
+SHA-256) before they are trusted.
 
 Every file the cache keeps (a segment, a piece, the encoded music) has a note
 beside it, ``<name>.json``, written after the file itself: its size in bytes, its

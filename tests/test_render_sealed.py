@@ -8,7 +8,7 @@ import pytest
 from helpers import probe, write
 
 from storyboard.cli import main
-from storyboard.render import entries
+from storyboard.render import sealed
 
 KEY = "ab" * 20
 
@@ -18,8 +18,8 @@ def entry(tmp_path):
     """A sealed 3-frame entry."""
     path = tmp_path / f"{KEY}.mkv"
     path.write_bytes(b"frames")
-    entries.seal(path, 3)
-    assert entries.problem(path, 3) is None
+    sealed.seal(path, 3)
+    assert sealed.problem(path, 3) is None
     return path
 
 
@@ -27,12 +27,12 @@ def test_a_folder_where_the_entry_belongs_is_moved_aside_and_named(entry):
     entry.unlink()
     entry.mkdir()
     (entry / "keep.txt").write_text("mine")
-    assert entries.problem(entry, 3) == f"is a folder, not a file (moved aside to {KEY}.mkv.damaged)"
+    assert sealed.problem(entry, 3) == f"is a folder, not a file (moved aside to {KEY}.mkv.damaged)"
     assert (entry.parent / f"{KEY}.mkv.damaged" / "keep.txt").read_text() == "mine", "moved, never deleted"
-    assert entries.problem(entry, 3) == entries.MISSING
+    assert sealed.problem(entry, 3) == sealed.MISSING
     entry.write_bytes(b"frames")
-    entries.seal(entry, 3)
-    assert entries.problem(entry, 3) is None
+    sealed.seal(entry, 3)
+    assert sealed.problem(entry, 3) is None
 
 
 def test_a_folder_where_the_note_belongs_is_moved_aside_and_named(entry):
@@ -40,10 +40,10 @@ def test_a_folder_where_the_note_belongs_is_moved_aside_and_named(entry):
     note.unlink()
     note.mkdir()
     (entry.parent / f"{KEY}.json.damaged").mkdir()  # taken: the next name is used
-    assert entries.problem(entry, 3) == (f"has a folder where its note {KEY}.json belongs "
+    assert sealed.problem(entry, 3) == (f"has a folder where its note {KEY}.json belongs "
                                          f"(moved aside to {KEY}.json.damaged-1)")
-    entries.seal(entry, 3)  # was IsADirectoryError
-    assert entries.problem(entry, 3) is None
+    sealed.seal(entry, 3)  # was IsADirectoryError
+    assert sealed.problem(entry, 3) is None
 
 
 @pytest.mark.parametrize("text", [
@@ -55,18 +55,18 @@ def test_a_folder_where_the_note_belongs_is_moved_aside_and_named(entry):
 ])
 def test_a_note_of_the_wrong_shape_is_a_damaged_note_named_by_its_file(entry, text):
     entry.with_suffix(".json").write_text(text)
-    said = entries.problem(entry, 3)
+    said = sealed.problem(entry, 3)
     assert said is not None and said.startswith(f"has a damaged note ({KEY}.json"), said
-    entries.seal(entry, 3)
-    assert entries.problem(entry, 3) is None
+    sealed.seal(entry, 3)
+    assert sealed.problem(entry, 3) is None
 
 
 def test_an_unreadable_entry_counts_as_damaged(entry, monkeypatch):
     def refuse(path):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(entries, "file_digest", refuse)
-    assert entries.problem(entry, 3) == "cannot be read (Permission denied)"
+    monkeypatch.setattr(sealed, "file_digest", refuse)
+    assert sealed.problem(entry, 3) == "cannot be read (Permission denied)"
 
 
 def test_listing_a_cache_with_damaged_notes_shows_what_it_can(tmp_path, capsys):
