@@ -57,7 +57,7 @@ from storyboard.farm.worker import (
     ShotWorker,
     Tick,
 )
-from storyboard.plan.build import plan_script
+from storyboard.pipeline import plan_script
 from storyboard.render import entries
 from storyboard.render.orchestrate import plan_segments, render_plan
 from storyboard.render.progress import Progress

@@ -16,7 +16,7 @@ from helpers import ffmpeg, probe, read_audio, write
 
 from storyboard.cli import main
 from storyboard.errors import ScriptErrors
-from storyboard.plan.build import plan_script
+from storyboard.pipeline import plan_script
 from storyboard.script.load import load_script
 
 FIRST = "Hurricanes form over warm water. They can be hundreds of kilometres wide."
@@ -113,7 +113,7 @@ def test_speech_timing_is_the_same_on_every_synthesis(tmp_path, private_cache):
 def test_the_plot_has_a_voice_lane_with_a_span_per_sentence(tmp_path, private_cache):
     from PIL import Image
 
-    from storyboard.plan.plot import LANES, LEGEND_ROW, VOICE_LANE
+    from storyboard.views.plot import LANES, LEGEND_ROW, VOICE_LANE
 
     png = tmp_path / "plot.png"
     assert main(["plan", str(narrated(tmp_path)), "--plot", str(png)]) == 0

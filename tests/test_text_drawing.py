@@ -170,7 +170,7 @@ def test_validate_names_characters_no_font_can_draw(tmp_path: Path):
 
 
 def test_without_the_cjk_extra_validate_says_how_to_get_it(tmp_path: Path, fresh_caches, monkeypatch):
-    from storyboard.plan.build import plan_script
+    from storyboard.pipeline import plan_script
     from storyboard.script.load import load_script
 
     without_cjk = tuple(f for f in T.font_files() if f.path.name != T.CJK_FILE)

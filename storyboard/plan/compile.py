@@ -35,7 +35,7 @@ from storyboard.plan.data import (
     TransitionPlan,
 )
 from storyboard.plan.glides import Ramp
-from storyboard.plan.narration import mix_plan, place_narration
+from storyboard.plan.narration import SpeechTiming, mix_plan, place_narration
 from storyboard.plan.sync import BeatFrames, beat_frames, snap, snap_reach
 from storyboard.plan.windows import Windows
 from storyboard.script.load import scene_id
@@ -44,7 +44,6 @@ from storyboard.script.timecode import MAX_VIDEO_S, AutoDuration, clock_seconds
 if TYPE_CHECKING:
     from storyboard.script.load import Script
     from storyboard.script.schema import Model, Output, Scene, Storyboard
-    from storyboard.voice.speech import Speech
 
 DEFAULT_CROSSFADE_S = 1.0
 DEFAULT_MORPH_S = 1.0
@@ -57,7 +56,7 @@ def compile_plan(
     grid: Grid | None = None,
     onset_strength: Callable[[float], float] | None = None,
     snap_points: Sequence[float] | None = None,
-    speech: Mapping[int, "Speech"] | None = None,
+    speech: Mapping[int, SpeechTiming] | None = None,
 ) -> Plan:
     """Compile a validated script into a :class:`Plan`.
 
@@ -211,7 +210,7 @@ def scene_timeline(board: "Storyboard", clock: Clock, snap_points: Sequence[floa
         auto = isinstance(scene.duration, AutoDuration)
         if auto and scene.duration.seconds is None:
             clock.problems.add(("scenes", i, "duration"), "duration: auto needs the narration's speech; plan the "
-                               "script with storyboard.plan.build.plan_script")
+                               "script with storyboard.pipeline.plan_script")
             requested.append(t)
             skipped.append(False)
             continue

@@ -24,7 +24,7 @@ import numpy as np
 
 from storyboard.files import VIDEO_MARK, commit, temporary_sibling
 from storyboard.plan.data import Plan
-from storyboard.plan.outputs import burns_captions, subtitle_files
+from storyboard.render.outputs import burns_captions, subtitle_files
 from storyboard.render import entries
 from storyboard.render.compose import (
     Composed,

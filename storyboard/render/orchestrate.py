@@ -20,7 +20,7 @@ import numpy as np
 from storyboard.files import sweep_partials, sweep_stale_partials
 from storyboard.interrupts import shielded
 from storyboard.plan.data import Plan
-from storyboard.plan.outputs import default_cache
+from storyboard.render.outputs import default_cache
 from storyboard.render import entries
 from storyboard.render.encode import abort_all
 from storyboard.render.lock import rendering

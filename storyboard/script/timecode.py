@@ -116,7 +116,7 @@ def _checked(amount: float, unit: Unit, original: object) -> TimeValue:
 class AutoDuration:
     """A scene's ``duration: auto`` (or ``auto + 1s``): as long as its narration, plus ``pad``.
 
-    :mod:`storyboard.plan.build` turns it into seconds once the speech is synthesised.
+    :mod:`storyboard.pipeline` turns it into seconds once the speech is synthesised.
     """
 
     pad: TimeValue = TimeValue(0.0)

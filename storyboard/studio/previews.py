@@ -36,7 +36,7 @@ def preview_path(folder: Folder, script: Path) -> Path:
 def check_preview_outputs(checked: "Checked", target: Path) -> None:
     """The command line's output checks for a preview written to ``target`` (``-o``): raises
     :class:`storyboard.errors.UsageError` when writing it could lose anything."""
-    from storyboard.plan.outputs import check_outputs
+    from storyboard.pipeline import check_outputs
 
     assert checked.script is not None and checked.plan is not None
     plan = dataclasses.replace(checked.plan, output={**checked.plan.output, "path": str(target)})
