@@ -5,8 +5,9 @@
    narration spoken (or found in the speech cache), and the first track's beats (librosa only
    when the script uses beats and the track is new).
 3. :func:`compile_gathered`: the pure compiler (:func:`storyboard.plan.compile.compile_plan`) on the
-   script and what was gathered, then the checks that need a plan (the model against this
-   machine and the output size) and the warnings. :func:`plan_script` is steps 2 and 3.
+   script and what was gathered, with captions paged by the installed fonts
+   (:class:`storyboard.typography.pager.CaptionPager`); then the checks that need a plan (the
+   model against this machine and the output size) and the warnings. :func:`plan_script` is steps 2 and 3.
 4. :func:`check_outputs`: the files a render writes, refused before any work if writing them
    could lose something the user has.
 5. :func:`render`: the plan's segments rendered (here, or on a Ray cluster) and the MP4 assembled.
@@ -166,17 +167,20 @@ def plan_script(script: "Script", *, analyse: bool = True, show_progress: bool =
 
 def compile_gathered(gathered: Gathered) -> Planned:
     """The plan of the gathered script, checked against the model it names; with every warning."""
-    from storyboard.plan.captions import text_warnings
+    from storyboard.plan.captions import drawn_texts, pace_warnings
     from storyboard.plan.compile import compile_plan
     from storyboard.plan.warnings import music_end_warnings, sync_warnings
+    from storyboard.typography.glyphs import glyph_warnings
+    from storyboard.typography.pager import CaptionPager
 
     script, timing = gathered.script, gathered.timing
-    board = script.storyboard
+    board, pager = script.storyboard, CaptionPager()
     try:
         if timing is None:
-            plan = compile_plan(script, speech=gathered.speech)
+            plan = compile_plan(script, speech=gathered.speech, pager=pager)
         else:
-            plan = compile_plan(script, timing.grid, timing.onset_strength, timing.snap_points, gathered.speech)
+            plan = compile_plan(script, timing.grid, timing.onset_strength, timing.snap_points, gathered.speech,
+                                pager)
     except PlanError as exc:
         raise script.plan_errors(exc) from None
     script = replace(script, problems=script.with_problems(model_size_errors(script)).errors)
@@ -184,7 +188,7 @@ def compile_gathered(gathered: Gathered) -> Planned:
     warnings = list(gathered.warnings)
     warnings += sync_warnings(board, plan, timing.snap_points if timing else None)
     warnings += music_end_warnings(board, plan, list(gathered.music_lengths))
-    warnings += text_warnings(board, plan)
+    warnings += pace_warnings(plan) + glyph_warnings(drawn_texts(board, plan))
     if board.model.id != "preview":
         from storyboard.plan.models import model_warnings
 

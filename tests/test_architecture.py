@@ -2,9 +2,10 @@
 
 Data flows one way: script -> (music, voice) -> plan -> backends -> render. A room
 imports only rooms upstream of it and the shared modules beside the stages
-(``errors``, ``files``, ``interrupts``, ``words``, ``drawing``, ``text``). ``plan/`` is pure:
-besides ``script/`` it reads only the beat grid (``music.grid``), never the analysis,
-the voice, the hub or the files. ``pipeline`` (the spine: load, gather, compile, check
+(``errors``, ``files``, ``interrupts``, ``words``). ``plan/`` is pure: besides
+``script/`` it reads only the beat grid (``music.grid``), never the analysis, the voice,
+the hub, the files or the fonts (``typography/``, which pages captions for the pipeline
+and draws text for the backends, the compositor and the views). ``pipeline`` (the spine: load, gather, compile, check
 outputs, render) sits above the stages; ``views/`` (the plan as a table and a picture),
 the studio, the farm and the command line sit around them. ``render/`` reaches backends
 only through the registry in ``backends/__init__``, never diffusion itself; nothing
@@ -21,10 +22,10 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "storyboard"
-SHARED = {"storyboard", "storyboard.errors", "storyboard.files", "storyboard.interrupts", "storyboard.drawing", "storyboard.words",
-          "storyboard.text"}
+SHARED = {"storyboard", "storyboard.errors", "storyboard.files", "storyboard.interrupts", "storyboard.words"}
 STAGES = ("script", "music", "voice", "plan", "backends", "render")
 AROUND = ("draft", "studio", "farm", "views")
+TYPOGRAPHY = "typography"  # fonts and text on frames: for those that draw or page text, never the plan
 # Rooms each room may import, besides itself and the shared modules.
 ALLOWED: dict[str, set[str]] = {
     "shared": set(),
@@ -32,14 +33,15 @@ ALLOWED: dict[str, set[str]] = {
     "music": {"script"},
     "voice": {"script"},
     "plan": {"script", "music"},  # of music/, only the beat grid (ONLY below)
-    "backends": {"plan"},
-    "render": {"plan", "backends"},
-    "pipeline": set(STAGES) | {"farm"},
-    "views": {"script", "music", "plan", "backends"},
+    "typography": set(),
+    "backends": {"plan", TYPOGRAPHY},
+    "render": {"plan", "backends", TYPOGRAPHY},
+    "pipeline": set(STAGES) | {"farm", TYPOGRAPHY},
+    "views": {"script", "music", "plan", "backends", TYPOGRAPHY},
     "draft": {"script", "plan", "voice"},
-    "studio": set(STAGES) | {"draft", "farm", "pipeline", "views"},
+    "studio": set(STAGES) | {"draft", "farm", "pipeline", "views", TYPOGRAPHY},
     "farm": set(STAGES),
-    "cli": set(STAGES) | set(AROUND) | {"pipeline"},
+    "cli": set(STAGES) | set(AROUND) | {"pipeline", TYPOGRAPHY},
     "main": {"cli"},
 }
 # Modules a room may not import although their room is allowed.
@@ -69,7 +71,7 @@ def room(module: str) -> str:
     part = module.split(".")[1]
     if part == "__main__":
         return "main"
-    if part in STAGES or part in AROUND or part in ("cli", "pipeline"):
+    if part in STAGES or part in AROUND or part in ("cli", "pipeline", TYPOGRAPHY):
         return part
     raise AssertionError(f"{module} belongs to no room: add it to a stage's folder, or to SHARED if every stage uses it")
 
@@ -132,7 +134,7 @@ def test_each_room_imports_only_what_is_upstream():
 
 def test_plan_is_pure():
     """plan/ imports only script/ and the beat grid (besides itself and the shared modules): no music
-    analysis, no voice, no hub, no model registry's files, no fonts on disk."""
+    analysis, no voice, no hub, no model registry's files, no fonts (typography/)."""
     outside = sorted({f"{i.path}:{i.line} imports {i.target}" for i in all_imports()
                       if room(i.source) == "plan" and room(i.target) not in ("plan", "shared", "script")
                       and i.target != "storyboard.music.grid"})
@@ -210,6 +212,6 @@ def test_no_function_is_longer_than_a_screen():
     assert not long, f"functions over {MAX_FUNCTION_LINES} lines; split them into named steps:\n" + "\n".join(long)
 
 
-@pytest.mark.parametrize("folder", ["script", "music", "voice", "plan", "backends", "render", "views"])
+@pytest.mark.parametrize("folder", ["script", "music", "voice", "plan", "backends", "render", "views", "typography"])
 def test_every_stage_has_its_folder(folder):
     assert (PACKAGE / folder / "__init__.py").is_file()

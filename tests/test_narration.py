@@ -132,7 +132,7 @@ def test_voices_lists_the_bundled_voice(capsys):
 
 
 def test_narration_cues_never_exceed_two_lines_on_a_vertical_video(tmp_path, private_cache):
-    from storyboard.text import caption_layout, wrap
+    from storyboard.typography.text import caption_layout, wrap
 
     long = " ".join(["The storm surge can push the sea far inland, over roads, fields and the ground floors of homes,"
                      " and it is the deadliest part of a hurricane, so leave early when you are told to go."] * 2)

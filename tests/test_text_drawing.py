@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from helpers import run_cli, write
 
-from storyboard import text as T
-from storyboard.drawing import burn_caption, draw_line, text_patch
-from storyboard.text import (
+from storyboard.typography import text as T
+from storyboard.typography.drawing import burn_caption, draw_line, text_patch
+from storyboard.typography.text import (
     Piece,
     analyse,
     cjk_installed,

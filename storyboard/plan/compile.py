@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from storyboard.errors import Loc
 from storyboard.music.grid import BeatGrid, ConstantTempo, Grid
-from storyboard.plan.captions import caption_plans
+from storyboard.plan.captions import OnePage, Pager, caption_plans
 from storyboard.plan.clock import Clock, Problems, frame_at
 from storyboard.plan.data import (
     AudioTrackPlan,
@@ -57,6 +57,7 @@ def compile_plan(
     onset_strength: Callable[[float], float] | None = None,
     snap_points: Sequence[float] | None = None,
     speech: Mapping[int, SpeechTiming] | None = None,
+    pager: Pager = OnePage(),
 ) -> Plan:
     """Compile a validated script into a :class:`Plan`.
 
@@ -66,6 +67,7 @@ def compile_plan(
     onsets) are where scene boundaries written in seconds or frames move to (``sync``).
     ``speech``: each narrated scene's speech, by scene index, with ``duration: auto`` already
     resolved from it (:mod:`storyboard.plan.narration`).
+    ``pager`` pages a caption too long for two lines (the plan records its fonts; default: one page).
     Raises :class:`PlanError` listing every problem.
     """
     board = script.storyboard
@@ -94,8 +96,8 @@ def compile_plan(
               for span, k, tr, seed in zip(spans, keys, transitions, seeds)]
     holds = [scene_hold(scene, span, tr, glide, clock, beats)
              for scene, span, tr, glide in zip(board.scenes, spans, transitions, glides)]
-    captions = [c for scene, span in zip(board.scenes, spans) for c in scene_caption(scene, span, clock, board.output)]
-    narration, spoken = place_narration(board, spans, speech or {}, clock)
+    captions = [c for s, span in zip(board.scenes, spans) for c in scene_caption(s, span, clock, board.output, pager)]
+    narration, spoken = place_narration(board, spans, speech or {}, clock, pager)
     captions = sorted(captions + spoken, key=lambda c: (c.start, c.scene))
     problems.raise_if_any()
 
@@ -121,6 +123,7 @@ def compile_plan(
         shots=tuple(shots),
         transitions=tuple(transitions[1:]),  # the first scene has no transition into it
         captions=tuple(captions),
+        caption_fonts=pager.fonts if captions else (),
         audio=tuple(audio),
         output={"path": str(script.output_path()), "quality": board.output.quality, "preset": board.output.preset,
                 "captions": board.output.captions},
@@ -533,7 +536,7 @@ def scene_plan(board: "Storyboard", span: SceneSpan, keys: list[Key], shot: int,
 # --- captions, audio, settings --------------------------------------------------------------
 
 
-def scene_caption(scene: "Scene", span: SceneSpan, clock: Clock, output: "Output") -> list[CaptionPlan]:
+def scene_caption(scene: "Scene", span: SceneSpan, clock: Clock, output: "Output", pager: Pager) -> list[CaptionPlan]:
     """The scene's caption as frames: from ``at`` for ``duration`` (or to the scene's end), at least one
     frame; split into timed pages when it is too long for two lines on the output's frames."""
     c = scene.caption
@@ -546,7 +549,7 @@ def scene_caption(scene: "Scene", span: SceneSpan, clock: Clock, output: "Output
         c1 = frame_at(span.start_s + c0_s + clock.seconds(c.duration, span.start_s + c0_s, span.loc("caption", "duration")), clock.fps)
     if c0 >= span.end:
         clock.problems.add(span.loc("caption", "at"), "the caption starts after the scene ends")
-    return caption_plans(c.text, c0, min(max(c1, c0 + 1), span.end), span.index, output.width, output.height)
+    return caption_plans(c.text, c0, min(max(c1, c0 + 1), span.end), span.index, output.width, output.height, pager)
 
 
 def place_audio(script: "Script", clock: Clock) -> list[AudioTrackPlan]:

@@ -295,6 +295,7 @@ class Plan:
     end_snapped_s: float = 0.0
     narration: tuple[NarrationPlan, ...] = ()
     mix: MixPlan = MixPlan()
+    caption_fonts: tuple[str, ...] = ()  # the fonts caption pages were measured with, in the order tried
     version: int = PLAN_VERSION
 
     @property
@@ -356,6 +357,7 @@ class Plan:
             "transitions": [{"kind": t.kind, "into": t.into, "start": t.start, "frames": t.frames, "curve": t.curve,
                              **weights(t)} for t in self.transitions],
             "captions": [asdict(c) for c in self.captions],
+            **({"caption_fonts": list(self.caption_fonts)} if self.caption_fonts else {}),
             "beats": list(self.beats),
             "bars": list(self.bars),
             "end_snapped_s": self.end_snapped_s,

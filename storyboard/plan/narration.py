@@ -15,7 +15,7 @@ from dataclasses import replace
 from os import PathLike
 from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
 
-from storyboard.plan.captions import caption_plans
+from storyboard.plan.captions import Pager, caption_plans
 from storyboard.plan.data import CaptionPlan, MixPlan, NarrationPlan
 from storyboard.script.timecode import AutoDuration, TimeValue, clock_seconds
 
@@ -86,7 +86,7 @@ def with_auto_durations(script: "Script", speech: Mapping[int, SpeechTiming]) ->
 
 
 def place_narration(board: "Storyboard", spans: Sequence, speech: Mapping[int, SpeechTiming],
-                    clock: "Clock") -> tuple[list[NarrationPlan], list[CaptionPlan]]:
+                    clock: "Clock", pager: Pager) -> tuple[list[NarrationPlan], list[CaptionPlan]]:
     """Each scene's speech on the video timeline, and its sentences as captions (unless the scene
     has a written caption, or ``voice.captions`` is off). A narration longer than its scene is a
     problem, reported at the scene's ``narration`` with how much too long it is."""
@@ -108,12 +108,12 @@ def place_narration(board: "Storyboard", spans: Sequence, speech: Mapping[int, S
         sentences = tuple((x.text, offset + x.start_s, offset + x.end_s) for x in s.sentences)
         placed.append(NarrationPlan(span.index, str(s.path), offset, s.duration_s, voice.volume, sentences))
         if voice.captions and scene.caption is None:
-            captions += sentence_captions(sentences, span, fps, board.output.width, board.output.height)
+            captions += sentence_captions(sentences, span, fps, board.output.width, board.output.height, pager)
     return placed, captions
 
 
 def sentence_captions(sentences: Sequence[tuple[str, float, float]], span, fps: int, width: int,
-                      height: int) -> list[CaptionPlan]:
+                      height: int, pager: Pager) -> list[CaptionPlan]:
     """A cue per sentence, from its first spoken frame until the next sentence starts (the last one
     until its speech ends, plus half a second when the scene has room), paged to two lines."""
     out = []
@@ -122,7 +122,7 @@ def sentence_captions(sentences: Sequence[tuple[str, float, float]], span, fps: 
         end = round(sentences[k + 1][1] * fps) if k + 1 < len(sentences) else round((t1 + 0.5) * fps)
         end = min(max(end, start + 1), span.end)
         if start < end:
-            out += caption_plans(text, start, end, span.index, width, height)
+            out += caption_plans(text, start, end, span.index, width, height, pager)
     return out
 
 

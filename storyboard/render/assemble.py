@@ -170,7 +170,7 @@ def _run_frames(plan: Plan, run: Run, segments: list[Segment]) -> Iterator[np.nd
                                            prev.end - prev.start + first, plan.fps), count))
     burn = burns_captions(plan)
     if burn:
-        from storyboard.drawing import burn_caption
+        from storyboard.typography.drawing import burn_caption
     for k, frame in enumerate(own):
         f = run.start + k
         if handle and k < len(handle):

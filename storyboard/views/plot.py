@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from storyboard.drawing import font
+from storyboard.typography.drawing import font
 from storyboard.plan.data import Plan
 from storyboard.words import plural
 

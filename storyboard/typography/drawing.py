@@ -1,6 +1,6 @@
 """Text on frames (Pillow): shared by the preview backend, the plot and the caption burn-in.
 
-Fonts, directions and line breaks come from :mod:`storyboard.text`: each character is drawn by
+Fonts, directions and line breaks come from :mod:`storyboard.typography.text`: each character is drawn by
 the first font of a Noto fallback chain that has it, right-to-left runs are placed right to left
 and shaped by RAQM. Rasterising text is the slow part of drawing a frame, and the same text
 recurs over many frames, so text boxes are rendered once into RGBA patches and cached.
@@ -14,7 +14,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from storyboard.text import (
+from storyboard.typography.text import (
     CAPTION_LINES,
     Piece,
     analyse,
@@ -64,7 +64,7 @@ def text_patch(text: str, size: int, max_width: int, max_lines: int = 3, centred
     """``text`` wrapped to ``max_width`` pixels on a translucent dark box, as an RGBA image.
 
     The box holds the lines' full height (the first font's ascent and descent) and any ink that
-    reaches past it, plus :func:`storyboard.text.box_padding` on each side (pixels)."""
+    reaches past it, plus :func:`storyboard.typography.text.box_padding` on each side (pixels)."""
     placed, width, height = _layout(text, size, max_width, max_lines, centred)
     probe = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
     left, top, right, bottom = 0.0, 0.0, width, height
@@ -132,8 +132,8 @@ def draw_line(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, siz
 
 def burn_caption(frame: np.ndarray, text: str) -> np.ndarray:
     """A copy of ``frame`` (H x W x 3, uint8) with ``text`` as a subtitle at the bottom: at most
-    :data:`storyboard.text.CAPTION_LINES` lines inside the frame's safe width, at the size of
-    :func:`storyboard.text.caption_layout` (the plan splits longer captions into pages)."""
+    :data:`storyboard.typography.text.CAPTION_LINES` lines inside the frame's safe width, at the size of
+    :func:`storyboard.typography.text.caption_layout` (the plan splits longer captions into pages)."""
     h, w = frame.shape[:2]
     size, max_width = caption_layout(w, h)
     image = Image.fromarray(frame)
