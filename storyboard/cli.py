@@ -334,10 +334,10 @@ def _dry_run(plan, args: argparse.Namespace) -> int:
     from storyboard.render.outputs import default_cache
     from storyboard.render.segments import SegmentCache
 
-    output = Path(plan.output["path"])
+    output = Path(plan.output.path)
     cache = SegmentCache(Path(args.cache) if args.cache else default_cache(output))
     segments = plan_segments(plan, cache)
-    steps = int(plan.model.get("steps", 1)) if plan.model["id"] != "preview" else 0
+    steps = plan.model.steps if plan.model.id != "preview" else 0
     print(f"{'segment':8} {'shot':>4} {'frames':>7}  {'key':12}  {'action':7}  scenes")
     todo_frames = todo_evals = 0
     for n, seg in enumerate(segments, 1):
@@ -369,7 +369,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
     if args.cache:
         folder = Path(args.cache)
     elif plans:
-        folder = default_cache(Path(plans[0].output["path"]))
+        folder = default_cache(Path(plans[0].output.path))
     else:
         raise UsageError("say which cache: --cache DIR, or a script whose output it sits beside")
     if args.action == "prune" and not plans:

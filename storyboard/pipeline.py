@@ -258,7 +258,7 @@ def script_inputs(script: "Script", plan: "Plan") -> "Inputs":
             files[what] = model
             files[f"{what}'s config"] = model.with_name(model.name + ".json")
     folders = {}
-    model = local_model_folder(str(plan.model.get("id", "")))
+    model = local_model_folder(plan.model.id)
     if model is not None:
         folders["the model folder"] = model
     return Inputs(files, folders)

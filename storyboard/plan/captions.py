@@ -101,8 +101,8 @@ def drawn_texts(board: "Storyboard", plan: Plan) -> list[tuple[str, str]]:
     """The text drawn on frames, as ``(where, text)``: each caption when captions are burnt in (where
     ends with ``caption``), and each prompt and the style when the preview animatic draws them."""
     places: list[tuple[str, str]] = []
-    burnt = plan.output.get("captions") in ("burn", "both", "all")
-    drawn_prompts = plan.model.get("id") == "preview"
+    burnt = plan.output.captions in ("burn", "both", "all")
+    drawn_prompts = plan.model.id == "preview"
     for i, scene in enumerate(board.scenes):
         if burnt and scene.caption is not None:
             places.append((f"scene '{plan.scenes[i].id}' caption", scene.caption.text))

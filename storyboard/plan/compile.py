@@ -26,6 +26,8 @@ from storyboard.plan.data import (
     AudioTrackPlan,
     CaptionPlan,
     CondRun,
+    ModelSettings,
+    OutputSettings,
     Plan,
     Pulse,
     RampWeights,
@@ -33,6 +35,7 @@ from storyboard.plan.data import (
     ShotFrames,
     ShotPlan,
     TransitionPlan,
+    WindowSettings,
 )
 from storyboard.plan.glides import Ramp
 from storyboard.plan.narration import SpeechTiming, mix_plan, place_narration
@@ -125,8 +128,8 @@ def compile_plan(
         captions=tuple(captions),
         caption_fonts=pager.fonts if captions else (),
         audio=tuple(audio),
-        output={"path": str(script.output_path()), "quality": board.output.quality, "preset": board.output.preset,
-                "captions": board.output.captions},
+        output=OutputSettings(str(script.output_path()), board.output.quality, board.output.preset,
+                              board.output.captions),
         tempo=tempo_summary(board, grid, snap_points),
         beats=beats.frames,
         bars=tuple(sorted(beats.downbeats)),
@@ -577,10 +580,8 @@ def tempo_summary(board: "Storyboard", grid: Grid | None, snap_points: Sequence[
             "sync": board.music[0].sync if board.music and snap_points else "none"}
 
 
-def model_settings(model: "Model") -> dict[str, Any]:
+def model_settings(model: "Model") -> ModelSettings:
     """The model settings the backends read (and the segment cache keys on)."""
-    return {"id": model.id, "revision": model.revision, "steps": model.steps, "guidance": model.guidance,
-            "scheduler": model.scheduler, "noise": model.noise, "seed": model.seed,
-            "window": {"frames": model.window.frames, "overlap": model.window.overlap},
-            "device": model.device, "dtype": model.dtype, "offload": model.offload,
-            "vae_slicing": model.vae_slicing, "vae_tiling": model.vae_tiling}
+    return ModelSettings(model.id, model.revision, model.steps, model.guidance, model.scheduler, model.noise,
+                         model.seed, WindowSettings(model.window.frames, model.window.overlap), model.device,
+                         model.dtype, model.offload, model.vae_slicing, model.vae_tiling)

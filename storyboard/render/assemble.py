@@ -76,7 +76,7 @@ def piece_key(plan: Plan, run: Run, segments: list[Segment]) -> str:
         "format": PIECE_FORMAT,
         "segment": segments[run.shot].key,
         "range": [run.start - shot.start, run.end - shot.start],
-        "encode": [plan.width, plan.height, plan.fps, plan.output.get("quality"), plan.output.get("preset")],
+        "encode": [plan.width, plan.height, plan.fps, plan.output.quality, plan.output.preset],
     }
     if run.composite:
         fades = [t for t in plan.transitions if t.kind == "crossfade" and t.start < run.end and run.start < t.start + t.frames]
@@ -139,8 +139,8 @@ class PieceWriter:
 
 def piece_encoder(plan: Plan, piece: Path) -> VideoEncoder:
     """An encoder for a piece: raw H.264 at the output's quality (see :class:`VideoEncoder`, container h264)."""
-    return VideoEncoder(piece, plan.width, plan.height, plan.fps, quality=plan.output.get("quality", 18),
-                        preset=plan.output.get("preset", "medium"), container="h264")
+    return VideoEncoder(piece, plan.width, plan.height, plan.fps, quality=plan.output.quality,
+                        preset=plan.output.preset, container="h264")
 
 
 def finish_piece(encoder: VideoEncoder, run: Run) -> None:

@@ -78,7 +78,7 @@ def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = F
     ``renderer(plan, segments, todo, cache, path, progress, say)`` returns how many it
     rendered and raises :class:`Interrupted` on Ctrl-C. The rest is the same either way.
     """
-    path = Path(output or plan.output["path"])
+    path = Path(output or plan.output.path)
     cache = SegmentCache(Path(cache_dir) if cache_dir else default_cache(path))
     started = time.monotonic()
     cache.folder.mkdir(parents=True, exist_ok=True)
@@ -144,7 +144,7 @@ def render_missing(plan: Plan, segments: list[Segment], todo: list[Segment], cac
         if todo:
             from storyboard.backends import open_backend
 
-            backend = open_backend(plan.model["id"], plan)
+            backend = open_backend(plan.model.id, plan)
         for n, segment in enumerate(todo, 1):
             shot = segment.shot
             ids = ", ".join(plan.scenes[i].id for i in shot.scenes)
@@ -185,7 +185,7 @@ def render_segment(plan: Plan, segment: Segment, backend: Any, cache: SegmentCac
     frames = _counted(frames, lambda: progress.update(next(counter)))
     frames = pieces.tee(shot, frames)  # the shot's plain runs go straight into their final pieces
     cache.write(segment, plan, frames, {"shot": shot.index, "scenes": [plan.scenes[i].id for i in shot.scenes],
-                                        "model": plan.model["id"], "output": str(path)})
+                                        "model": plan.model.id, "output": str(path)})
     pieces.commit(shot)
 
 

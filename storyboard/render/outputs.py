@@ -48,13 +48,13 @@ def subtitles_path(video: Path, kind: str = "srt") -> Path:
 
 def subtitle_files(plan: Plan, video: Path) -> tuple[Path, ...]:
     """The subtitle files a render of ``plan`` to ``video`` writes (none without captions)."""
-    kinds = SUBTITLE_FORMATS.get(plan.output.get("captions", "srt"), ())
+    kinds = SUBTITLE_FORMATS.get(plan.output.captions, ())
     return tuple(subtitles_path(video, k) for k in kinds) if plan.captions else ()
 
 
 def burns_captions(plan: Plan) -> bool:
     """Whether captions are drawn into the picture (``burn``, ``both`` or ``all``)."""
-    return plan.output.get("captions") in ("burn", "both", "all")
+    return plan.output.captions in ("burn", "both", "all")
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class Outputs:
 
 def plan_outputs(plan: Plan, cache_dir: str | Path | None = None) -> Outputs:
     """The files rendering ``plan`` writes."""
-    video = Path(plan.output["path"])
+    video = Path(plan.output.path)
     return Outputs(video, subtitle_files(plan, video), Path(cache_dir) if cache_dir else default_cache(video))
 
 

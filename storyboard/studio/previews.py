@@ -39,7 +39,7 @@ def check_preview_outputs(checked: "Checked", target: Path) -> None:
     from storyboard.pipeline import check_outputs
 
     assert checked.script is not None and checked.plan is not None
-    plan = dataclasses.replace(checked.plan, output={**checked.plan.output, "path": str(target)})
+    plan = dataclasses.replace(checked.plan, output=dataclasses.replace(checked.plan.output, path=str(target)))
     check_outputs(checked.script, plan, chosen_by_user=True)
 
 
