@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable
 
 from storyboard.music.grid import BeatGrid
 from storyboard.script.load import Script
-from storyboard.script.timecode import TimeValue, clock_seconds
+from storyboard.script.timecode import TimeValue, fixed_seconds
 
 if TYPE_CHECKING:
     from storyboard.music.analysis import AudioAnalysis
@@ -47,7 +47,7 @@ def probe_music_files(script: Script) -> tuple[Script, list[float]]:
             lengths.append(0.0)
             unusable = unusable or i == 0
             continue
-        start = clock_seconds(track.start, fps)
+        start = fixed_seconds(track.start, fps)
         if start >= length:
             errors.append(doc.error(f"start {start:g} s is past the end of '{track.path}', which is {length:g} s long",
                                     doc.resolve(("music", i, "start"))))
@@ -113,12 +113,12 @@ def music_timing(script: Script, *, analyse_if_needed: bool = True) -> MusicTimi
     if analysis is None:
         return None
     fps = board.output.fps
-    start = clock_seconds(track.start, fps)
-    shift = clock_seconds(track.offset, fps) - start
+    start = fixed_seconds(track.start, fps)
+    shift = fixed_seconds(track.offset, fps) - start
     beats = [t + shift for t in analysis.beats if t >= start]
     if len(beats) < 2:
         return None
-    downbeat = clock_seconds(board.downbeat, fps)
+    downbeat = fixed_seconds(board.downbeat, fps)
     first = min(range(len(beats)), key=lambda i: abs(beats[i] - downbeat))
     grid_times = tuple(beats[first:]) if len(beats) - first >= 2 else tuple(beats)
     grid = BeatGrid(grid_times, board.beats_per_bar)

@@ -4,7 +4,7 @@ analysis, no speech synthesis, no hub, no files read or written.
 * :mod:`~storyboard.plan.data`: the Plan data classes (the contract with backends and render).
 * :mod:`~storyboard.plan.compile`: ``compile_plan``, the pure compiler, in named steps.
 * :mod:`~storyboard.plan.narration`: ``duration: auto`` and the speech on the timeline.
-* :mod:`~storyboard.plan.clock`, :mod:`~storyboard.plan.sync`, :mod:`~storyboard.plan.glides`,
+* :mod:`~storyboard.plan.times`, :mod:`~storyboard.plan.sync`, :mod:`~storyboard.plan.glides`,
   :mod:`~storyboard.plan.easing`, :mod:`~storyboard.plan.windows`: time, beats, glides and windows.
 * :mod:`~storyboard.plan.warnings`: what to tell the user about a compiled plan.
 

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
 
 from storyboard.plan.captions import Pager, caption_plans
 from storyboard.plan.data import CaptionPlan, MixPlan, NarrationPlan
-from storyboard.script.timecode import AutoDuration, TimeValue, clock_seconds
+from storyboard.script.timecode import AutoDuration, TimeValue, fixed_seconds
 
 if TYPE_CHECKING:
-    from storyboard.plan.clock import Clock
+    from storyboard.plan.times import TimeReader
     from storyboard.script.load import Script
     from storyboard.script.schema import Scene, Storyboard
 
@@ -50,7 +50,7 @@ class SpeechTiming(Protocol):
 def start_s(scene: "Scene", fps: int) -> float:
     """Where the scene's narration starts, in seconds from the scene's start."""
     assert scene.narration is not None
-    return clock_seconds(scene.narration.at, fps)
+    return fixed_seconds(scene.narration.at, fps)
 
 
 def with_auto_durations(script: "Script", speech: Mapping[int, SpeechTiming]) -> "Script":
@@ -68,7 +68,7 @@ def with_auto_durations(script: "Script", speech: Mapping[int, SpeechTiming]) ->
         if not isinstance(scene.duration, AutoDuration):
             continue
         if i in speech:
-            pad = clock_seconds(scene.duration.pad, fps)
+            pad = fixed_seconds(scene.duration.pad, fps)
             seconds = math.ceil((start_s(scene, fps) + speech[i].duration_s + pad) * fps - 1e-6) / fps
         else:
             seconds = 1.0
@@ -86,12 +86,12 @@ def with_auto_durations(script: "Script", speech: Mapping[int, SpeechTiming]) ->
 
 
 def place_narration(board: "Storyboard", spans: Sequence, speech: Mapping[int, SpeechTiming],
-                    clock: "Clock", pager: Pager) -> tuple[list[NarrationPlan], list[CaptionPlan]]:
+                    times: "TimeReader", pager: Pager) -> tuple[list[NarrationPlan], list[CaptionPlan]]:
     """Each scene's speech on the video timeline, and its sentences as captions (unless the scene
     has a written caption, or ``voice.captions`` is off). A narration longer than its scene is a
     problem, reported at the scene's ``narration`` with how much too long it is."""
     placed, captions = [], []
-    fps, voice = clock.fps, board.voice
+    fps, voice = times.fps, board.voice
     for span in spans:
         scene = board.scenes[span.index]
         if scene.narration is None or span.index not in speech:
@@ -100,7 +100,7 @@ def place_narration(board: "Storyboard", spans: Sequence, speech: Mapping[int, S
         at = start_s(scene, fps)
         over = at + s.duration_s - span.dur_s
         if over > 0.5 / fps:
-            clock.problems.add(span.loc("narration"), f"the narration lasts {s.duration_s:.2f} s from {at:g} s, but the "
+            times.problems.add(span.loc("narration"), f"the narration lasts {s.duration_s:.2f} s from {at:g} s, but the "
                                f"scene is {span.dur_s:.2f} s long: {over:.2f} s too long. Use duration: auto, or "
                                "shorten the text")
             continue
@@ -131,7 +131,7 @@ def mix_plan(board: "Storyboard") -> MixPlan:
     fps, voice = board.output.fps, board.voice
 
     def seconds(value: TimeValue, default: float) -> float:  # beats here are reported when the script loads
-        return default if value.musical else clock_seconds(value, fps)
+        return default if value.musical else fixed_seconds(value, fps)
 
     return MixPlan(voice.duck, seconds(voice.attack, MixPlan.attack_s), seconds(voice.release, MixPlan.release_s),
                    board.output.loudness, board.output.true_peak)

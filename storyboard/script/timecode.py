@@ -153,7 +153,7 @@ def parse_duration(value: object) -> TimeValue | AutoDuration:
     return AutoDuration(pad)
 
 
-def clock_seconds(value: TimeValue, fps: int) -> float:
+def fixed_seconds(value: TimeValue, fps: int) -> float:
     """Seconds of a value written in seconds or frames (``fps`` frames a second).
 
     Beats and bars need a beat grid and a position: :mod:`storyboard.plan.compile` converts those.

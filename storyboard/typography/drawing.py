@@ -16,16 +16,16 @@ from PIL import Image, ImageDraw, ImageFont
 
 from storyboard.typography.text import (
     CAPTION_LINES,
-    Piece,
-    analyse,
+    Run,
     box_padding,
     caption_layout,
     drawable,
     face,
+    itemize,
     normalise,
-    piece_width,
-    pieces,
+    run_width,
     span_width,
+    visual_runs,
     wrap_spans,
 )
 
@@ -37,14 +37,14 @@ def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return face(0, size)
 
 
-Placed = tuple[float, float, Piece]  # where a piece's baseline starts (x, y pixels), and the piece
+Placed = tuple[float, float, Run]  # where a run's baseline starts (x, y pixels), and the run
 
 
 def _layout(text: str, size: int, max_width: int, max_lines: int, centred: bool) -> tuple[list[Placed], float, float]:
-    """The pieces of ``text`` wrapped to ``max_width`` pixels (at most ``max_lines`` lines), placed
+    """The runs of ``text`` wrapped to ``max_width`` pixels (at most ``max_lines`` lines), placed
     from the block's top-left, and the block's width and height (pixels). Lines are centred, or
     start on the side the text reads from."""
-    a = analyse(normalise(text))
+    a = itemize(normalise(text))
     spans = wrap_spans(a, size, max_width, max_lines)[:max_lines] or [(0, 0)]
     ascent, descent = face(0, size).getmetrics()
     widths = [span_width(a, s, e, size) for s, e in spans]
@@ -52,9 +52,9 @@ def _layout(text: str, size: int, max_width: int, max_lines: int, centred: bool)
     placed: list[Placed] = []
     for k, ((start, end), width) in enumerate(zip(spans, widths)):
         x = (block - width) / 2 if centred else (block - width if a.rtl else 0.0)
-        for piece in pieces(a, start, end):
-            placed.append((x, k * (ascent + descent) + ascent, piece))
-            x += piece_width(piece, size)
+        for run in visual_runs(a, start, end):
+            placed.append((x, k * (ascent + descent) + ascent, run))
+            x += run_width(run, size)
     return placed, block, len(spans) * (ascent + descent)
 
 
@@ -68,18 +68,18 @@ def text_patch(text: str, size: int, max_width: int, max_lines: int = 3, centred
     placed, width, height = _layout(text, size, max_width, max_lines, centred)
     probe = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
     left, top, right, bottom = 0.0, 0.0, width, height
-    for x, y, piece in placed:
-        chars, direction = drawable(piece)
+    for x, y, run in placed:
+        chars, direction = drawable(run)
         if chars:
-            box = probe.textbbox((x, y), chars, font=face(piece.font, size), anchor="ls", direction=direction)
+            box = probe.textbbox((x, y), chars, font=face(run.font, size), anchor="ls", direction=direction)
             left, top, right, bottom = min(left, box[0]), min(top, box[1]), max(right, box[2]), max(bottom, box[3])
     pad = box_padding(size)
     patch = Image.new("RGBA", (math.ceil(right - left) + 2 * pad, math.ceil(bottom - top) + 2 * pad), (0, 0, 0, box_alpha))
     draw = ImageDraw.Draw(patch)
-    for x, y, piece in placed:
-        chars, direction = drawable(piece)
+    for x, y, run in placed:
+        chars, direction = drawable(run)
         if chars:
-            draw.text((x - left + pad, y - top + pad), chars, font=face(piece.font, size), fill=WHITE, anchor="ls",
+            draw.text((x - left + pad, y - top + pad), chars, font=face(run.font, size), fill=WHITE, anchor="ls",
                       direction=direction)
     return patch
 
@@ -103,15 +103,15 @@ def paste_text(image: Image.Image, text: str, xy: tuple[int, int], size: int, *,
 
 
 def _line(text: str, size: int) -> list[tuple[str, str | None, ImageFont.FreeTypeFont | ImageFont.ImageFont]]:
-    """``text`` as one line's pieces, left to right: (characters, direction, font). Uncached, for text
+    """``text`` as one line's runs, left to right: (characters, direction, font). Uncached, for text
     that changes every frame."""
     if text.isascii():
         return [(text, None, face(0, size))]
     out = []
-    for piece in pieces(analyse.__wrapped__(text), 0, len(text)):
-        chars, direction = drawable(piece)
+    for run in visual_runs(itemize.__wrapped__(text), 0, len(text)):
+        chars, direction = drawable(run)
         if chars:
-            out.append((chars, direction, face(piece.font, size)))
+            out.append((chars, direction, face(run.font, size)))
     return out
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from storyboard.errors import Loc, ScriptError
-from storyboard.script.timecode import MAX_VIDEO_S, AutoDuration, clock_seconds
+from storyboard.script.timecode import MAX_VIDEO_S, AutoDuration, fixed_seconds
 from storyboard.words import plural
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def speak_scenes(script: "Script", *, show_progress: bool = True, stream: TextIO
         except UsageError as exc:
             spoken.errors.append(doc.error(str(exc), doc.resolve(where)))
             continue
-        pause = clock_seconds(n.pause if n.pause is not None else board.voice.pause, fps)
+        pause = fixed_seconds(n.pause if n.pause is not None else board.voice.pause, fps)
         asked.append((i, n.text, voice, n.speed or board.voice.speed, pause))
     asked = _fitting(script, asked, spoken.errors)
     todo, words = [], 0
@@ -111,13 +111,13 @@ def _fitting(script: "Script", asked: list, errors: list[ScriptError]) -> list:
                 errors.append(doc.error(f"'{short}' has nothing a voice can say: no letter or digit once emoji and "
                                         "symbols are left out. Write it in words", where))
                 continue
-            at = clock_seconds(scene.narration.at, fps) if scene.narration else 0.0  # from the scene's start
+            at = fixed_seconds(scene.narration.at, fps) if scene.narration else 0.0  # from the scene's start
             least = at + shortest_speech_s(text, speed, pause, len(split_sentences(text)))
             least_s += least - at
             usual_s += usual_speech_s(text, speed)
             words += len(text.split())
             if not auto and not scene.duration.musical:
-                length = clock_seconds(scene.duration, fps)
+                length = fixed_seconds(scene.duration, fps)
                 if least - length > 0.5 / fps:
                     errors.append(doc.error(
                         f"the narration ({plural(len(text.split()), 'word')}) takes at least {least - at:.2f} s to say "
@@ -126,9 +126,9 @@ def _fitting(script: "Script", asked: list, errors: list[ScriptError]) -> list:
                     continue
             kept.append(narrated[i])
         if auto and i in narrated:
-            total_s += least + clock_seconds(scene.duration.pad, fps)
+            total_s += least + fixed_seconds(scene.duration.pad, fps)
         elif not auto and not scene.duration.musical and fixed_counts:
-            total_s += clock_seconds(scene.duration, fps)
+            total_s += fixed_seconds(scene.duration, fps)
         if total_s > MAX_VIDEO_S:
             where = doc.resolve(("scenes", i, "narration" if i in narrated else "duration"))
             errors.append(doc.error(
