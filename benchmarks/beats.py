@@ -42,7 +42,7 @@ def main() -> None:
     assert cached is not None and cached.beats == result.beats
 
     # Re-planning a script over the whole track: load, validate, beat grid from the cache, compile.
-    from storyboard.plan.build import plan_script
+    from storyboard.pipeline import plan_script
     from storyboard.script.load import load_script
 
     scenes = "".join(

@@ -47,7 +47,7 @@ def framemd5(path: Path) -> list[str]:
 
 
 def load_plan(path: Path, model: str | None = None):
-    from storyboard.plan.build import plan_script
+    from storyboard.pipeline import plan_script
     from storyboard.script.load import load_script, with_overrides
 
     script = load_script(path)
@@ -117,7 +117,7 @@ def reach_of(plan) -> dict:
     costs = [shot_cost(plan, shot) for shot in plan.shots]
     longest = plan.shots[longest_first(costs)[0]]
     total = sum(costs)
-    return {"model": plan.model["id"], "shots": len(plan.shots), "video_s": round(plan.duration_s, 2),
+    return {"model": plan.model.id, "shots": len(plan.shots), "video_s": round(plan.duration_s, 2),
             "critical_path": {"shot": longest.index, "video_s": round(longest.length / plan.fps, 2),
                               "cost": critical_path(costs), "share": round(critical_path(costs) / total, 3)},
             "speedup": {str(r.workers): {"lpt": round(r.lpt, 2), "bound": round(r.bound, 2)} for r in reach(costs)},

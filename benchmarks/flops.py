@@ -78,15 +78,15 @@ def shot_windows(timing, plan) -> tuple[tuple[tuple[int, int], ...], int, int]:
     :func:`latent_evaluations` (the count ``render`` prints)."""
     from storyboard.backends.latents import latent_evaluations, shot_latents
 
-    shot, overlap = plan.shots[0], int(plan.model["window"]["overlap"])
+    shot, overlap = plan.shots[0], plan.model.window.overlap
     if timing.ratio == 1 and timing.native_fps is None:  # a latent frame per frame: the plan's own windows
         windows, latent, native = tuple(shot.windows), shot.length, shot.length
     else:
         mapped = shot_latents(shot, plan.fps, timing, overlap)
         windows, latent, native = tuple(mapped.windows), mapped.latent, mapped.native
-    evaluations = latent_evaluations(shot, plan.fps, overlap, str(plan.model["id"]))
+    evaluations = latent_evaluations(shot, plan.fps, overlap, plan.model.id)
     if sum(e - s for s, e in windows) != evaluations:
-        raise AssertionError(f"{plan.model['id']}: windows cover {sum(e - s for s, e in windows)} latent frames, "
+        raise AssertionError(f"{plan.model.id}: windows cover {sum(e - s for s, e in windows)} latent frames, "
                              f"latent_evaluations says {evaluations}")
     return windows, latent, native
 
@@ -180,7 +180,7 @@ def measure(family: str, module, c, width: int, height: int, fps: int, seconds: 
             peak_tflop_per_s: float = H200_TFLOP_PER_S) -> dict[str, Any]:
     """The figures of one family (components ``c`` built on the meta device) for a ``seconds`` shot."""
     plan = plan_shot(family, width, height, fps, seconds)
-    steps, guidance = int(plan.model["steps"]), float(plan.model["guidance"])
+    steps, guidance = plan.model.steps, plan.model.guidance
     guided = guidance > 1.0
     timing = module.TIMING
     windows, latent, native = shot_windows(timing, plan)
@@ -207,7 +207,7 @@ def measure(family: str, module, c, width: int, height: int, fps: int, seconds: 
     tera = 1e12
     return {
         "size": f"{width}x{height}", "fps": fps, "shot_s": sig(video_s), "steps": steps, "guidance": guidance,
-        "overlap_latent_frames": int(plan.model["window"]["overlap"]), "clip_frames": timing.clip_frames,
+        "overlap_latent_frames": plan.model.window.overlap, "clip_frames": timing.clip_frames,
         "window_latent_frames": clip_latents, "shot_latent_frames": latent,
         "denoiser_tflop_per_forward": sig(clip_forward / tera),
         "text_encoder_tflop_per_prompt": sig(prompt / tera),

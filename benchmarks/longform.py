@@ -44,7 +44,7 @@ def script_text(minutes: float, music: Path, edit: bool = False) -> str:
 
 def child(script: str, output: str, cache: str) -> None:
     """Render ``script`` in this process; print seconds, peak RSS (self + children) and assembly time."""
-    from storyboard.plan.build import plan_script
+    from storyboard.pipeline import plan_script
     from storyboard.render.orchestrate import render_plan
     from storyboard.script.load import load_script
 
@@ -111,7 +111,7 @@ def main() -> None:
     figures["rerender_segments"] = f"{again['rendered']} rendered, {again['reused']} reused"
     figures["rerender_fraction"] = round(again["seconds"] / cold["seconds"], 3)
 
-    from storyboard.plan.build import plan_script
+    from storyboard.pipeline import plan_script
     from storyboard.render.orchestrate import plan_segments
     from storyboard.render.segments import SegmentCache
     from storyboard.script.load import load_script

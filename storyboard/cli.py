@@ -222,45 +222,17 @@ def _run(argv: Sequence[str] | None) -> int:
 
 def _load(path: str, model: str | None = None, output: str | None = None, *, sha256: str | None = None,
           confine: str | None = None, quiet: bool = False, **model_fields: object):
-    """Load and validate a script, applying command-line overrides, and compile its plan.
+    """Load a script with the command line's overrides and plan it (:mod:`storyboard.pipeline`),
+    printing its warnings. ``confine``: every path the script names must stay inside that folder."""
+    from storyboard import pipeline
 
-    ``sha256``: the script must be exactly the text that was checked (the bytes are read once,
-    hashed and parsed). ``confine``: every path the script names must stay inside that folder."""
-    from storyboard.plan.build import plan_script
-    from storyboard.script.load import load_script, with_overrides
-
-    if sha256 is None:
-        loaded = load_script(path, keep_going=True)
-    else:
-        loaded = _load_exactly(path, sha256)
-    script = with_overrides(loaded, model=model, output=output, **model_fields)
+    script = pipeline.load(path, sha256=sha256, model=model, output=output, **model_fields)
     if confine is not None:
         _confine(script, confine)
-    planned = plan_script(script, show_progress=not quiet)
+    planned = pipeline.plan_script(script, show_progress=not quiet)
     for warning in planned.warnings:
         print(f"{path}: warning: {warning}", file=sys.stderr)
     return script, planned.plan
-
-
-def _load_exactly(path: str, sha256: str):
-    """The script at ``path`` if its bytes hash to ``sha256``; else UsageError (it changed since it was checked)."""
-    import hashlib
-
-    from storyboard.errors import UsageError
-    from storyboard.script.load import load_script_text
-
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
-    if hashlib.sha256(data).hexdigest() != sha256.strip().lower():
-        raise UsageError(f"{path} changed after it was checked (its SHA-256 is not {sha256}): not rendered; check "
-                         "it again and render that")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    return load_script_text(text, path, keep_going=True)
 
 
 def _confine(script, folder: str) -> None:
@@ -278,7 +250,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """Check each file on its own: one that fails, for any reason, does not stop the others (exit 2 if any failed)."""
     from storyboard.words import plural
     from storyboard.errors import ScriptErrors, UsageError
-    from storyboard.plan.outputs import check_outputs
+    from storyboard.pipeline import check_outputs
 
     failed = 0
     for path in args.files:
@@ -306,14 +278,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     script, plan = _load(args.file, model=args.model)
     if args.plot:
-        from storyboard.plan.plot import plot_plan
+        from storyboard.views.plot import plot_plan
 
         print(f"wrote {plot_plan(script, plan, args.plot)}", file=sys.stderr)
     if args.json:
         json.dump(plan.to_json(), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        from storyboard.plan.timeline import timeline_table
+        from storyboard.views.timeline import timeline_table
 
         print(timeline_table(plan, script.storyboard.style))
     return 0
@@ -322,8 +294,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     from storyboard.errors import UsageError
     from storyboard.interrupts import settle
-    from storyboard.plan.outputs import check_outputs
-    from storyboard.render.orchestrate import Interrupted, render_plan, wrote
+    from storyboard.pipeline import check_outputs, render
+    from storyboard.render import Interrupted, wrote
 
     if args.workers is not None and (args.workers < 1 or args.ray is None):
         raise UsageError(f"--workers {args.workers}: " + ("needs --ray" if args.ray is None else "give at least 1"))
@@ -341,13 +313,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(plan, args)
     try:
-        if args.ray:
-            from storyboard.farm import render_plan_on_ray
-
-            result = render_plan_on_ray(plan, quiet=args.quiet, cache_dir=args.cache, workers=args.workers,
-                                        address=None if args.ray == "local" else args.ray)
-        else:
-            result = render_plan(plan, quiet=args.quiet, cache_dir=args.cache)
+        result = render(plan, quiet=args.quiet, cache_dir=args.cache, ray=args.ray, workers=args.workers)
     except Interrupted as exc:
         done = (f"all {len(plan.shots)} segments were already rendered" if exc.total == 0 else
                 f"{exc.done} of {exc.total} segments to render were finished")
@@ -361,14 +327,14 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def _dry_run(plan, args: argparse.Namespace) -> int:
     from storyboard.farm.schedule import shot_cost
-    from storyboard.plan.outputs import default_cache
     from storyboard.render.orchestrate import plan_segments
+    from storyboard.render.outputs import default_cache
     from storyboard.render.segments import SegmentCache
 
-    output = Path(plan.output["path"])
+    output = Path(plan.output.path)
     cache = SegmentCache(Path(args.cache) if args.cache else default_cache(output))
     segments = plan_segments(plan, cache)
-    steps = int(plan.model.get("steps", 1)) if plan.model["id"] != "preview" else 0
+    steps = plan.model.steps if plan.model.id != "preview" else 0
     print(f"{'segment':8} {'shot':>4} {'frames':>7}  {'key':12}  {'action':7}  scenes")
     todo_frames = todo_evals = 0
     for n, seg in enumerate(segments, 1):
@@ -391,17 +357,16 @@ def _dry_run(plan, args: argparse.Namespace) -> int:
 
 def cmd_cache(args: argparse.Namespace) -> int:
     from storyboard.errors import UsageError
-    from storyboard.plan.build import plan_script
-    from storyboard.plan.outputs import default_cache
+    from storyboard.pipeline import load, plan_script
     from storyboard.render.cache import open_cache, pieces_of, prune
+    from storyboard.render.outputs import default_cache
     from storyboard.render.segments import folder_size
-    from storyboard.script.load import load_script
 
-    plans = [plan_script(load_script(s, keep_going=True)).plan for s in args.scripts]
+    plans = [plan_script(load(s)).plan for s in args.scripts]
     if args.cache:
         folder = Path(args.cache)
     elif plans:
-        folder = default_cache(Path(plans[0].output["path"]))
+        folder = default_cache(Path(plans[0].output.path))
     else:
         raise UsageError("say which cache: --cache DIR, or a script whose output it sits beside")
     if args.action == "prune" and not plans:

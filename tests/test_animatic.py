@@ -170,7 +170,7 @@ def test_the_pulse_disc_never_covers_the_prompt_text(monkeypatch):
 def test_a_preview_segment_key_follows_the_crossfade_it_draws_its_header_in(tmp_path):
     """The preview draws one side's header during a crossfade, so a segment made for one fade length is not
     reused for another."""
-    from storyboard.plan.build import plan_script
+    from storyboard.pipeline import plan_script
     from storyboard.render.segments import segment_key
     from storyboard.script.load import load_script
 

@@ -2,10 +2,15 @@
 
 Data flows one way: script -> (music, voice) -> plan -> backends -> render. A room
 imports only rooms upstream of it and the shared modules beside the stages
-(``errors``, ``files``, ``interrupts``, ``drawing``, ``text``); ``render/`` reaches backends only through the
-registry in ``backends/__init__``, never diffusion itself; nothing imports ``cli``.
-Every import counts, including those inside functions (lazy imports) and under
-``TYPE_CHECKING``.
+(``errors``, ``files``, ``interrupts``, ``words``). ``plan/`` is pure: besides
+``script/`` it reads only the beat grid (``music.grid``), never the analysis, the voice,
+the hub, the files or the fonts (``typography/``, which pages captions for the pipeline
+and draws text for the backends, the compositor and the views). ``pipeline`` (the spine: load, gather, compile, check
+outputs, render) sits above the stages; ``views/`` (the plan as a table and a picture),
+the studio, the farm and the command line sit around them. ``render/`` reaches backends
+only through the registry in ``backends/__init__``, never diffusion itself; nothing
+imports ``cli``; no room imports another room's private (``_``) names. Every import
+counts, including those inside functions (lazy imports) and under ``TYPE_CHECKING``.
 """
 
 from __future__ import annotations
@@ -17,27 +22,33 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "storyboard"
-SHARED = {"storyboard", "storyboard.errors", "storyboard.files", "storyboard.interrupts", "storyboard.drawing", "storyboard.words", "storyboard.progress",
-          "storyboard.text"}
+SHARED = {"storyboard", "storyboard.errors", "storyboard.files", "storyboard.interrupts", "storyboard.words",
+          "storyboard.progress"}
 STAGES = ("script", "music", "voice", "plan", "backends", "render")
-AROUND = ("draft", "studio", "farm")
+AROUND = ("draft", "studio", "farm", "views")
+TYPOGRAPHY = "typography"  # fonts and text on frames: for those that draw or page text, never the plan
 # Rooms each room may import, besides itself and the shared modules.
 ALLOWED: dict[str, set[str]] = {
     "shared": set(),
     "script": set(),
-    "music": set(),
-    "voice": set(),
-    "plan": {"script", "music", "voice"},
-    "backends": {"plan"},
-    "render": {"plan", "backends"},
+    "music": {"script"},
+    "voice": {"script"},
+    "plan": {"script", "music"},  # of music/, only the beat grid (ONLY below)
+    "typography": set(),
+    "backends": {"plan", TYPOGRAPHY},
+    "render": {"plan", "backends", TYPOGRAPHY},
+    "pipeline": set(STAGES) | {"farm", TYPOGRAPHY},
+    "views": {"script", "music", "plan", "backends", TYPOGRAPHY},
     "draft": {"script", "plan", "voice"},
-    "studio": set(STAGES) | {"draft", "farm"},
+    "studio": set(STAGES) | {"draft", "farm", "pipeline", "views", TYPOGRAPHY},
     "farm": set(STAGES),
-    "cli": set(STAGES) | set(AROUND),
+    "cli": set(STAGES) | set(AROUND) | {"pipeline", TYPOGRAPHY},
     "main": {"cli"},
 }
 # Modules a room may not import although their room is allowed.
 FORBIDDEN: dict[str, tuple[str, ...]] = {"render": ("storyboard.backends.diffusion", "storyboard.backends.preview")}
+# The only modules of another room that a room may import, where it may import only some.
+ONLY: dict[str, dict[str, tuple[str, ...]]] = {"plan": {"music": ("storyboard.music.grid",)}}
 MAX_FUNCTION_LINES = 80
 
 
@@ -47,6 +58,7 @@ class Import:
     target: str  # imported module (a submodule when a from-import names one)
     path: str  # the importing file, from the repository's root
     line: int
+    name: str = ""  # the name a from-import takes from ``target`` ("" for a module)
 
 
 def module_name(path: Path) -> str:
@@ -60,7 +72,7 @@ def room(module: str) -> str:
     part = module.split(".")[1]
     if part == "__main__":
         return "main"
-    if part in STAGES or part in AROUND or part == "cli":
+    if part in STAGES or part in AROUND or part in ("cli", "pipeline", TYPOGRAPHY):
         return part
     raise AssertionError(f"{module} belongs to no room: add it to a stage's folder, or to SHARED if every stage uses it")
 
@@ -87,7 +99,9 @@ def imports_of(path: Path) -> list[Import]:
                 continue
             for alias in node.names:
                 sub = f"{base}.{alias.name}"
-                out.append(Import(source, sub if is_module(sub) else base, where, node.lineno))
+                found = Import(source, sub, where, node.lineno) if is_module(sub) else \
+                    Import(source, base, where, node.lineno, alias.name)
+                out.append(found)
     return out
 
 
@@ -112,7 +126,38 @@ def test_each_room_imports_only_what_is_upstream():
         for banned in FORBIDDEN.get(src, ()):
             if imp.target == banned or imp.target.startswith(banned + "."):
                 problems.append(f"{imp.path}:{imp.line} imports {imp.target}: {src}/ opens backends through storyboard.backends")
+        only = ONLY.get(src, {}).get(dst)
+        if only is not None and imp.target not in only:
+            problems.append(f"{imp.path}:{imp.line} imports {imp.target}: of {dst}/, {src}/ may import only "
+                            + ", ".join(only))
     assert not problems, "\n".join(problems)
+
+
+def test_plan_is_pure():
+    """plan/ imports only script/ and the beat grid (besides itself and the shared modules): no music
+    analysis, no voice, no hub, no model registry's files, no fonts (typography/)."""
+    outside = sorted({f"{i.path}:{i.line} imports {i.target}" for i in all_imports()
+                      if room(i.source) == "plan" and room(i.target) not in ("plan", "shared", "script")
+                      and i.target != "storyboard.music.grid"})
+    assert not outside, "\n".join(outside)
+
+
+def is_private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def test_no_room_imports_another_rooms_private_names():
+    """``from storyboard.x.y import _name`` only within the room ``x``: a private name is no other room's business."""
+    found = [f"{i.path}:{i.line} imports {i.name} from {i.target}" for i in all_imports()
+             if is_private(i.name) and room(i.source) != room(i.target)]
+    assert not found, "\n".join(found)
+
+
+def test_the_private_name_check_sees_a_private_import():
+    """The checker itself: a from-import of an underscored name records the name, and the module it comes from."""
+    found = [i for i in imports_of(PACKAGE / "music" / "analysis.py") if i.name == "_refine"]
+    assert found and {(i.target, is_private(i.name)) for i in found} == {("storyboard.music.beats", True)}
+    assert not is_private("__version__")
 
 
 def test_nothing_but_the_entry_point_imports_the_cli():
@@ -168,6 +213,6 @@ def test_no_function_is_longer_than_a_screen():
     assert not long, f"functions over {MAX_FUNCTION_LINES} lines; split them into named steps:\n" + "\n".join(long)
 
 
-@pytest.mark.parametrize("folder", ["script", "music", "plan", "backends", "render"])
+@pytest.mark.parametrize("folder", ["script", "music", "voice", "plan", "backends", "render", "views", "typography"])
 def test_every_stage_has_its_folder(folder):
     assert (PACKAGE / folder / "__init__.py").is_file()

@@ -15,7 +15,7 @@ from helpers import ROOT, ffmpeg, write
 
 from storyboard.cli import main
 from storyboard.music.synth import synth_track, write_wav
-from storyboard.plan.build import plan_script
+from storyboard.pipeline import plan_script
 from storyboard.script.load import load_script
 
 FPS = 24

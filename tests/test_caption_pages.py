@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from storyboard.plan.captions import MIN_PAGE_S, READING_CPS, page_frames
 from storyboard.plan.compile import compile_plan
 from storyboard.script.load import load_script
-from storyboard.text import (
+from storyboard.typography.pager import CaptionPager
+from storyboard.typography.text import (
     CAPTION_LINES,
     caption_layout,
     caption_pages,
@@ -39,7 +40,7 @@ def vertical_script(folder: Path, caption: str, duration: str = "12s", captions:
 
 
 def test_a_long_caption_on_a_vertical_video_becomes_pages_of_two_lines(tmp_path):
-    plan = compile_plan(load_script(vertical_script(tmp_path, ARTICLE)))
+    plan = compile_plan(load_script(vertical_script(tmp_path, ARTICLE)), pager=CaptionPager())
     pages = plan.captions
     size, max_width = caption_layout(1080, 1920)
     assert len(pages) >= 4
@@ -60,7 +61,7 @@ def test_pages_split_at_sentence_ends_first():
 
 
 def test_pages_tile_the_caption_frames_in_proportion_to_their_length(tmp_path):
-    plan = compile_plan(load_script(vertical_script(tmp_path, ARTICLE)))
+    plan = compile_plan(load_script(vertical_script(tmp_path, ARTICLE)), pager=CaptionPager())
     pages, scene = plan.captions, plan.scenes[1]
     assert pages[0].start == scene.start + 24 and pages[-1].end == scene.end  # at: 1s, to the scene's end
     assert all(a.end == b.start for a, b in zip(pages, pages[1:]))
@@ -94,7 +95,7 @@ def test_what_is_left_of_a_split_clause_joins_the_next_clause():
 def test_the_srt_has_a_cue_per_page(tmp_path):
     from storyboard.render.compose import write_srt
 
-    plan = compile_plan(load_script(vertical_script(tmp_path, ARTICLE)))
+    plan = compile_plan(load_script(vertical_script(tmp_path, ARTICLE)), pager=CaptionPager())
     srt = write_srt(plan, tmp_path / "v.srt").read_text(encoding="utf-8")
     cues = [block for block in srt.split("\n\n") if block.strip()]
     assert len(cues) == len(plan.captions) >= 4
@@ -103,9 +104,9 @@ def test_the_srt_has_a_cue_per_page(tmp_path):
 
 def test_burn_in_draws_each_page_whole(tmp_path):
     """Every page burnt in shows all its lines: as tall as two lines, never cut to the first sentence."""
-    from storyboard.drawing import burn_caption
+    from storyboard.typography.drawing import burn_caption
 
-    plan = compile_plan(load_script(vertical_script(tmp_path, ARTICLE)))
+    plan = compile_plan(load_script(vertical_script(tmp_path, ARTICLE)), pager=CaptionPager())
     frame = np.zeros((1920, 1080, 3), np.uint8)
     size, _ = caption_layout(1080, 1920)
     for page in plan.captions:
@@ -116,7 +117,7 @@ def test_burn_in_draws_each_page_whole(tmp_path):
 
 
 def test_a_short_caption_stays_one_caption_as_written(tmp_path):
-    plan = compile_plan(load_script(vertical_script(tmp_path, "Hello\\nthere")))
+    plan = compile_plan(load_script(vertical_script(tmp_path, "Hello\\nthere")), pager=CaptionPager())
     assert [(c.text, c.start, c.end) for c in plan.captions] == [("Hello\nthere", 72, 336)]
 
 
@@ -138,7 +139,7 @@ def test_page_frames_tile_exactly(pages, start, extra):
 
 
 def test_fewer_frames_than_pages_keeps_every_word(tmp_path):
-    plan = compile_plan(load_script(vertical_script(tmp_path, ARTICLE, duration="3f", at="0s")))
+    plan = compile_plan(load_script(vertical_script(tmp_path, ARTICLE, duration="3f", at="0s")), pager=CaptionPager())
     assert [(c.start, c.end) for c in plan.captions] == [(48, 49), (49, 50), (50, 51)]
     assert " ".join(c.text for c in plan.captions) == normalise(ARTICLE), "the last frame's page keeps the rest"
 
@@ -148,3 +149,24 @@ def test_validate_warns_when_pages_are_too_fast_to_read(tmp_path, duration, warn
     result = run_cli("validate", str(vertical_script(tmp_path, ARTICLE, duration=duration)))
     assert result.returncode == 0, result.stderr
     assert ("scene 'sky': the caption is too fast to read" in result.stderr) == warned, result.stderr
+
+
+def test_the_plan_says_which_fonts_its_pages_were_measured_with(tmp_path):
+    """Pages depend on the installed fonts, so the plan names them (in the order tried); a plan compiled
+    without a pager measures nothing: each caption is one page, and it names no fonts."""
+    from storyboard.typography.text import font_files
+
+    script = load_script(vertical_script(tmp_path, ARTICLE))
+    paged = compile_plan(script, pager=CaptionPager())
+    expected = [f.path.name + (f"#{f.index}" if f.index else "") for f in font_files()] or ["Pillow's built-in font"]
+    assert list(paged.caption_fonts) == expected
+    assert paged.to_json()["caption_fonts"] == expected
+    whole = compile_plan(script)
+    assert [c.text for c in whole.captions] == [ARTICLE]
+    assert whole.caption_fonts == () and "caption_fonts" not in whole.to_json()
+
+
+def test_a_plan_without_captions_names_no_fonts(tmp_path):
+    plan = compile_plan(load_script(write(tmp_path / "s.yaml", "scenes:\n  - {duration: 1s, prompts: a}\n")),
+                        pager=CaptionPager())
+    assert plan.caption_fonts == () and "caption_fonts" not in plan.to_json()

@@ -6,7 +6,7 @@ from helpers import write
 
 from storyboard.cli import main
 from storyboard.farm.schedule import shot_cost
-from storyboard.plan.build import plan_script
+from storyboard.pipeline import plan_script
 from storyboard.script.load import load_script
 
 

@@ -217,7 +217,7 @@ def test_a_repaired_script_never_plans(tmp_path):
     """The library keeps its contract: load_script raises by default, and a script loaded with
     keep_going and carrying problems raises in plan_script instead of giving a plan."""
     from storyboard.errors import ScriptErrors
-    from storyboard.plan.build import plan_script
+    from storyboard.pipeline import plan_script
     from storyboard.script.load import load_script
 
     script = write(tmp_path / "s.yaml", "output: {fps: 0}\nscenes:\n  - {duration: 2s, prompts: a}\n")

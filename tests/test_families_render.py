@@ -9,7 +9,7 @@ import pytest
 from helpers import ROOT, probe, write
 
 from storyboard.cli import main
-from storyboard.plan.build import plan_script
+from storyboard.pipeline import plan_script
 from storyboard.script.load import load_script, with_overrides
 
 

@@ -57,9 +57,9 @@ from storyboard.farm.worker import (
     ShotWorker,
     Tick,
 )
-from storyboard.plan.build import plan_script
+from storyboard.pipeline import plan_script
 from storyboard.progress import Advanced, Finished, Said, SegmentStarted, Started, silent
-from storyboard.render import FrameTally, SegmentCache, sealed, plan_segments, render_plan
+from storyboard.render import FrameTally, SegmentCache, plan_segments, render_plan, sealed
 from storyboard.render.segments import KEY
 from storyboard.script.load import load_script, load_script_text
 

@@ -42,7 +42,7 @@ def test_forwards_of_a_two_window_shot_equal_the_samplers_calls():
     plan = flops.plan_shot("wan", 64, 64, 16, 8)
     windows, latent, native = flops.shot_windows(wan.TIMING, plan)
     assert (windows, latent, native) == (((0, 21), (12, 33)), 33, 128)
-    steps, guidance = plan.model["steps"], plan.model["guidance"]
+    steps, guidance = plan.model.steps, plan.model.guidance
     assert (steps, guidance) == (25, 9.0)  # the schema's defaults
     seen = []
 

@@ -11,7 +11,7 @@ from helpers import probe, read_audio, shared_media, write  # noqa: E402
 
 from storyboard.cli import main  # noqa: E402
 from storyboard.music.synth import synth_track, write_wav  # noqa: E402
-from storyboard.plan.build import plan_script  # noqa: E402
+from storyboard.pipeline import plan_script  # noqa: E402
 from storyboard.script.load import load_script  # noqa: E402
 
 FPS = 24

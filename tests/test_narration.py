@@ -16,7 +16,7 @@ from helpers import ffmpeg, probe, read_audio, write
 
 from storyboard.cli import main
 from storyboard.errors import ScriptErrors
-from storyboard.plan.build import plan_script
+from storyboard.pipeline import plan_script
 from storyboard.script.load import load_script
 
 FIRST = "Hurricanes form over warm water. They can be hundreds of kilometres wide."
@@ -113,7 +113,7 @@ def test_speech_timing_is_the_same_on_every_synthesis(tmp_path, private_cache):
 def test_the_plot_has_a_voice_lane_with_a_span_per_sentence(tmp_path, private_cache):
     from PIL import Image
 
-    from storyboard.plan.plot import LANES, LEGEND_ROW, VOICE_LANE
+    from storyboard.views.plot import LANES, LEGEND_ROW, VOICE_LANE
 
     png = tmp_path / "plot.png"
     assert main(["plan", str(narrated(tmp_path)), "--plot", str(png)]) == 0
@@ -132,7 +132,7 @@ def test_voices_lists_the_bundled_voice(capsys):
 
 
 def test_narration_cues_never_exceed_two_lines_on_a_vertical_video(tmp_path, private_cache):
-    from storyboard.text import caption_layout, wrap
+    from storyboard.typography.text import caption_layout, wrap
 
     long = " ".join(["The storm surge can push the sea far inland, over roads, fields and the ground floors of homes,"
                      " and it is the deadliest part of a hurricane, so leave early when you are told to go."] * 2)

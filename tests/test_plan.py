@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from storyboard.plan.clock import frame_at
+from storyboard.plan.times import frame_at
 from storyboard.plan.compile import compile_plan
 from storyboard.plan.easing import EASINGS, ease
 from storyboard.plan.glides import glide_weights

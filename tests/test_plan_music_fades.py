@@ -7,7 +7,7 @@ import pytest
 
 from storyboard.errors import PlanError
 from storyboard.music.grid import ConstantTempo
-from storyboard.plan.build import needs_beat_grid
+from storyboard.music.timing import needs_beat_grid
 from storyboard.plan.compile import compile_plan
 from storyboard.script.load import load_script_text
 

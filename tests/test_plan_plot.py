@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from storyboard.plan.compile import compile_plan
-from storyboard.plan.plot import draw_timeline, prompt_colour, timeline_picture
+from storyboard.views.plot import draw_timeline, prompt_colour, timeline_picture
 from storyboard.script.load import load_script_text
 
 

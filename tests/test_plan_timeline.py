@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from storyboard.plan.compile import compile_plan
 from storyboard.plan.data import NarrationPlan
-from storyboard.plan.timeline import timeline_table
+from storyboard.views.timeline import timeline_table
 from storyboard.script.load import load_script_text
 
 

@@ -169,7 +169,7 @@ def test_preview_blends_colours_by_the_morph_weight():
 def test_examples_render_as_is(tmp_path, name, example_media):
     from helpers import ROOT
 
-    from storyboard.plan.build import plan_script
+    from storyboard.pipeline import plan_script
 
     plan = plan_script(load_script(ROOT / "examples" / f"{name}.yaml")).plan
     out = tmp_path / f"{name}.mp4"

@@ -375,7 +375,7 @@ def test_a_hold_over_a_glide_says_where_the_glide_moves(tmp_path, capsys):
 
 @pytest.mark.parametrize("fps", [12, 24, 25, 30, 60])
 def test_every_printed_timecode_reads_back_as_its_own_frame(fps):
-    from storyboard.plan.clock import frame_at
+    from storyboard.plan.times import frame_at
     from storyboard.plan.compile import compile_plan
     from storyboard.script.load import load_script_text
     from storyboard.script.timecode import parse_time

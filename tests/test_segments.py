@@ -8,7 +8,7 @@ from helpers import read_frames, write
 
 from storyboard.backends.preview import PreviewBackend
 from storyboard.cli import main
-from storyboard.plan.build import plan_script
+from storyboard.pipeline import plan_script
 from storyboard.render.orchestrate import Interrupted, render_plan
 from storyboard.script.load import load_script
 

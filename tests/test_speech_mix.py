@@ -13,7 +13,7 @@ import soundfile
 from helpers import probe, read_audio, write
 
 from storyboard.cli import main
-from storyboard.plan.build import plan_script
+from storyboard.pipeline import plan_script
 from storyboard.plan.data import MixPlan, NarrationPlan
 from storyboard.render.compose import AUDIO_RATE, mix_audio
 from storyboard.script.load import load_script

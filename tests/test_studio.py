@@ -385,7 +385,7 @@ def test_the_models_renders_used_are_kept_after_their_jobs_are_cleared(folder):
     try:
         assert again.models() == {"a.yaml": {"tiny-random"}}
         plans = plans_to_keep(folder, ["a.yaml"], again.models())
-        assert sorted(str(p.model["id"]) for p in plans) == ["preview", "preview", "tiny-random"]
+        assert sorted(str(p.model.id) for p in plans) == ["preview", "preview", "tiny-random"]
     finally:
         again.close()
     assert json.loads((folder.state / "rendered.json").read_text())["models"] == {"a.yaml": ["tiny-random"]}

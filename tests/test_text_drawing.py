@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from helpers import run_cli, write
 
-from storyboard import text as T
-from storyboard.drawing import burn_caption, draw_line, text_patch
-from storyboard.text import (
-    Piece,
-    analyse,
+from storyboard.typography import text as T
+from storyboard.typography.drawing import burn_caption, draw_line, text_patch
+from storyboard.typography.text import (
+    Run,
     cjk_installed,
     font_files,
+    itemize,
     missing_characters,
-    pieces,
+    visual_runs,
 )
 
 SIZE = 40
@@ -42,7 +42,7 @@ def fresh_caches():
     """Clear what depends on the font chain or the layout engine, before and after (ask for it before
     monkeypatch, so that it clears after monkeypatch has undone its changes)."""
     def clear():
-        for f in (T.font_files, T.coverage, T.font_for, T.raqm, T._holds_runs, T._face, T._piece_width, T.analyse,
+        for f in (T.font_files, T.coverage, T.font_for, T.raqm, T._holds_runs, T._face, T._run_width, T.itemize,
                   text_patch):
             f.cache_clear()
     clear()
@@ -77,7 +77,7 @@ def test_the_glyphs_of_different_scripts_differ_from_each_other():
 
 def test_a_mixed_line_draws_every_script_in_one_patch():
     line = " ".join(c for c in SAMPLES if c != "中" or cjk_installed())
-    used = {p.font for p in pieces(analyse(line), 0, len(line))}
+    used = {p.font for p in visual_runs(itemize(line), 0, len(line))}
     assert len(used) >= 3, "Latin/Greek/Cyrillic, Hebrew and Arabic each come from their own font"
     assert ink(line).shape[1] > 5 * SIZE
 
@@ -103,7 +103,7 @@ def test_right_to_left_text_puts_its_first_letter_rightmost(first, second):
 
 def test_right_to_left_text_without_raqm_is_still_right_to_left(fresh_caches, monkeypatch):
     monkeypatch.setattr(T, "raqm", lambda: False)
-    assert T.drawable(Piece("אב", 0, True)) == ("בא", None)
+    assert T.drawable(Run("אב", 0, True)) == ("בא", None)
     assert position_of("א", "אב") > position_of("ב", "אב")
 
 
@@ -116,7 +116,7 @@ def test_arabic_is_shaped_into_joined_forms():
 
 def test_runs_are_ordered_by_the_bidi_algorithm():
     def visual(text: str) -> list[str]:
-        return [p.text.strip() for p in pieces(analyse(text), 0, len(text)) if p.text.strip()]
+        return [p.text.strip() for p in visual_runs(itemize(text), 0, len(text)) if p.text.strip()]
 
     assert visual("Hello שלום world") == ["Hello", "שלום", "world"]
     assert visual("שלום world עולם") == ["עולם", "world", "שלום"]  # a right-to-left paragraph
@@ -125,7 +125,7 @@ def test_runs_are_ordered_by_the_bidi_algorithm():
 
 def test_emoji_are_drawn_by_the_emoji_font_and_spaces_stay_with_the_text():
     text = "hi 😀 there"
-    a = analyse(text)
+    a = itemize(text)
     assert missing_characters(text) == []
     assert font_files()[a.fonts[3]].path.name.startswith("NotoEmoji")
     assert a.fonts[4] == a.fonts[5] == 0, "the space after an emoji is the text font's"
@@ -170,7 +170,7 @@ def test_validate_names_characters_no_font_can_draw(tmp_path: Path):
 
 
 def test_without_the_cjk_extra_validate_says_how_to_get_it(tmp_path: Path, fresh_caches, monkeypatch):
-    from storyboard.plan.build import plan_script
+    from storyboard.pipeline import plan_script
     from storyboard.script.load import load_script
 
     without_cjk = tuple(f for f in T.font_files() if f.path.name != T.CJK_FILE)

@@ -32,12 +32,12 @@ def backend_identity(plan: Plan) -> tuple[str, str, bool]:
     Part of every segment's key. ``position_dependent``: the backend draws where a
     frame sits in the video (the preview's timecode), so a moved shot must re-render.
     """
-    model_id = plan.model["id"]
+    model_id = plan.model.id
     if model_id == PREVIEW:
         from storyboard.backends.preview import PreviewBackend
 
         return PreviewBackend.name, PreviewBackend.version, True
-    return "diffusion", f"1:{model_id}:{plan.model.get('revision')}", False
+    return "diffusion", f"1:{model_id}:{plan.model.revision}", False
 
 
 def open_backend(model_id: str, plan: Plan) -> Backend:

@@ -110,8 +110,8 @@ def worker_spec(plan: Plan, shots: int, requested: int | None, cluster: dict[str
     :class:`FarmError` if the cluster has no room for one.
     """
     cpus, gpus = int(cluster.get("CPU", 0)), int(cluster.get("GPU", 0))
-    preview = plan.model["id"] == "preview"
-    device = str(plan.model.get("device") or "auto")
+    preview = plan.model.id == "preview"
+    device = plan.model.device
     if not preview and device not in ("cpu", "mps") and gpus >= 1:
         return WorkerSpec(min(requested or gpus, gpus, shots), 1, 1, "GPU")
     if device == "cuda":
@@ -124,7 +124,7 @@ def worker_spec(plan: Plan, shots: int, requested: int | None, cluster: dict[str
 
 def local_cpus(plan: Plan, requested: int | None) -> int | None:
     """CPUs a private local cluster offers: this machine's, or more when ``--workers`` asks for more preview workers."""
-    if plan.model["id"] != "preview" or not requested:
+    if plan.model.id != "preview" or not requested:
         return None
     return max(os.cpu_count() or 1, requested)
 

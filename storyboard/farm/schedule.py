@@ -29,17 +29,17 @@ SHOWN_WORKERS = (2, 4, 8)  # the farm sizes a dry run and the benchmark report
 
 def shot_cost(plan: Plan, shot: ShotPlan) -> float:
     """Estimated work of rendering ``shot``: frames for the preview, denoiser frame-evaluations for diffusion."""
-    if plan.model["id"] == "preview":
+    if plan.model.id == "preview":
         return float(shot.length)
-    steps = int(plan.model.get("steps", 1))
-    guidance = 2 if float(plan.model.get("guidance", 0)) > 1 else 1
-    overlap = int(plan.model["window"]["overlap"])
-    return float(latent_evaluations(shot, plan.fps, overlap, str(plan.model["id"])) * steps * guidance)
+    steps = plan.model.steps
+    guidance = 2 if plan.model.guidance > 1 else 1
+    overlap = plan.model.window.overlap
+    return float(latent_evaluations(shot, plan.fps, overlap, plan.model.id) * steps * guidance)
 
 
 def cost_unit(plan: Plan) -> str:
     """What :func:`shot_cost` counts, in words."""
-    return "frames" if plan.model["id"] == "preview" else "denoiser frame-evaluations"
+    return "frames" if plan.model.id == "preview" else "denoiser frame-evaluations"
 
 
 def longest_first(costs: Sequence[float]) -> list[int]:

@@ -126,7 +126,7 @@ class ShotWorker:
         self.close()
         # Keys computed here, by this machine's code: a shot whose key differs from the driver's is refused.
         self.segments = plan_segments(plan, SegmentCache(Path(tempfile.gettempdir()) / f"{SCRATCH_PREFIX}none"))
-        self.backend = open_backend(plan.model["id"], plan)
+        self.backend = open_backend(plan.model.id, plan)
         self.plan, self.source = plan, source
         return plan
 

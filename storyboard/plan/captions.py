@@ -1,26 +1,42 @@
-"""Captions as pages, and warnings about text on frames.
+"""Captions as pages, and what to tell the user about text on frames.
 
-A caption too long for two lines at the burn-in's size is shown as timed pages
-(:func:`storyboard.text.caption_pages`), each a :class:`CaptionPlan` of its own, so the SRT
-cues and the burnt-in captions follow the same pages. :func:`text_warnings` tells ``validate``
-about pages too short to read and about characters no installed font can draw.
+A caption too long for two lines at the burn-in's size is shown as timed pages, each a
+:class:`CaptionPlan` of its own, so the SRT cues and the burnt-in captions follow the same
+pages. Pages are measured with fonts, which the plan may not read: the pipeline gives
+:func:`storyboard.plan.compile.compile_plan` a :class:`Pager`
+(:class:`storyboard.typography.pager.CaptionPager`), and the plan records the fonts it measured
+with. :func:`pace_warnings` tells ``validate`` about pages too short to read;
+:func:`drawn_texts` lists the text drawn on frames, whose glyphs the typography checks.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 from storyboard.plan.data import CaptionPlan, Plan
-from storyboard.text import (
-    CJK_EXTRA,
-    caption_pages,
-    cjk_installed,
-    is_cjk,
-    missing_characters,
-)
 
 if TYPE_CHECKING:
     from storyboard.script.schema import Storyboard
+
+class Pager(Protocol):
+    """Splits a caption into the pages it is shown in on a ``width_px`` x ``height_px`` frame (pixels)."""
+
+    def __call__(self, text: str, width_px: int, height_px: int) -> list[str]: ...
+
+    @property
+    def fonts(self) -> tuple[str, ...]:
+        """The fonts the pages are measured with (empty: not measured)."""
+        ...
+
+
+class OnePage:
+    """The pager of a plan compiled without fonts: each caption is one page, whatever its length."""
+
+    fonts: tuple[str, ...] = ()
+
+    def __call__(self, text: str, width_px: int, height_px: int) -> list[str]:
+        return [text]
+
 
 MIN_PAGE_S = 0.5  # the shortest a caption page may be shown and read (seconds)
 READING_CPS = 25.0  # a fast reading rate (characters per second)
@@ -38,24 +54,18 @@ def page_frames(pages: Sequence[str], start: int, end: int) -> list[tuple[int, i
     return list(zip(bounds, bounds[1:]))
 
 
-def caption_plans(text: str, start: int, end: int, scene: int, width: int, height: int) -> list[CaptionPlan]:
+def caption_plans(text: str, start: int, end: int, scene: int, width: int, height: int,
+                  pager: Pager) -> list[CaptionPlan]:
     """A caption shown over frames ``[start, end)`` on ``width`` x ``height`` frames (pixels), as one
-    :class:`CaptionPlan` per page. With fewer frames than pages, the last frame's page keeps the
-    rest of the text (and :func:`text_warnings` says the caption is too fast to read)."""
+    :class:`CaptionPlan` per page of ``pager``'s. With fewer frames than pages, the last frame's page
+    keeps the rest of the text (and :func:`pace_warnings` says the caption is too fast to read)."""
     if end - start <= 1:
         return [CaptionPlan(text, start, end, scene)]
-    pages = caption_pages(text, width, height)
+    pages = pager(text, width, height)
     if len(pages) > end - start:
         keep = end - start
         pages = pages[:keep - 1] + [" ".join(pages[keep - 1:])]
     return [CaptionPlan(page, s, e, scene) for page, (s, e) in zip(pages, page_frames(pages, start, end))]
-
-
-def text_warnings(board: "Storyboard", plan: Plan) -> list[str]:
-    """Warnings for caption pages shown too briefly to read, and for characters no installed font
-    can draw (they would show as boxes): in captions when they are burnt in, in prompts and the
-    style when the preview animatic draws them."""
-    return pace_warnings(plan) + glyph_warnings(board, plan)
 
 
 def pace_warnings(plan: Plan) -> list[str]:
@@ -87,12 +97,12 @@ def needed_s(text: str) -> float:
     return max(MIN_PAGE_S, len(text) / READING_CPS)
 
 
-def glyph_warnings(board: "Storyboard", plan: Plan) -> list[str]:
-    """A warning for each caption, prompt or style with characters no installed font draws,
-    naming them by code point."""
+def drawn_texts(board: "Storyboard", plan: Plan) -> list[tuple[str, str]]:
+    """The text drawn on frames, as ``(where, text)``: each caption when captions are burnt in (where
+    ends with ``caption``), and each prompt and the style when the preview animatic draws them."""
     places: list[tuple[str, str]] = []
-    burnt = plan.output.get("captions") in ("burn", "both", "all")
-    drawn_prompts = plan.model.get("id") == "preview"
+    burnt = plan.output.captions in ("burn", "both", "all")
+    drawn_prompts = plan.model.id == "preview"
     for i, scene in enumerate(board.scenes):
         if burnt and scene.caption is not None:
             places.append((f"scene '{plan.scenes[i].id}' caption", scene.caption.text))
@@ -100,17 +110,7 @@ def glyph_warnings(board: "Storyboard", plan: Plan) -> list[str]:
             places += [(f"scene '{plan.scenes[i].id}' prompt {k + 1}", key.text) for k, key in enumerate(scene.prompts)]
     if drawn_prompts and board.style:
         places.append(("style", board.style))
-    warnings = []
-    for where, text in places:
-        missing = missing_characters(text)
-        if not missing:
-            continue
-        names = ", ".join(f"U+{ord(c):04X} {c!r}" for c in missing)
-        cjk = [c for c in missing if is_cjk(c)] if not cjk_installed() else []
-        hint = f"; Chinese, Japanese and Korean need the CJK fonts: {CJK_EXTRA}" if cjk else ""
-        drawn = "the burnt-in caption" if where.endswith("caption") else "the preview"
-        warnings.append(f"{where}: no installed font has {names}: {drawn} shows them as boxes{hint}")
-    return warnings
+    return places
 
 
 def _clip(text: str, limit: int = 40) -> str:

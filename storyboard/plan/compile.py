@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from storyboard.errors import Loc
 from storyboard.music.grid import BeatGrid, ConstantTempo, Grid
-from storyboard.plan.captions import caption_plans
-from storyboard.plan.clock import Clock, Problems, frame_at
+from storyboard.plan.captions import OnePage, Pager, caption_plans
+from storyboard.plan.times import TimeReader, Problems, frame_at
 from storyboard.plan.data import (
     AudioTrackPlan,
     CaptionPlan,
     CondRun,
+    ModelSettings,
+    OutputSettings,
     Plan,
     Pulse,
     RampWeights,
@@ -33,18 +35,18 @@ from storyboard.plan.data import (
     ShotFrames,
     ShotPlan,
     TransitionPlan,
+    WindowSettings,
 )
 from storyboard.plan.glides import Ramp
-from storyboard.plan.narration import mix_plan, place_narration
+from storyboard.plan.narration import SpeechTiming, mix_plan, place_narration
 from storyboard.plan.sync import BeatFrames, beat_frames, snap, snap_reach
 from storyboard.plan.windows import Windows
 from storyboard.script.load import scene_id
-from storyboard.script.timecode import MAX_VIDEO_S, AutoDuration, clock_seconds
+from storyboard.script.timecode import MAX_VIDEO_S, AutoDuration, fixed_seconds
 
 if TYPE_CHECKING:
     from storyboard.script.load import Script
     from storyboard.script.schema import Model, Output, Scene, Storyboard
-    from storyboard.voice.speech import Speech
 
 DEFAULT_CROSSFADE_S = 1.0
 DEFAULT_MORPH_S = 1.0
@@ -57,7 +59,8 @@ def compile_plan(
     grid: Grid | None = None,
     onset_strength: Callable[[float], float] | None = None,
     snap_points: Sequence[float] | None = None,
-    speech: Mapping[int, "Speech"] | None = None,
+    speech: Mapping[int, SpeechTiming] | None = None,
+    pager: Pager = OnePage(),
 ) -> Plan:
     """Compile a validated script into a :class:`Plan`.
 
@@ -67,16 +70,17 @@ def compile_plan(
     onsets) are where scene boundaries written in seconds or frames move to (``sync``).
     ``speech``: each narrated scene's speech, by scene index, with ``duration: auto`` already
     resolved from it (:mod:`storyboard.plan.narration`).
+    ``pager`` pages a caption too long for two lines (the plan records its fonts; default: one page).
     Raises :class:`PlanError` listing every problem.
     """
     board = script.storyboard
     fps = board.output.fps
     problems = Problems()
     grid = grid if grid is not None else constant_tempo(board, problems)
-    clock = Clock(fps, grid, board.beats_per_bar, problems)
+    times = TimeReader(fps, grid, board.beats_per_bar, problems)
 
     # Resolve times and round the scene boundaries, each once.
-    timeline = scene_timeline(board, clock, snap_points)
+    timeline = scene_timeline(board, times, snap_points)
     problems.raise_if_any()  # times that could not be resolved: nothing below would make sense
     check_scene_lengths(board, timeline, problems)
     problems.raise_if_any()
@@ -85,25 +89,25 @@ def compile_plan(
 
     # Intern prompts and place each scene's keys; then transitions and shots.
     book = PromptBook(board.style)
-    keys = [place_keys(scene, span, clock, book) for scene, span in zip(board.scenes, spans)]
-    transitions = [transition_into(scene, span, k, clock, beats) for scene, span, k in zip(board.scenes, spans, keys)]
+    keys = [place_keys(scene, span, times, book) for scene, span in zip(board.scenes, spans)]
+    transitions = [transition_into(scene, span, k, times, beats) for scene, span, k in zip(board.scenes, spans, keys)]
     shot_of_scene = shot_indices(transitions)
 
     # Conditioning, as spans: glides between keys, morphs, holds and their pulses.
     seeds = [scene_seed(board, i) for i in range(len(board.scenes))]
     glides = [scene_glides(span, k, tr, keys[span.index - 1][-1].prompt if span.index else None, beats, seed)
               for span, k, tr, seed in zip(spans, keys, transitions, seeds)]
-    holds = [scene_hold(scene, span, tr, glide, clock, beats)
+    holds = [scene_hold(scene, span, tr, glide, times, beats)
              for scene, span, tr, glide in zip(board.scenes, spans, transitions, glides)]
-    captions = [c for scene, span in zip(board.scenes, spans) for c in scene_caption(scene, span, clock, board.output)]
-    narration, spoken = place_narration(board, spans, speech or {}, clock)
+    captions = [c for s, span in zip(board.scenes, spans) for c in scene_caption(s, span, times, board.output, pager)]
+    narration, spoken = place_narration(board, spans, speech or {}, times, pager)
     captions = sorted(captions + spoken, key=lambda c: (c.start, c.scene))
     problems.raise_if_any()
 
     scenes = [scene_plan(board, span, ks, shot, seed, hold)
               for span, ks, shot, seed, hold in zip(spans, keys, shot_of_scene, seeds, holds)]
     shots = plan_shots(scenes, transitions, glides, holds, board.model)
-    audio = place_audio(script, clock)
+    audio = place_audio(script, times)
     problems.raise_if_any()
 
     return Plan(
@@ -122,9 +126,10 @@ def compile_plan(
         shots=tuple(shots),
         transitions=tuple(transitions[1:]),  # the first scene has no transition into it
         captions=tuple(captions),
+        caption_fonts=pager.fonts if captions else (),
         audio=tuple(audio),
-        output={"path": str(script.output_path()), "quality": board.output.quality, "preset": board.output.preset,
-                "captions": board.output.captions},
+        output=OutputSettings(str(script.output_path()), board.output.quality, board.output.preset,
+                              board.output.captions),
         tempo=tempo_summary(board, grid, snap_points),
         beats=beats.frames,
         bars=tuple(sorted(beats.downbeats)),
@@ -142,7 +147,7 @@ def constant_tempo(board: "Storyboard", problems: Problems) -> Grid | None:
         problems.add(("downbeat",), "the first downbeat is written in seconds or frames")
         first = 0.0
     else:
-        first = clock_seconds(board.downbeat, board.output.fps)
+        first = fixed_seconds(board.downbeat, board.output.fps)
     return ConstantTempo(board.bpm, board.beats_per_bar, first)
 
 
@@ -193,7 +198,7 @@ class Timeline:
         return SceneSpan(i, self.bounds[i], self.bounds[i + 1], start_s, next_s - start_s, requested, skipped)
 
 
-def scene_timeline(board: "Storyboard", clock: Clock, snap_points: Sequence[float] | None) -> Timeline:
+def scene_timeline(board: "Storyboard", times: TimeReader, snap_points: Sequence[float] | None) -> Timeline:
     """Scene boundaries in exact seconds, summed from 0 and each rounded once to a frame.
 
     With sync, a boundary that ends a duration written in seconds or frames moves to the
@@ -210,22 +215,22 @@ def scene_timeline(board: "Storyboard", clock: Clock, snap_points: Sequence[floa
         starts.append(t)
         auto = isinstance(scene.duration, AutoDuration)
         if auto and scene.duration.seconds is None:
-            clock.problems.add(("scenes", i, "duration"), "duration: auto needs the narration's speech; plan the "
-                               "script with storyboard.plan.build.plan_script")
+            times.problems.add(("scenes", i, "duration"), "duration: auto needs the narration's speech; plan the "
+                               "script with storyboard.pipeline.plan_script")
             requested.append(t)
             skipped.append(False)
             continue
-        end = t + (scene.duration.seconds if auto else clock.seconds(scene.duration, t, ("scenes", i, "duration")))
+        end = t + (scene.duration.seconds if auto else times.seconds(scene.duration, t, ("scenes", i, "duration")))
         requested.append(end)
         moved = None
         if points and not scene.duration.musical:
-            reach = snap_reach(clock.grid, end, sync, board.beats_per_bar, points)
+            reach = snap_reach(times.grid, end, sync, board.beats_per_bar, points)
             # A scene as long as its narration may only grow to a snap point: never cut the voice.
-            usable = points[bisect.bisect_left(points, end - 0.5 / clock.fps):] if auto else points
-            moved = snap(end, t, usable, 0.5 / clock.fps, reach)
+            usable = points[bisect.bisect_left(points, end - 0.5 / times.fps):] if auto else points
+            moved = snap(end, t, usable, 0.5 / times.fps, reach)
         skipped.append(bool(points) and not scene.duration.musical and moved is None)
         t = end if moved is None else moved
-    bounds = [frame_at(s, clock.fps) for s in starts] + [frame_at(t, clock.fps)]
+    bounds = [frame_at(s, times.fps) for s in starts] + [frame_at(t, times.fps)]
     return Timeline(tuple(starts), t, tuple(requested), tuple(bounds), tuple(skipped))
 
 
@@ -273,20 +278,20 @@ class Key:
     curve: str
 
 
-def place_keys(scene: "Scene", span: SceneSpan, clock: Clock, book: PromptBook) -> list[Key]:
+def place_keys(scene: "Scene", span: SceneSpan, times: TimeReader, book: PromptBook) -> list[Key]:
     """The scene's prompt keys as absolute frames; a key at the scene's end lands on its last frame,
     so the last prompt is shown in full."""
     keys: list[Key] = []
     prev_at = -1.0
     for k, key in enumerate(scene.prompts):
         loc = span.loc("prompts", k, "at")
-        at_s = clock.seconds(key.at, span.start_s, loc)
-        if at_s > span.dur_s + 0.5 / clock.fps:
-            clock.problems.add(loc, f"'{key.at}' ({at_s:.3f}s) is after the scene ends ({span.dur_s:.3f}s, '{scene.duration}')")
+        at_s = times.seconds(key.at, span.start_s, loc)
+        if at_s > span.dur_s + 0.5 / times.fps:
+            times.problems.add(loc, f"'{key.at}' ({at_s:.3f}s) is after the scene ends ({span.dur_s:.3f}s, '{scene.duration}')")
         if at_s < prev_at:
-            clock.problems.add(loc, "prompt keys must be in time order")
+            times.problems.add(loc, "prompt keys must be in time order")
         prev_at = at_s
-        frame = min(frame_at(span.start_s + at_s, clock.fps), span.end - 1)
+        frame = min(frame_at(span.start_s + at_s, times.fps), span.end - 1)
         keys.append(Key(frame, book.intern(key.text), key.curve or scene.curve))
     return keys
 
@@ -294,15 +299,15 @@ def place_keys(scene: "Scene", span: SceneSpan, clock: Clock, book: PromptBook) 
 # --- transitions and shots ------------------------------------------------------------------
 
 
-def transition_into(scene: "Scene", span: SceneSpan, keys: list[Key], clock: Clock, beats: BeatFrames) -> TransitionPlan:
+def transition_into(scene: "Scene", span: SceneSpan, keys: list[Key], times: TimeReader, beats: BeatFrames) -> TransitionPlan:
     """How the scene begins: its kind, length in frames and the weights of the incoming scene (one ramp)."""
     kind = scene.transition.type
     if span.index == 0 and kind != "cut":
-        clock.problems.add(span.loc("transition", "type"), f"the first scene has nothing to {kind} from; use cut")
+        times.problems.add(span.loc("transition", "type"), f"the first scene has nothing to {kind} from; use cut")
         kind = "cut"
     if kind == "cut":
         return TransitionPlan(kind, span.index, span.start, 0, scene.transition.curve, ())
-    frames = max(1, min(frame_at(span.start_s + transition_seconds(scene, span, keys, clock), clock.fps) - span.start,
+    frames = max(1, min(frame_at(span.start_s + transition_seconds(scene, span, keys, times), times.fps) - span.start,
                         span.end - span.start))
     # A morph's prompt arrives on its last frame; a crossfade's new shot is fully in just after it.
     last = span.start + frames - 1 if kind == "morph" else span.start + frames
@@ -310,21 +315,21 @@ def transition_into(scene: "Scene", span: SceneSpan, keys: list[Key], clock: Clo
     return TransitionPlan(kind, span.index, span.start, frames, scene.transition.curve, RampWeights(span.start, frames, ramp))
 
 
-def transition_seconds(scene: "Scene", span: SceneSpan, keys: list[Key], clock: Clock) -> float:
+def transition_seconds(scene: "Scene", span: SceneSpan, keys: list[Key], times: TimeReader) -> float:
     """A crossfade's or morph's length in seconds: as written (checked against the scene), or the
     default, limited to the scene (crossfade) or half the time to the second key (morph)."""
     kind = scene.transition.type
-    second_key_s = (keys[1].frame - span.start) / clock.fps if len(keys) > 1 else None
+    second_key_s = (keys[1].frame - span.start) / times.fps if len(keys) > 1 else None
     if scene.transition.duration is None:
         default = DEFAULT_CROSSFADE_S if kind == "crossfade" else DEFAULT_MORPH_S
         limit = span.dur_s if second_key_s is None or kind == "crossfade" else second_key_s / 2
         return min(default, limit)
     loc = span.loc("transition", "duration")
-    tr_s = clock.seconds(scene.transition.duration, span.start_s, loc)
-    if tr_s > span.dur_s + 0.5 / clock.fps:
-        clock.problems.add(loc, f"the {kind} ({tr_s:.3f}s) is longer than the scene ({span.dur_s:.3f}s)")
-    elif kind == "morph" and second_key_s is not None and tr_s > second_key_s + 0.5 / clock.fps:
-        clock.problems.add(loc, f"the morph ({tr_s:.3f}s) outlasts the scene's second prompt key ({second_key_s:.3f}s)")
+    tr_s = times.seconds(scene.transition.duration, span.start_s, loc)
+    if tr_s > span.dur_s + 0.5 / times.fps:
+        times.problems.add(loc, f"the {kind} ({tr_s:.3f}s) is longer than the scene ({span.dur_s:.3f}s)")
+    elif kind == "morph" and second_key_s is not None and tr_s > second_key_s + 0.5 / times.fps:
+        times.problems.add(loc, f"the morph ({tr_s:.3f}s) outlasts the scene's second prompt key ({second_key_s:.3f}s)")
     return tr_s
 
 
@@ -441,7 +446,7 @@ class HoldFrames:
     pulse: Pulse | None = None
 
 
-def scene_hold(scene: "Scene", span: SceneSpan, transition: TransitionPlan, glide: list[CondRun], clock: Clock,
+def scene_hold(scene: "Scene", span: SceneSpan, transition: TransitionPlan, glide: list[CondRun], times: TimeReader,
                beats: BeatFrames) -> HoldFrames:
     """The hold's frames (checked to last at least a frame and to lie where the prompt stays put) and
     its beat pulse, which peaks on each beat (or bar) and halves every :data:`PULSE_HALF_LIFE_S` seconds.
@@ -451,37 +456,37 @@ def scene_hold(scene: "Scene", span: SceneSpan, transition: TransitionPlan, glid
     h = scene.hold
     if h is None:
         return HoldFrames(None)
-    fps, start = clock.fps, span.start
+    fps, start = times.fps, span.start
     morph_end = start + transition.frames if transition.kind == "morph" else start
-    h0_s = clock.seconds(h.at, span.start_s, span.loc("hold", "at"))
+    h0_s = times.seconds(h.at, span.start_s, span.loc("hold", "at"))
     h0 = morph_end if h.at.amount == 0 and h.duration is None else frame_at(span.start_s + h0_s, fps)
     if h.duration is not None:
-        h1 = frame_at(span.start_s + h0_s + clock.seconds(h.duration, span.start_s + h0_s, span.loc("hold", "duration")), fps)
+        h1 = frame_at(span.start_s + h0_s + times.seconds(h.duration, span.start_s + h0_s, span.loc("hold", "duration")), fps)
     else:
         h1 = span.end
     if h0_s > span.dur_s + 0.5 / fps or h1 > span.end:
-        clock.problems.add(span.loc("hold"), "the hold ends after the scene")
+        times.problems.add(span.loc("hold"), "the hold ends after the scene")
         return HoldFrames(None)
     if h1 <= h0:
         if h.duration is not None:
-            clock.problems.add(span.loc("hold", "duration"), f"'{h.duration}' is shorter than one frame at {fps} fps; "
+            times.problems.add(span.loc("hold", "duration"), f"'{h.duration}' is shorter than one frame at {fps} fps; "
                                "a hold lasts at least one frame")
         elif h0 == morph_end > start:
-            clock.problems.add(span.loc("hold"), f"the morph into this scene lasts the whole scene "
+            times.problems.add(span.loc("hold"), f"the morph into this scene lasts the whole scene "
                                f"({transition.frames / fps:.3f}s), so no frame is left for the hold; shorten the "
                                "morph (transition.duration) or remove the hold")
         else:
-            clock.problems.add(span.loc("hold", "at"), f"'{h.at}' is the scene's end ({span.dur_s:.3f}s); a hold "
+            times.problems.add(span.loc("hold", "at"), f"'{h.at}' is the scene's end ({span.dur_s:.3f}s); a hold "
                                "lasts at least one frame, so start it earlier")
         return HoldFrames(None)
     moving = prompt_moves(glide, h0 + 1, h1 - 1)  # the prompt changes on these frames, inside the hold
     if moving:
-        clock.problems.add(span.loc("hold"), overlap_message(span, transition, glide, (h0, h1), moving, fps))
+        times.problems.add(span.loc("hold"), overlap_message(span, transition, glide, (h0, h1), moving, fps))
         return HoldFrames(None)
     if h.pulse == "none":
         return HoldFrames((h0, h1))
-    if clock.grid is None:
-        clock.problems.add(span.loc("hold", "pulse"), "a pulse on beats needs a tempo: set 'bpm:' or add a music track")
+    if times.grid is None:
+        times.problems.add(span.loc("hold", "pulse"), "a pulse on beats needs a tempo: set 'bpm:' or add a music track")
     lo, hi = bisect.bisect_left(beats.frames, h0), bisect.bisect_left(beats.frames, h1)
     hits = tuple(f for f in beats.frames[lo:hi] if h.pulse == "beats" or f in beats.downbeats)
     return HoldFrames((h0, h1), Pulse(h0, h1, hits, h.strength, max(1.0, PULSE_HALF_LIFE_S * fps)))
@@ -534,34 +539,34 @@ def scene_plan(board: "Storyboard", span: SceneSpan, keys: list[Key], shot: int,
 # --- captions, audio, settings --------------------------------------------------------------
 
 
-def scene_caption(scene: "Scene", span: SceneSpan, clock: Clock, output: "Output") -> list[CaptionPlan]:
+def scene_caption(scene: "Scene", span: SceneSpan, times: TimeReader, output: "Output", pager: Pager) -> list[CaptionPlan]:
     """The scene's caption as frames: from ``at`` for ``duration`` (or to the scene's end), at least one
     frame; split into timed pages when it is too long for two lines on the output's frames."""
     c = scene.caption
     if c is None:
         return []
-    c0_s = clock.seconds(c.at, span.start_s, span.loc("caption", "at"))
-    c0 = frame_at(span.start_s + c0_s, clock.fps)
+    c0_s = times.seconds(c.at, span.start_s, span.loc("caption", "at"))
+    c0 = frame_at(span.start_s + c0_s, times.fps)
     c1 = span.end
     if c.duration:
-        c1 = frame_at(span.start_s + c0_s + clock.seconds(c.duration, span.start_s + c0_s, span.loc("caption", "duration")), clock.fps)
+        c1 = frame_at(span.start_s + c0_s + times.seconds(c.duration, span.start_s + c0_s, span.loc("caption", "duration")), times.fps)
     if c0 >= span.end:
-        clock.problems.add(span.loc("caption", "at"), "the caption starts after the scene ends")
-    return caption_plans(c.text, c0, min(max(c1, c0 + 1), span.end), span.index, output.width, output.height)
+        times.problems.add(span.loc("caption", "at"), "the caption starts after the scene ends")
+    return caption_plans(c.text, c0, min(max(c1, c0 + 1), span.end), span.index, output.width, output.height, pager)
 
 
-def place_audio(script: "Script", clock: Clock) -> list[AudioTrackPlan]:
+def place_audio(script: "Script", times: TimeReader) -> list[AudioTrackPlan]:
     """Each music track on the video timeline, times in seconds, paths resolved."""
     out = []
     for k, track in enumerate(script.storyboard.music):
         loc: Loc = ("music", k)
         out.append(AudioTrackPlan(
             str(script.resolve(track.path)),
-            clock.seconds(track.offset, 0.0, loc + ("offset",)),
-            clock.seconds(track.start, 0.0, loc + ("start",)),
+            times.seconds(track.offset, 0.0, loc + ("offset",)),
+            times.seconds(track.start, 0.0, loc + ("start",)),
             track.volume,
-            clock.seconds(track.fade_in, 0.0, loc + ("fade_in",)),
-            clock.seconds(track.fade_out, 0.0, loc + ("fade_out",)),
+            times.seconds(track.fade_in, 0.0, loc + ("fade_in",)),
+            times.seconds(track.fade_out, 0.0, loc + ("fade_out",)),
             loop=track.loop,
         ))
     return out
@@ -575,10 +580,8 @@ def tempo_summary(board: "Storyboard", grid: Grid | None, snap_points: Sequence[
             "sync": board.music[0].sync if board.music and snap_points else "none"}
 
 
-def model_settings(model: "Model") -> dict[str, Any]:
+def model_settings(model: "Model") -> ModelSettings:
     """The model settings the backends read (and the segment cache keys on)."""
-    return {"id": model.id, "revision": model.revision, "steps": model.steps, "guidance": model.guidance,
-            "scheduler": model.scheduler, "noise": model.noise, "seed": model.seed,
-            "window": {"frames": model.window.frames, "overlap": model.window.overlap},
-            "device": model.device, "dtype": model.dtype, "offload": model.offload,
-            "vae_slicing": model.vae_slicing, "vae_tiling": model.vae_tiling}
+    return ModelSettings(model.id, model.revision, model.steps, model.guidance, model.scheduler, model.noise,
+                         model.seed, WindowSettings(model.window.frames, model.window.overlap), model.device,
+                         model.dtype, model.offload, model.vae_slicing, model.vae_tiling)

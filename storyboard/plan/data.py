@@ -273,6 +273,51 @@ class MixPlan:
 
 
 @dataclass(frozen=True)
+class WindowSettings:
+    """The denoiser's window: how many frames it sees at once, and how many neighbouring windows
+    share (output frames; latent frames for the families that slide over latent time)."""
+
+    frames: int
+    overlap: int
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The model settings the backends read (and the segment cache keys on), from the script's
+    ``model`` with the command line's overrides."""
+
+    id: str  # preview, tiny-random, a hub id or a local folder
+    revision: str | None  # hub revision
+    steps: int  # denoising steps
+    guidance: float  # classifier-free guidance scale (1 or less: none)
+    scheduler: str
+    noise: str  # independent or freenoise
+    seed: int
+    window: WindowSettings
+    device: str
+    dtype: str
+    offload: bool
+    vae_slicing: bool
+    vae_tiling: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    """What the encoder needs to write the video: where, how well, and what becomes of captions."""
+
+    path: str  # the MP4
+    quality: int  # H.264 constant rate factor (0 lossless, 18 visually lossless)
+    preset: str  # x264 preset (ultrafast ... veryslow)
+    captions: str  # none, burn, srt, vtt, both (burn and srt) or all (burn, srt and vtt)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything the backends and the compositor need; JSON-serialisable with :meth:`to_json`."""
 
@@ -283,19 +328,20 @@ class Plan:
     total_frames: int
     prompts: tuple[str, ...]
     negative: str
-    model: dict[str, Any]
+    model: ModelSettings
     scenes: tuple[ScenePlan, ...]
     shots: tuple[ShotPlan, ...]
     transitions: tuple[TransitionPlan, ...]
     captions: tuple[CaptionPlan, ...]
     audio: tuple[AudioTrackPlan, ...]
-    output: dict[str, Any]
+    output: OutputSettings
     tempo: dict[str, Any] | None
     beats: tuple[int, ...] = ()
     bars: tuple[int, ...] = ()
     end_snapped_s: float = 0.0
     narration: tuple[NarrationPlan, ...] = ()
     mix: MixPlan = MixPlan()
+    caption_fonts: tuple[str, ...] = ()  # the fonts caption pages were measured with, in the order tried
     version: int = PLAN_VERSION
 
     @property
@@ -338,8 +384,8 @@ class Plan:
             "tempo": self.tempo,
             "prompts": list(self.prompts),
             "negative": self.negative,
-            "model": self.model,
-            "output": self.output,
+            "model": self.model.to_json(),
+            "output": self.output.to_json(),
             "audio": [_unless_default(asdict(a), loop=False) for a in self.audio],
             "scenes": [
                 {**_unless_default(asdict(s), sync_skipped=False), "prompts": list(s.prompts), "keys": list(s.keys),
@@ -355,6 +401,7 @@ class Plan:
             "transitions": [{"kind": t.kind, "into": t.into, "start": t.start, "frames": t.frames, "curve": t.curve,
                              **weights(t)} for t in self.transitions],
             "captions": [asdict(c) for c in self.captions],
+            **({"caption_fonts": list(self.caption_fonts)} if self.caption_fonts else {}),
             "beats": list(self.beats),
             "bars": list(self.bars),
             "end_snapped_s": self.end_snapped_s,

@@ -1,159 +1,59 @@
-"""Narration in the plan: speech for each narrated scene, ``duration: auto``, and the voice's captions.
+"""Narration in the plan: ``duration: auto``, the speech on the timeline, and the voice's captions.
 
-:func:`speak_scenes` synthesises (or finds in the speech cache) each scene's narration;
-:func:`with_auto_durations` turns ``duration: auto`` into seconds from it; then
-:func:`place_narration`, called by :func:`storyboard.plan.compile.compile_plan`, puts the
-speech on the video's timeline, checks that it fits its scene, and makes caption cues from
-its sentences (paged to two lines like written captions).
+The speech itself is gathered before planning (:mod:`storyboard.voice.scene_speech`); the plan
+sees only its timings (:class:`SpeechTiming`). :func:`with_auto_durations` turns ``duration: auto``
+into seconds from them; then :func:`place_narration`, called by
+:func:`storyboard.plan.compile.compile_plan`, puts the speech on the video's timeline, checks that
+it fits its scene, and makes caption cues from its sentences (paged to two lines like written
+captions).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Mapping, Sequence, TextIO
+from dataclasses import replace
+from os import PathLike
+from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
 
-from storyboard.errors import Loc, ScriptError
-from storyboard.plan.captions import caption_plans
+from storyboard.plan.captions import Pager, caption_plans
 from storyboard.plan.data import CaptionPlan, MixPlan, NarrationPlan
-from storyboard.script.timecode import MAX_VIDEO_S, AutoDuration, TimeValue, clock_seconds
-from storyboard.words import plural
+from storyboard.script.timecode import AutoDuration, TimeValue, fixed_seconds
 
 if TYPE_CHECKING:
-    from storyboard.plan.clock import Clock
+    from storyboard.plan.times import TimeReader
     from storyboard.script.load import Script
     from storyboard.script.schema import Scene, Storyboard
-    from storyboard.voice.speech import Speech
 
 
-@dataclass
-class Spoken:
-    """What :func:`speak_scenes` found: each narrated scene's speech by scene index, the errors that
-    stopped any (located), and warnings (a damaged or read-only speech cache)."""
+class SentenceTiming(Protocol):
+    """One spoken sentence: its text, and its span in seconds from the start of its speech."""
 
-    speech: dict[int, "Speech"] = field(default_factory=dict)
-    errors: list[ScriptError] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
-def speak_scenes(script: "Script", *, show_progress: bool = True, stream: TextIO | None = None) -> Spoken:
-    """Each narrated scene's speech, synthesising what the speech cache lacks (seconds a minute of speech).
-
-    Before anything is synthesised, each narration is checked for what can be known from its words
-    (:mod:`storyboard.voice.utterances`): that it has something to say (not only emoji or symbols);
-    that it can fit a scene of written length; and that the video, at the fastest the voice speaks,
-    stays within 24 hours (if not, nothing is synthesised). Synthesis shows progress on ``stream``
-    (stderr) when it is long (:class:`storyboard.voice.progress.SpeakingProgress`); ``show_progress``
-    off shows none.
-    """
-    board, doc = script.storyboard, script.document
-    spoken = Spoken()
-    if all(scene.narration is None for scene in board.scenes):
-        return spoken  # nothing to say: the speech engine (and numpy) stay unimported
-    from storyboard.errors import UsageError
-    from storyboard.voice.progress import SpeakingProgress
-    from storyboard.voice.speech import cached_speech, speak, split_sentences
-    from storyboard.voice.voices import find_voice
-
-    fps = board.output.fps
-    asked = []  # (scene index, text, voice, speed, pause seconds)
-    for i, scene in enumerate(board.scenes):
-        n = scene.narration
-        if n is None or any(("scenes", i, "narration")[:len(t)] == t[:3] for t in script.tainted):
-            continue
-        if n.at.musical or (n.pause or board.voice.pause).musical:  # reported when the script was loaded
-            continue
-        where: Loc = ("scenes", i, "narration", "voice") if n.voice else ("voice", "voice")
-        try:
-            voice = find_voice(n.voice or board.voice.voice, script.folder)
-        except UsageError as exc:
-            spoken.errors.append(doc.error(str(exc), doc.resolve(where)))
-            continue
-        pause = clock_seconds(n.pause if n.pause is not None else board.voice.pause, fps)
-        asked.append((i, n.text, voice, n.speed or board.voice.speed, pause))
-    asked = _fitting(script, asked, spoken.errors)
-    todo, words = [], 0
-    for i, text, voice, speed, pause in asked:
-        cached = cached_speech(text, voice, speed, pause)
-        if cached is not None:
-            spoken.speech[i] = cached
-        else:
-            todo.append((i, text, voice, speed, pause))
-            words += sum(len(s.split()) for s in split_sentences(text))
-
-    def warn(message: str) -> None:
-        if message not in spoken.warnings:
-            spoken.warnings.append(message)
-
-    with SpeakingProgress(len(todo), words, stream, show=show_progress) as progress:
-        for i, text, voice, speed, pause in todo:
-            try:
-                spoken.speech[i] = speak(text, voice, speed, pause, on_sentence=progress.sentence, warn=warn)
-            except Exception as exc:  # the engine could not load the voice or speak it (onnxruntime's own errors too)
-                spoken.errors.append(doc.error(f"the voice could not speak this narration: {type(exc).__name__}: "
-                                               f"{exc}", doc.resolve(("scenes", i, "narration"))))
-            progress.scene()
-    return spoken
+    @property
+    def text(self) -> str: ...
+    @property
+    def start_s(self) -> float: ...
+    @property
+    def end_s(self) -> float: ...
 
 
-def _fitting(script: "Script", asked: list, errors: list[ScriptError]) -> list:
-    """The narrations of ``asked`` worth synthesising; an error for each of the others, from its words
-    alone: nothing to say, longer than its scene even at the voice's fastest, or a video past 24 hours
-    (then none is worth it)."""
-    from storyboard.voice.speech import split_sentences
-    from storyboard.voice.utterances import has_words, shortest_speech_s, usual_speech_s
+class SpeechTiming(Protocol):
+    """What the plan reads of a scene's speech: its audio file, its length (seconds) and its sentences."""
 
-    board, doc = script.storyboard, script.document
-    fps = board.output.fps
-    narrated = {entry[0]: entry for entry in asked}
-    kept, total_s, least_s, usual_s, words = [], 0.0, 0.0, 0.0, 0
-    fixed_counts = not (board.music and board.music[0].sync != "none")  # sync may move fixed ends earlier
-    for i, scene in enumerate(board.scenes):
-        auto = isinstance(scene.duration, AutoDuration)
-        if i in narrated:
-            _, text, voice, speed, pause = narrated[i]
-            where = doc.resolve(("scenes", i, "narration"))
-            if not has_words(text):
-                short = text if len(text) <= 40 else text[:39] + "…"
-                errors.append(doc.error(f"'{short}' has nothing a voice can say: no letter or digit once emoji and "
-                                        "symbols are left out. Write it in words", where))
-                continue
-            at = start_s(scene, fps)
-            least = at + shortest_speech_s(text, speed, pause, len(split_sentences(text)))
-            least_s += least - at
-            usual_s += usual_speech_s(text, speed)
-            words += len(text.split())
-            if not auto and not scene.duration.musical:
-                length = clock_seconds(scene.duration, fps)
-                if least - length > 0.5 / fps:
-                    errors.append(doc.error(
-                        f"the narration ({plural(len(text.split()), 'word')}) takes at least {least - at:.2f} s to say "
-                        f"(about {usual_speech_s(text, speed):.0f} s at the voice's usual pace) from {at:g} s, but the "
-                        f"scene is {length:.2f} s long. Use duration: auto, or shorten the text", where))
-                    continue
-            kept.append(narrated[i])
-        if auto and i in narrated:
-            total_s += least + clock_seconds(scene.duration.pad, fps)
-        elif not auto and not scene.duration.musical and fixed_counts:
-            total_s += clock_seconds(scene.duration, fps)
-        if total_s > MAX_VIDEO_S:
-            where = doc.resolve(("scenes", i, "narration" if i in narrated else "duration"))
-            errors.append(doc.error(
-                f"the video would last at least {total_s / 3600:.1f} hours by the end of this scene: its narration so "
-                f"far ({plural(words, 'word')}) takes at least {least_s / 3600:.1f} hours to say (about "
-                f"{usual_s / 3600:.1f} hours at the voice's usual pace), and a script may describe at most 24 hours. "
-                "Shorten the narration, or split it into several scripts", where))
-            return []
-    return kept
+    @property
+    def path(self) -> "str | PathLike[str]": ...
+    @property
+    def duration_s(self) -> float: ...
+    @property
+    def sentences(self) -> Sequence[SentenceTiming]: ...
 
 
 def start_s(scene: "Scene", fps: int) -> float:
     """Where the scene's narration starts, in seconds from the scene's start."""
     assert scene.narration is not None
-    return clock_seconds(scene.narration.at, fps)
+    return fixed_seconds(scene.narration.at, fps)
 
 
-def with_auto_durations(script: "Script", speech: Mapping[int, "Speech"]) -> "Script":
+def with_auto_durations(script: "Script", speech: Mapping[int, SpeechTiming]) -> "Script":
     """The script with each ``duration: auto`` resolved to its narration's length (from ``at`` to
     the end of the speech) plus the padding, rounded up to whole frames (seconds).
 
@@ -168,7 +68,7 @@ def with_auto_durations(script: "Script", speech: Mapping[int, "Speech"]) -> "Sc
         if not isinstance(scene.duration, AutoDuration):
             continue
         if i in speech:
-            pad = clock_seconds(scene.duration.pad, fps)
+            pad = fixed_seconds(scene.duration.pad, fps)
             seconds = math.ceil((start_s(scene, fps) + speech[i].duration_s + pad) * fps - 1e-6) / fps
         else:
             seconds = 1.0
@@ -185,13 +85,13 @@ def with_auto_durations(script: "Script", speech: Mapping[int, "Speech"]) -> "Sc
                    tainted=script.tainted + tuple(stand_ins))
 
 
-def place_narration(board: "Storyboard", spans: Sequence, speech: Mapping[int, "Speech"],
-                    clock: "Clock") -> tuple[list[NarrationPlan], list[CaptionPlan]]:
+def place_narration(board: "Storyboard", spans: Sequence, speech: Mapping[int, SpeechTiming],
+                    times: "TimeReader", pager: Pager) -> tuple[list[NarrationPlan], list[CaptionPlan]]:
     """Each scene's speech on the video timeline, and its sentences as captions (unless the scene
     has a written caption, or ``voice.captions`` is off). A narration longer than its scene is a
     problem, reported at the scene's ``narration`` with how much too long it is."""
     placed, captions = [], []
-    fps, voice = clock.fps, board.voice
+    fps, voice = times.fps, board.voice
     for span in spans:
         scene = board.scenes[span.index]
         if scene.narration is None or span.index not in speech:
@@ -200,7 +100,7 @@ def place_narration(board: "Storyboard", spans: Sequence, speech: Mapping[int, "
         at = start_s(scene, fps)
         over = at + s.duration_s - span.dur_s
         if over > 0.5 / fps:
-            clock.problems.add(span.loc("narration"), f"the narration lasts {s.duration_s:.2f} s from {at:g} s, but the "
+            times.problems.add(span.loc("narration"), f"the narration lasts {s.duration_s:.2f} s from {at:g} s, but the "
                                f"scene is {span.dur_s:.2f} s long: {over:.2f} s too long. Use duration: auto, or "
                                "shorten the text")
             continue
@@ -208,12 +108,12 @@ def place_narration(board: "Storyboard", spans: Sequence, speech: Mapping[int, "
         sentences = tuple((x.text, offset + x.start_s, offset + x.end_s) for x in s.sentences)
         placed.append(NarrationPlan(span.index, str(s.path), offset, s.duration_s, voice.volume, sentences))
         if voice.captions and scene.caption is None:
-            captions += sentence_captions(sentences, span, fps, board.output.width, board.output.height)
+            captions += sentence_captions(sentences, span, fps, board.output.width, board.output.height, pager)
     return placed, captions
 
 
 def sentence_captions(sentences: Sequence[tuple[str, float, float]], span, fps: int, width: int,
-                      height: int) -> list[CaptionPlan]:
+                      height: int, pager: Pager) -> list[CaptionPlan]:
     """A cue per sentence, from its first spoken frame until the next sentence starts (the last one
     until its speech ends, plus half a second when the scene has room), paged to two lines."""
     out = []
@@ -222,7 +122,7 @@ def sentence_captions(sentences: Sequence[tuple[str, float, float]], span, fps: 
         end = round(sentences[k + 1][1] * fps) if k + 1 < len(sentences) else round((t1 + 0.5) * fps)
         end = min(max(end, start + 1), span.end)
         if start < end:
-            out += caption_plans(text, start, end, span.index, width, height)
+            out += caption_plans(text, start, end, span.index, width, height, pager)
     return out
 
 
@@ -231,7 +131,7 @@ def mix_plan(board: "Storyboard") -> MixPlan:
     fps, voice = board.output.fps, board.voice
 
     def seconds(value: TimeValue, default: float) -> float:  # beats here are reported when the script loads
-        return default if value.musical else clock_seconds(value, fps)
+        return default if value.musical else fixed_seconds(value, fps)
 
     return MixPlan(voice.duck, seconds(voice.attack, MixPlan.attack_s), seconds(voice.release, MixPlan.release_s),
                    board.output.loudness, board.output.true_peak)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from storyboard.music.grid import Grid
-from storyboard.plan.clock import frame_at
+from storyboard.plan.times import frame_at
 
 
 def snap(t: float, after: float, points: Sequence[float], margin: float, reach: float = math.inf) -> float | None:

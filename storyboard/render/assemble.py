@@ -24,9 +24,9 @@ import numpy as np
 
 from storyboard.files import VIDEO_MARK, commit, ffmpeg_exe, temporary_sibling
 from storyboard.plan.data import Plan
-from storyboard.plan.outputs import burns_captions, subtitle_files
 from storyboard.progress import clock
 from storyboard.render import sealed
+from storyboard.render.outputs import burns_captions, subtitle_files
 from storyboard.render.compose import (
     Composed,
     blend,
@@ -76,7 +76,7 @@ def piece_key(plan: Plan, run: Run, segments: list[Segment]) -> str:
         "format": PIECE_FORMAT,
         "segment": segments[run.shot].key,
         "range": [run.start - shot.start, run.end - shot.start],
-        "encode": [plan.width, plan.height, plan.fps, plan.output.get("quality"), plan.output.get("preset")],
+        "encode": [plan.width, plan.height, plan.fps, plan.output.quality, plan.output.preset],
     }
     if run.composite:
         fades = [t for t in plan.transitions if t.kind == "crossfade" and t.start < run.end and run.start < t.start + t.frames]
@@ -139,8 +139,8 @@ class PieceWriter:
 
 def piece_encoder(plan: Plan, piece: Path) -> VideoEncoder:
     """An encoder for a piece: raw H.264 at the output's quality (see :class:`VideoEncoder`, container h264)."""
-    return VideoEncoder(piece, plan.width, plan.height, plan.fps, quality=plan.output.get("quality", 18),
-                        preset=plan.output.get("preset", "medium"), container="h264")
+    return VideoEncoder(piece, plan.width, plan.height, plan.fps, quality=plan.output.quality,
+                        preset=plan.output.preset, container="h264")
 
 
 def finish_piece(encoder: VideoEncoder, run: Run) -> None:
@@ -170,7 +170,7 @@ def _run_frames(plan: Plan, run: Run, segments: list[Segment]) -> Iterator[np.nd
                                            prev.end - prev.start + first, plan.fps), count))
     burn = burns_captions(plan)
     if burn:
-        from storyboard.drawing import burn_caption
+        from storyboard.typography.drawing import burn_caption
     for k, frame in enumerate(own):
         f = run.start + k
         if handle and k < len(handle):

@@ -19,9 +19,9 @@ import numpy as np
 from storyboard.files import sweep_partials, sweep_stale_partials
 from storyboard.interrupts import shielded
 from storyboard.plan.data import Plan
-from storyboard.plan.outputs import default_cache
 from storyboard.progress import Said, SegmentsPlanned, SegmentStarted, Sink, Wrote, default_sink
 from storyboard.render import sealed
+from storyboard.render.outputs import default_cache
 from storyboard.render.encode import abort_all
 from storyboard.render.lock import rendering
 from storyboard.render.progress import FrameTally
@@ -81,7 +81,7 @@ def render_plan(plan: Plan, output: str | Path | None = None, *, quiet: bool = F
     rendered and raises :class:`Interrupted` on Ctrl-C. The rest is the same either way.
     """
     sink = sink or default_sink(quiet)
-    path = Path(output or plan.output["path"])
+    path = Path(output or plan.output.path)
     cache = SegmentCache(Path(cache_dir) if cache_dir else default_cache(path))
     started = time.monotonic()
     cache.folder.mkdir(parents=True, exist_ok=True)
@@ -135,7 +135,7 @@ def render_missing(plan: Plan, segments: list[Segment], todo: list[Segment], cac
         if todo:
             from storyboard.backends import open_backend
 
-            backend = open_backend(plan.model["id"], plan)
+            backend = open_backend(plan.model.id, plan)
         for n, segment in enumerate(todo, 1):
             sink(segment_started(plan, segment.shot, n, len(todo)))
             render_segment(plan, segment, backend, cache, pieces, tally, path)
@@ -180,7 +180,7 @@ def render_segment(plan: Plan, segment: Segment, backend: Any, cache: SegmentCac
     frames = _counted(frames, lambda: tally.update(next(counter)))
     frames = pieces.tee(shot, frames)  # the shot's plain runs go straight into their final pieces
     cache.write(segment, plan, frames, {"shot": shot.index, "scenes": [plan.scenes[i].id for i in shot.scenes],
-                                        "model": plan.model["id"], "output": str(path)})
+                                        "model": plan.model.id, "output": str(path)})
     pieces.commit(shot)
 
 

@@ -48,7 +48,7 @@ def segment_key(plan: Plan, shot: ShotPlan, backend_name: str, backend_version: 
         "format": SEGMENT_FORMAT,
         "backend": [backend_name, backend_version],
         "size": [plan.width, plan.height, plan.fps],
-        "model": {k: plan.model.get(k) for k in PIXEL_FIELDS} if backend_name != "preview" else None,
+        "model": {k: plan.model.to_json()[k] for k in PIXEL_FIELDS} if backend_name != "preview" else None,
         "negative": plan.negative if backend_name != "preview" else None,
         "prompts": [plan.prompts[p] for p in used],
         "frames": [[local[c.a], local[c.b], round(c.w, 6), c.seed, round(c.pulse, 6), plan.scenes[c.scene].id]

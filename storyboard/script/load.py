@@ -10,7 +10,7 @@ bad field is dropped (back to its default) or, when it is required, replaced by 
 placeholder, and marked *tainted*. The later checks run on the repaired script; what they
 find at a tainted field is left out, and for timing errors anywhere in the object that held
 it (they may be echoes of the repair). The repaired script carries its shape errors in :attr:`Script.problems`, and
-:func:`storyboard.plan.build.plan_script` raises them with its own, so it never plans for real.
+:func:`storyboard.pipeline.plan_script` raises them with its own, so it never plans for real.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def load_script(path: str | Path, *, keep_going: bool = False) -> Script:
 
     With ``keep_going``, shape and meaning errors are returned in :attr:`Script.problems` of a
     repaired script instead, when the script could be repaired, so that planning it adds the
-    timing errors to the same report (:func:`storyboard.plan.build.plan_script` raises them all).
+    timing errors to the same report (:func:`storyboard.pipeline.plan_script` raises them all).
     """
     doc = load_document(path)
     return _validate(doc, Path(path), keep_going)

@@ -116,7 +116,7 @@ def _checked(amount: float, unit: Unit, original: object) -> TimeValue:
 class AutoDuration:
     """A scene's ``duration: auto`` (or ``auto + 1s``): as long as its narration, plus ``pad``.
 
-    :mod:`storyboard.plan.build` turns it into seconds once the speech is synthesised.
+    :mod:`storyboard.pipeline` turns it into seconds once the speech is synthesised.
     """
 
     pad: TimeValue = TimeValue(0.0)
@@ -153,7 +153,7 @@ def parse_duration(value: object) -> TimeValue | AutoDuration:
     return AutoDuration(pad)
 
 
-def clock_seconds(value: TimeValue, fps: int) -> float:
+def fixed_seconds(value: TimeValue, fps: int) -> float:
     """Seconds of a value written in seconds or frames (``fps`` frames a second).
 
     Beats and bars need a beat grid and a position: :mod:`storyboard.plan.compile` converts those.

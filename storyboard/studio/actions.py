@@ -193,7 +193,7 @@ class Studio:
         if not checked.ok:
             raise UsageError(f"{name} has errors: fix them before rendering")
         assert checked.plan is not None
-        job = self.queue.submit(name, str(checked.plan.model["id"]))
+        job = self.queue.submit(name, str(checked.plan.model.id))
         return f"queued {job.id}: {name} with {job.model}"
 
     def cancel(self, job_id: str) -> str:

@@ -230,7 +230,7 @@ def _check(studio: Studio, text: str, state: dict) -> tuple:
     if not checked.ok or checked.plan is None:
         stale = views.plan_summary_stale(state.get("summary", ""))
         return state, status, problems, stale, gr.skip(), gr.skip()
-    from storyboard.plan.timeline import timeline_table
+    from storyboard.views.timeline import timeline_table
 
     summary = views.plan_summary(checked.plan)
     assert checked.script is not None

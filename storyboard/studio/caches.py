@@ -150,7 +150,7 @@ def plans_to_keep(folder: Folder, scripts: list[str], models: dict[str, set[str]
             assert checked.plan is not None
             plan = checked.plan
             if model == "preview":
-                plan = dataclasses.replace(plan, output={**plan.output, "path": str(preview_path(folder, path))})
+                plan = dataclasses.replace(plan, output=dataclasses.replace(plan.output, path=str(preview_path(folder, path))))
             plans.append(plan)
     if broken:
         raise UsageError(f"not pruned: {', '.join(broken)} {'has' if len(broken) == 1 else 'have'} errors, so the "

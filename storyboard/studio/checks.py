@@ -21,7 +21,7 @@ from storyboard.words import plural
 
 if TYPE_CHECKING:
     from storyboard.plan.data import Plan
-    from storyboard.plan.outputs import Outputs
+    from storyboard.render.outputs import Outputs
     from storyboard.script.load import Script
 
 
@@ -77,8 +77,7 @@ class Checked:
 def check_text(text: str, path: Path, folder: Folder, *, model: str | None = None) -> Checked:
     """Check ``text`` as the script at ``path`` (inside ``folder``; it need not exist), planned for
     ``model`` (default: the script's own). Never raises for a problem with the script."""
-    from storyboard.plan.build import plan_script
-    from storyboard.plan.outputs import check_outputs
+    from storyboard.pipeline import check_outputs, plan_script
     from storyboard.script.load import load_script_text, with_overrides
 
     name = folder.relative(path)

@@ -9,7 +9,7 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from storyboard.plan.plot import plot_plan
+from storyboard.views.plot import plot_plan
 
 if TYPE_CHECKING:
     from storyboard.plan.data import Plan

@@ -36,10 +36,10 @@ def preview_path(folder: Folder, script: Path) -> Path:
 def check_preview_outputs(checked: "Checked", target: Path) -> None:
     """The command line's output checks for a preview written to ``target`` (``-o``): raises
     :class:`storyboard.errors.UsageError` when writing it could lose anything."""
-    from storyboard.plan.outputs import check_outputs
+    from storyboard.pipeline import check_outputs
 
     assert checked.script is not None and checked.plan is not None
-    plan = dataclasses.replace(checked.plan, output={**checked.plan.output, "path": str(target)})
+    plan = dataclasses.replace(checked.plan, output=dataclasses.replace(checked.plan.output, path=str(target)))
     check_outputs(checked.script, plan, chosen_by_user=True)
 
 

@@ -91,7 +91,7 @@ def plan_summary(plan: "Plan") -> str:
             f"data-frames='{e(plan.total_frames)}'>{e(f'{plan.duration_s:.3f}')} s</b>, "
             f"{e(plural(plan.total_frames, 'frame'))} at {e(plan.fps)} fps, {e(plan.width)}\u00d7{e(plan.height)} "
             f"\u00b7 {beat} \u00b7 {e(plural(len(plan.scenes), 'scene'))}, {e(plural(len(plan.shots), 'shot'))}"
-            f"{voice} \u00b7 model {e(plan.model['id'])}")
+            f"{voice} \u00b7 model {e(plan.model.id)}")
 
 
 def plan_summary_stale(summary: str) -> str:

@@ -39,12 +39,12 @@ class DiffusionBackend:
 
         self.family, self.components, self.plan, self.device, self.dtype = family, components, plan, device, dtype
         model = plan.model
-        self.offload = bool(model.get("offload")) and device != "cpu"
-        self.scheduler_name = model["scheduler"]
+        self.offload = model.offload and device != "cpu"
+        self.scheduler_name = model.scheduler
         vae = components.vae
-        if model.get("vae_slicing") and hasattr(vae, "enable_slicing"):
+        if model.vae_slicing and hasattr(vae, "enable_slicing"):
             vae.enable_slicing()
-        if model.get("vae_tiling") and hasattr(vae, "enable_tiling"):
+        if model.vae_tiling and hasattr(vae, "enable_tiling"):
             vae.enable_tiling()
         if not self.offload:
             for module in self._modules():
@@ -53,20 +53,20 @@ class DiffusionBackend:
             prompts = family.encode_prompts(components, list(plan.prompts), device)
             negative = family.encode_prompts(components, [plan.negative], device)
         self.table = PromptTable.of(prompts, negative, dtype)
-        self.version = f"1:{model['id']}:{model.get('revision')}"  # as backend_identity() says
+        self.version = f"1:{model.id}:{model.revision}"  # as backend_identity() says
 
     @classmethod
     def open(cls, model_id: str, plan: Plan) -> "DiffusionBackend":
         """Load the model the plan names and check the plan fits it; fails before any work, and
         before torch is imported when a hub id is neither in the cache nor to be had from the hub."""
         model = plan.model
-        check_available(model_id, model.get("revision"))
-        name = family_name(model_id, model.get("revision"))  # a hub id the hub does not have ends here
-        device = resolve_device(model.get("device", "auto"))  # torch from here on
-        dtype = resolve_dtype(model.get("dtype", "auto"), device)
-        family, components = load_components(model_id, revision=model.get("revision"), dtype=dtype, family=name)
+        check_available(model_id, model.revision)
+        name = family_name(model_id, model.revision)  # a hub id the hub does not have ends here
+        device = resolve_device(model.device)  # torch from here on
+        dtype = resolve_dtype(model.dtype, device)
+        family, components = load_components(model_id, revision=model.revision, dtype=dtype, family=name)
         family.check_size(components, plan.width, plan.height)
-        family.scheduler(components, model["scheduler"])  # a sampler this family cannot use fails now
+        family.scheduler(components, model.scheduler)  # a sampler this family cannot use fails now
         return cls(family, components, plan, device, dtype)
 
     def close(self) -> None:
@@ -108,8 +108,8 @@ class DiffusionBackend:
     def timeline(self, shot: ShotPlan) -> LatentShot:
         """The shot in the model's time. A model with a latent frame per frame at any rate
         (UNet3D) keeps the plan's own windows."""
-        timing, window = self.timing, self.plan.model["window"]
-        mapped = shot_latents(shot, self.plan.fps, timing, int(window["overlap"]))
+        timing, window = self.timing, self.plan.model.window
+        mapped = shot_latents(shot, self.plan.fps, timing, window.overlap)
         if timing.keeps_plan_windows:
             return replace(mapped, windows=tuple((s - shot.start, e - shot.start) for s, e in shot.windows))
         return mapped
@@ -129,16 +129,16 @@ class DiffusionBackend:
         mapped = self.timeline(shot)
         factor = family.spatial_factor(c)
         shape = (family.latent_channels(c), self.plan.height // factor, self.plan.width // factor)
-        window = model["window"]
+        window = model.window
         in_latent_time = replace(shot, frames=mapped.conds, render_end=shot.start + mapped.latent)
-        noise = shot_noise(in_latent_time, shape, mode=model.get("noise", "independent"),
-                           window=mapped.windows[0][1] - mapped.windows[0][0], overlap=window["overlap"])
-        denoiser = family.Denoiser(c, self.table, mapped.conds, float(model["guidance"]), self.dtype)
+        noise = shot_noise(in_latent_time, shape, mode=model.noise,
+                           window=mapped.windows[0][1] - mapped.windows[0][0], overlap=window.overlap)
+        denoiser = family.Denoiser(c, self.table, mapped.conds, model.guidance, self.dtype)
         scheduler = family.scheduler(c, self.scheduler_name, latent_shape=(mapped.windows[0][1] - mapped.windows[0][0],
                                                                           *shape[1:]))
         denoisers = [m for m in (getattr(c, n, None) for n in ("unet", "transformer", "transformer_2")) if m is not None]
         with self._on_device(*denoisers):
-            return sample(denoiser, scheduler, noise.to(self.device), mapped.windows, steps=int(model["steps"]),
+            return sample(denoiser, scheduler, noise.to(self.device), mapped.windows, steps=model.steps,
                           on_step=on_step)
 
     def decode(self, latents: torch.Tensor, mapped: LatentShot) -> Iterator[np.ndarray]:

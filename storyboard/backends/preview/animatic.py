@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from storyboard.backends.preview.colours import prompt_colours
-from storyboard.drawing import draw_line, line_extent, text_patch
+from storyboard.typography.drawing import draw_line, line_extent, text_patch
 from storyboard.plan.data import FrameCond, Plan, ShotPlan
 
 

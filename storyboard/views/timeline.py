@@ -39,7 +39,7 @@ def timeline_table(plan: Plan, style: str = "") -> str:
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
     lines.insert(1, "-" * min(120, max(len(l) for l in lines)))
-    window = plan.model["window"]
+    window = plan.model.window
     evals = sum((e - s) for shot in plan.shots for s, e in shot.windows)
     rendered = sum(shot.length for shot in plan.shots)
     tempo = f", tempo {plan.tempo['bpm']:g} BPM ({plan.tempo['source']})" if plan.tempo else ""
@@ -58,9 +58,9 @@ def timeline_table(plan: Plan, style: str = "") -> str:
     else:
         lines.append(
             f"{plural(len(plan.shots), 'shot')}, {plural(sum(len(s.windows) for s in plan.shots), 'window')} of "
-            f"{plural(window['frames'], 'frame')} "
-            f"(overlap {window['overlap']}): {evals / max(1, rendered):.2f} denoiser frame-evaluations per frame; "
-            f"model {plan.model['id']}"
+            f"{plural(window.frames, 'frame')} "
+            f"(overlap {window.overlap}): {evals / max(1, rendered):.2f} denoiser frame-evaluations per frame; "
+            f"model {plan.model.id}"
         )
     return "\n".join(lines)
 
@@ -71,16 +71,16 @@ def latent_summary(plan: Plan) -> str | None:
     from storyboard.backends.latents import shot_latents
     from storyboard.backends.sources import model_timing
 
-    family, timing = model_timing(str(plan.model["id"]))
+    family, timing = model_timing(plan.model.id)
     if timing is None or (timing.ratio == 1 and timing.native_fps is None):
         return None
-    mapped = [shot_latents(s, plan.fps, timing, int(plan.model["window"]["overlap"])) for s in plan.shots]
+    mapped = [shot_latents(s, plan.fps, timing, plan.model.window.overlap) for s in plan.shots]
     windows = sum(len(m.windows) for m in mapped)
     evaluations = sum(e - s for m in mapped for s, e in m.windows)
     rendered = sum(s.length for s in plan.shots)
-    return (f"model {plan.model['id']} ({family}): renders at {timing.native_fps:g} fps, shown at {plan.fps} fps; "
+    return (f"model {plan.model.id} ({family}): renders at {timing.native_fps:g} fps, shown at {plan.fps} fps; "
             f"{plural(len(plan.shots), 'shot')}, {plural(sum(m.native for m in mapped), 'native frame')}, "
             f"{plural(sum(m.latent for m in mapped), 'latent frame')} ({timing.ratio} frames each, the first alone); "
             f"{plural(windows, 'window')} of up to {plural(timing.clip_latents, 'latent frame')} "
-            f"(overlap {plan.model['window']['overlap']}): "
+            f"(overlap {plan.model.window.overlap}): "
             f"{evaluations / max(1, rendered):.2f} latent-frame evaluations per output frame")

@@ -1,6 +1,6 @@
 """Text on frames (Pillow): shared by the preview backend, the plot and the caption burn-in.
 
-Fonts, directions and line breaks come from :mod:`storyboard.text`: each character is drawn by
+Fonts, directions and line breaks come from :mod:`storyboard.typography.text`: each character is drawn by
 the first font of a Noto fallback chain that has it, right-to-left runs are placed right to left
 and shaped by RAQM. Rasterising text is the slow part of drawing a frame, and the same text
 recurs over many frames, so text boxes are rendered once into RGBA patches and cached.
@@ -14,18 +14,18 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from storyboard.text import (
+from storyboard.typography.text import (
     CAPTION_LINES,
-    Piece,
-    analyse,
+    Run,
     box_padding,
     caption_layout,
     drawable,
     face,
+    itemize,
     normalise,
-    piece_width,
-    pieces,
+    run_width,
     span_width,
+    visual_runs,
     wrap_spans,
 )
 
@@ -37,14 +37,14 @@ def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return face(0, size)
 
 
-Placed = tuple[float, float, Piece]  # where a piece's baseline starts (x, y pixels), and the piece
+Placed = tuple[float, float, Run]  # where a run's baseline starts (x, y pixels), and the run
 
 
 def _layout(text: str, size: int, max_width: int, max_lines: int, centred: bool) -> tuple[list[Placed], float, float]:
-    """The pieces of ``text`` wrapped to ``max_width`` pixels (at most ``max_lines`` lines), placed
+    """The runs of ``text`` wrapped to ``max_width`` pixels (at most ``max_lines`` lines), placed
     from the block's top-left, and the block's width and height (pixels). Lines are centred, or
     start on the side the text reads from."""
-    a = analyse(normalise(text))
+    a = itemize(normalise(text))
     spans = wrap_spans(a, size, max_width, max_lines)[:max_lines] or [(0, 0)]
     ascent, descent = face(0, size).getmetrics()
     widths = [span_width(a, s, e, size) for s, e in spans]
@@ -52,9 +52,9 @@ def _layout(text: str, size: int, max_width: int, max_lines: int, centred: bool)
     placed: list[Placed] = []
     for k, ((start, end), width) in enumerate(zip(spans, widths)):
         x = (block - width) / 2 if centred else (block - width if a.rtl else 0.0)
-        for piece in pieces(a, start, end):
-            placed.append((x, k * (ascent + descent) + ascent, piece))
-            x += piece_width(piece, size)
+        for run in visual_runs(a, start, end):
+            placed.append((x, k * (ascent + descent) + ascent, run))
+            x += run_width(run, size)
     return placed, block, len(spans) * (ascent + descent)
 
 
@@ -64,22 +64,22 @@ def text_patch(text: str, size: int, max_width: int, max_lines: int = 3, centred
     """``text`` wrapped to ``max_width`` pixels on a translucent dark box, as an RGBA image.
 
     The box holds the lines' full height (the first font's ascent and descent) and any ink that
-    reaches past it, plus :func:`storyboard.text.box_padding` on each side (pixels)."""
+    reaches past it, plus :func:`storyboard.typography.text.box_padding` on each side (pixels)."""
     placed, width, height = _layout(text, size, max_width, max_lines, centred)
     probe = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
     left, top, right, bottom = 0.0, 0.0, width, height
-    for x, y, piece in placed:
-        chars, direction = drawable(piece)
+    for x, y, run in placed:
+        chars, direction = drawable(run)
         if chars:
-            box = probe.textbbox((x, y), chars, font=face(piece.font, size), anchor="ls", direction=direction)
+            box = probe.textbbox((x, y), chars, font=face(run.font, size), anchor="ls", direction=direction)
             left, top, right, bottom = min(left, box[0]), min(top, box[1]), max(right, box[2]), max(bottom, box[3])
     pad = box_padding(size)
     patch = Image.new("RGBA", (math.ceil(right - left) + 2 * pad, math.ceil(bottom - top) + 2 * pad), (0, 0, 0, box_alpha))
     draw = ImageDraw.Draw(patch)
-    for x, y, piece in placed:
-        chars, direction = drawable(piece)
+    for x, y, run in placed:
+        chars, direction = drawable(run)
         if chars:
-            draw.text((x - left + pad, y - top + pad), chars, font=face(piece.font, size), fill=WHITE, anchor="ls",
+            draw.text((x - left + pad, y - top + pad), chars, font=face(run.font, size), fill=WHITE, anchor="ls",
                       direction=direction)
     return patch
 
@@ -103,15 +103,15 @@ def paste_text(image: Image.Image, text: str, xy: tuple[int, int], size: int, *,
 
 
 def _line(text: str, size: int) -> list[tuple[str, str | None, ImageFont.FreeTypeFont | ImageFont.ImageFont]]:
-    """``text`` as one line's pieces, left to right: (characters, direction, font). Uncached, for text
+    """``text`` as one line's runs, left to right: (characters, direction, font). Uncached, for text
     that changes every frame."""
     if text.isascii():
         return [(text, None, face(0, size))]
     out = []
-    for piece in pieces(analyse.__wrapped__(text), 0, len(text)):
-        chars, direction = drawable(piece)
+    for run in visual_runs(itemize.__wrapped__(text), 0, len(text)):
+        chars, direction = drawable(run)
         if chars:
-            out.append((chars, direction, face(piece.font, size)))
+            out.append((chars, direction, face(run.font, size)))
     return out
 
 
@@ -132,8 +132,8 @@ def draw_line(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, siz
 
 def burn_caption(frame: np.ndarray, text: str) -> np.ndarray:
     """A copy of ``frame`` (H x W x 3, uint8) with ``text`` as a subtitle at the bottom: at most
-    :data:`storyboard.text.CAPTION_LINES` lines inside the frame's safe width, at the size of
-    :func:`storyboard.text.caption_layout` (the plan splits longer captions into pages)."""
+    :data:`storyboard.typography.text.CAPTION_LINES` lines inside the frame's safe width, at the size of
+    :func:`storyboard.typography.text.caption_layout` (the plan splits longer captions into pages)."""
     h, w = frame.shape[:2]
     size, max_width = caption_layout(w, h)
     image = Image.fromarray(frame)

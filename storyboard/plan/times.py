@@ -1,6 +1,6 @@
-"""User time -> seconds -> frames: the one rounding rule, and the clock that reads written times.
+"""User time -> seconds -> frames: the one rounding rule, and the reader of written times.
 
-Users write time in seconds, frames, beats or bars. :class:`Clock` turns a written
+Users write time in seconds, frames, beats or bars. :class:`TimeReader` turns a written
 length into seconds at a position on the timeline (a beat's length depends on where
 it falls when the tempo drifts); :func:`frame_at` turns seconds into a frame, once.
 """
@@ -36,7 +36,7 @@ class Problems:
 
 
 @dataclass
-class Clock:
+class TimeReader:
     """Converts user time to seconds at a position, given fps and an optional beat grid."""
 
     fps: int

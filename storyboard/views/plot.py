@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from storyboard.drawing import font
+from storyboard.typography.drawing import font
 from storyboard.plan.data import Plan
 from storyboard.words import plural
 
@@ -294,14 +294,14 @@ def plot_plan(script, plan: Plan, path: str | Path) -> Path:
     board = script.storyboard
     if board.music:
         from storyboard.music.analysis import analyse, load_mono
-        from storyboard.script.timecode import clock_seconds
+        from storyboard.script.timecode import fixed_seconds
 
         track = board.music[0]
         fps = board.output.fps
         source = script.resolve(track.path)
         rate = 4000
         samples = load_mono(source, rate)
-        shift = min(clock_seconds(track.offset, fps), plan.duration_s) - clock_seconds(track.start, fps)  # seconds
+        shift = min(fixed_seconds(track.offset, fps), plan.duration_s) - fixed_seconds(track.start, fps)  # seconds
         lead = int(round(shift * rate))
         audio = np.concatenate([np.zeros(max(0, lead)), samples[max(0, -lead):]])
         analysis = analyse(source, bpm=track.bpm)

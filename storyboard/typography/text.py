@@ -210,7 +210,7 @@ def _assign_fonts(text: str) -> list[int]:
 
 
 @dataclass(frozen=True)
-class Analysed:
+class Itemized:
     """A text with each character's font (index into :func:`font_files`) and bidi level."""
 
     text: str
@@ -220,16 +220,16 @@ class Analysed:
 
 
 @functools.lru_cache(maxsize=4096)
-def analyse(text: str) -> Analysed:
+def itemize(text: str) -> Itemized:
     """Fonts and levels for ``text``; ASCII text is all the first font, left to right."""
     if text.isascii():
-        return Analysed(text, (0,) * len(text), (0,) * len(text), False)
+        return Itemized(text, (0,) * len(text), (0,) * len(text), False)
     rtl, levels = bidi_levels(text)
-    return Analysed(text, tuple(_assign_fonts(text)), levels, rtl)
+    return Itemized(text, tuple(_assign_fonts(text)), levels, rtl)
 
 
 @dataclass(frozen=True)
-class Piece:
+class Run:
     """A run of one font and one direction; ``text`` in logical (reading) order."""
 
     text: str
@@ -237,16 +237,16 @@ class Piece:
     rtl: bool
 
 
-def pieces(a: Analysed, start: int, end: int) -> list[Piece]:
+def visual_runs(a: Itemized, start: int, end: int) -> list[Run]:
     """Characters ``[start, end)`` of ``a`` as runs of one font and one level, in the order they
     are drawn from left to right (rule L2: reverse each run of levels >= k, highest k first)."""
-    runs: list[tuple[int, Piece]] = []
+    runs: list[tuple[int, Run]] = []
     i = start
     while i < end:
         j = i + 1
         while j < end and a.fonts[j] == a.fonts[i] and a.levels[j] == a.levels[i]:
             j += 1
-        runs.append((a.levels[i], Piece(a.text[i:j], a.fonts[i], a.levels[i] % 2 == 1)))
+        runs.append((a.levels[i], Run(a.text[i:j], a.fonts[i], a.levels[i] % 2 == 1)))
         i = j
     order = list(range(len(runs)))
     odd = [lv for lv, _ in runs if lv % 2]
@@ -264,34 +264,34 @@ def pieces(a: Analysed, start: int, end: int) -> list[Piece]:
     return [runs[k][1] for k in order]
 
 
-def drawable(piece: Piece) -> tuple[str, str | None]:
-    """What to hand Pillow for ``piece``: its text and direction (RAQM), or without RAQM its
+def drawable(run: Run) -> tuple[str, str | None]:
+    """What to hand Pillow for ``run``: its text and direction (RAQM), or without RAQM its
     text with invisible characters removed, reversed when it runs right to left."""
     if raqm():
-        return piece.text, "rtl" if piece.rtl else "ltr"
-    visible = "".join(c for c in piece.text if not ignorable(c))
-    return (visible[::-1] if piece.rtl else visible), None
+        return run.text, "rtl" if run.rtl else "ltr"
+    visible = "".join(c for c in run.text if not ignorable(c))
+    return (visible[::-1] if run.rtl else visible), None
 
 
-def piece_width(piece: Piece, size: int) -> float:
-    """How far ``piece`` advances at ``size`` pixels (pixels)."""
-    return _piece_width(piece, size, raqm())
+def run_width(run: Run, size: int) -> float:
+    """How far ``run`` advances at ``size`` pixels (pixels)."""
+    return _run_width(run, size, raqm())
 
 
 @functools.lru_cache(maxsize=8192)
-def _piece_width(piece: Piece, size: int, with_raqm: bool) -> float:
-    text, direction = drawable(piece)
-    return face(piece.font, size).getlength(text, direction=direction) if text else 0.0
+def _run_width(run: Run, size: int, with_raqm: bool) -> float:
+    text, direction = drawable(run)
+    return face(run.font, size).getlength(text, direction=direction) if text else 0.0
 
 
-def span_width(a: Analysed, start: int, end: int, size: int) -> float:
+def span_width(a: Itemized, start: int, end: int, size: int) -> float:
     """Width of characters ``[start, end)`` of ``a`` drawn at ``size`` pixels (pixels)."""
-    return sum(piece_width(p, size) for p in pieces(a, start, end))
+    return sum(run_width(p, size) for p in visual_runs(a, start, end))
 
 
 def line_width(text: str, size: int) -> float:
     """Width of ``text`` drawn on one line at ``size`` pixels (pixels)."""
-    a = analyse(text)
+    a = itemize(text)
     return span_width(a, 0, len(text), size)
 
 
@@ -324,7 +324,7 @@ def _break_before(text: str, i: int) -> bool:
     return (_wide(prev) or _wide(ch)) and not binds
 
 
-def _longest_fit(a: Analysed, start: int, stop: int, size: int, max_width: float) -> int:
+def _longest_fit(a: Itemized, start: int, stop: int, size: int, max_width: float) -> int:
     """The end of the longest run of whole characters from ``start`` (before ``stop``) that fits
     ``max_width`` pixels; at least one character."""
     best = start + 1
@@ -339,7 +339,7 @@ def _longest_fit(a: Analysed, start: int, stop: int, size: int, max_width: float
     return best
 
 
-def wrap_spans(a: Analysed, size: int, max_width: float, max_lines: int | None = None) -> list[tuple[int, int]]:
+def wrap_spans(a: Itemized, size: int, max_width: float, max_lines: int | None = None) -> list[tuple[int, int]]:
     """Lines of ``a`` (text made by :func:`normalise`) as ``[start, end)`` spans without the spaces at
     their ends, each at most ``max_width`` pixels wide at ``size`` pixels, breaking where
     :func:`_break_before` allows (a word wider than a line breaks between characters). With
@@ -368,7 +368,7 @@ def wrap_spans(a: Analysed, size: int, max_width: float, max_lines: int | None =
 def wrap(text: str, size: int, max_width: float, max_lines: int | None = None) -> list[str]:
     """``text`` (whitespace normalised) broken into lines at most ``max_width`` pixels wide at
     ``size`` pixels (with ``max_lines``: at most ``max_lines + 1`` of them, see :func:`wrap_spans`)."""
-    a = analyse(normalise(text))
+    a = itemize(normalise(text))
     return [a.text[s:e] for s, e in wrap_spans(a, size, max_width, max_lines)]
 
 
@@ -386,16 +386,16 @@ def caption_layout(width_px: int, height_px: int) -> tuple[int, int]:
 
 
 def _split_after(text: str, pattern: re.Pattern[str]) -> list[str]:
-    """``text`` cut after each match of ``pattern`` (the pieces join back into ``text``)."""
+    """``text`` cut after each match of ``pattern`` (the parts join back into ``text``)."""
     cuts = [m.end() for m in pattern.finditer(text) if 0 < m.end() < len(text)]
     return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)])]
 
 
 def _paginate(text: str, fits: Callable[[str], bool], patterns: tuple[re.Pattern[str], ...],
               last: Callable[[str], list[str]]) -> list[str]:
-    """Pages of ``text`` that each ``fits``: the pieces between ``patterns[0]``'s matches packed
-    greedily, a piece too long on its own split by the next pattern, finally by ``last``. The last
-    page of a split piece stays open, so the pieces after it can join it (no page of one stray word)."""
+    """Pages of ``text`` that each ``fits``: the parts between ``patterns[0]``'s matches packed
+    greedily, a part too long on its own split by the next pattern, finally by ``last``. The last
+    page of a split part stays open, so the parts after it can join it (no page of one stray word)."""
     if fits(text):
         return [text]
     if not patterns:
@@ -411,7 +411,7 @@ def _paginate(text: str, fits: Callable[[str], bool], patterns: tuple[re.Pattern
             continue
         *full, current = _paginate(part, fits, patterns[1:], last) or [""]
         pages += full
-        current += part[len(part.rstrip()):]  # the space the split piece ended with, before the next
+        current += part[len(part.rstrip()):]  # the space the split part ended with, before the next
     return pages + ([current] if current else [])
 
 
@@ -426,7 +426,7 @@ def caption_pages(text: str, width_px: int, height_px: int) -> list[str]:
         return len(wrap(page, size, max_width, CAPTION_LINES)) <= CAPTION_LINES
 
     def by_lines(part: str) -> list[str]:
-        a = analyse(normalise(part))
+        a = itemize(normalise(part))
         lines = wrap_spans(a, size, max_width)
         return [a.text[lines[k][0]:lines[min(k + CAPTION_LINES, len(lines)) - 1][1]]
                 for k in range(0, len(lines), CAPTION_LINES)]

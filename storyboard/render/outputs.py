@@ -16,6 +16,8 @@ refused when:
   ``-o`` or ``--force``. Subtitles count as storyboard's when the video beside them is.
 
 The segment cache may not lie inside a model folder, an input or the studio's folder either.
+The pipeline (:func:`storyboard.pipeline.check_outputs`) lists the script's inputs and turns these
+problems into errors.
 """
 
 from __future__ import annotations
@@ -23,14 +25,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from storyboard.errors import ScriptErrors, UsageError
 from storyboard.files import written_by_storyboard
 from storyboard.plan.data import Plan
-
-if TYPE_CHECKING:
-    from storyboard.script.load import Script
 
 CACHE_NAME = ".storyboard-cache"
 STUDIO_NAME = ".storyboard-studio"  # the studio's own files (see storyboard.studio.folder)
@@ -51,13 +48,13 @@ def subtitles_path(video: Path, kind: str = "srt") -> Path:
 
 def subtitle_files(plan: Plan, video: Path) -> tuple[Path, ...]:
     """The subtitle files a render of ``plan`` to ``video`` writes (none without captions)."""
-    kinds = SUBTITLE_FORMATS.get(plan.output.get("captions", "srt"), ())
+    kinds = SUBTITLE_FORMATS.get(plan.output.captions, ())
     return tuple(subtitles_path(video, k) for k in kinds) if plan.captions else ()
 
 
 def burns_captions(plan: Plan) -> bool:
     """Whether captions are drawn into the picture (``burn``, ``both`` or ``all``)."""
-    return plan.output.get("captions") in ("burn", "both", "all")
+    return plan.output.captions in ("burn", "both", "all")
 
 
 @dataclass(frozen=True)
@@ -75,7 +72,7 @@ class Outputs:
 
 def plan_outputs(plan: Plan, cache_dir: str | Path | None = None) -> Outputs:
     """The files rendering ``plan`` writes."""
-    video = Path(plan.output["path"])
+    video = Path(plan.output.path)
     return Outputs(video, subtitle_files(plan, video), Path(cache_dir) if cache_dir else default_cache(video))
 
 
@@ -181,49 +178,9 @@ def _same(a: Path, b: Path) -> bool:
         return False
 
 
-def script_inputs(script: "Script", plan: Plan) -> Inputs:
-    """Every file and folder a render of ``script`` reads: the script, its music, its voices (the
-    ``.onnx`` and its ``.onnx.json``), speech in the cache, and a local model folder."""
-    board = script.storyboard
-    files = {"the script": script.path, **{f"music track {k + 1}": Path(t.path) for k, t in enumerate(plan.audio)},
-             **{f"scene {n.scene + 1}'s speech": Path(n.path) for n in plan.narration}}
-    voices = [("the voice", board.voice.voice)]
-    voices += [(f"scene {k + 1}'s voice", s.narration.voice) for k, s in enumerate(board.scenes)
-               if s.narration is not None and s.narration.voice]
-    for what, name in voices:
-        if name.endswith(".onnx"):
-            model = script.resolve(name)
-            files[what] = model
-            files[f"{what}'s config"] = model.with_name(model.name + ".json")
-    folders = {}
-    model = local_model_folder(str(plan.model.get("id", "")))
-    if model is not None:
-        folders["the model folder"] = model
-    return Inputs(files, folders)
-
-
 def local_model_folder(model_id: str) -> Path | None:
     """The folder ``model_id`` names, as the loader reads it (relative to the current folder), if it is one."""
     if not model_id or model_id == "preview":
         return None
     local = Path(model_id).expanduser()
     return local if local.is_dir() else None
-
-
-def check_outputs(script: "Script", plan: Plan, *, cache_dir: str | Path | None = None,
-                  chosen_by_user: bool = False, force: bool = False) -> Outputs:
-    """The render's outputs, refused before any work if writing them could lose something.
-
-    ``chosen_by_user``: the video path came from ``-o`` on the command line, so it may leave
-    the script's folder, and problems are the user's (exit 2), not the script's (located).
-    ``force`` (``--force``): an existing file storyboard did not write may be replaced.
-    """
-    outputs = plan_outputs(plan, cache_dir)
-    problems = output_problems(outputs, script_inputs(script, plan), None if chosen_by_user else script.folder,
-                               chosen_by_user=chosen_by_user, force=force)
-    if problems and (chosen_by_user or cache_dir is not None and all("segment cache" in p for p in problems)):
-        raise UsageError("; ".join(problems))
-    if problems:
-        doc = script.document
-        raise ScriptErrors([doc.error(p, doc.resolve(("output", "path"))) for p in problems])
-    return outputs
