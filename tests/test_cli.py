@@ -39,6 +39,21 @@ def test_validate_without_a_voice_loads_no_speech_engine(example_media):
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
+@pytest.mark.parametrize("name", ["night-city", "explainer"])
+def test_validate_with_a_warm_cache_loads_no_numpy(name, warm_cache):
+    """With its music analysed and its narration spoken (the cache warm), validating a script reads
+    the analysis and the speech timings from their notes: numpy stays unimported (0.2 s of CPU)."""
+    warm_cache(name)
+    script = str(ROOT / "examples" / f"{name}.yaml")
+    code = ("import sys\n"
+            "from storyboard.cli import main\n"
+            f"assert main(['validate', {script!r}]) == 0\n"
+            "print(sorted(m for m in ['numpy', 'librosa', 'piper'] if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_validate_takes_under_a_second(example_media):
     """CPU time of the whole command, interpreter start included (wall time would measure the machine's load)."""
     best = min(_timed("validate", str(ROOT / "examples" / "story.yaml")) for _ in range(3))

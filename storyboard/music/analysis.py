@@ -29,6 +29,8 @@ from typing import Sequence
 
 from storyboard.files import ffmpeg_exe
 
+CLOSE_CALL = 1 / 3  # a runner-up level scoring over 2/3 of the chosen one's score makes it a close call
+
 ANALYSIS_VERSION = 5  # 5: beats over the whole music (no cut at a loud part's last onset), gaps; 4: levels, hints
 SAMPLE_RATE = 22050
 HOP = 256  # samples: 11.6 ms at 22.05 kHz; recovers tempo more precisely than 512
@@ -61,8 +63,6 @@ class AudioAnalysis:
     def close_call(self) -> bool:
         """Whether another metrical level (``runner_up_bpm``) fitted nearly as well: the tempo
         may be double or half what a listener would say. Never with a hint."""
-        from storyboard.music.beats import CLOSE_CALL
-
         return self.bpm_hint is None and self.runner_up_bpm > 0 and self.level_margin < CLOSE_CALL
 
     @property
@@ -73,12 +73,13 @@ class AudioAnalysis:
         included; 0.95 on the swung jazz of ../shared/media), lower when the beats are
         guesses (0.93 on a drumless trumpet loop, 0.91 on read speech).
         """
-        import numpy as np
+        from statistics import median  # a few hundred beats: no numpy on validate's path
 
         if len(self.beats) < 4:
             return 0.0
-        intervals = np.diff(self.beats)
-        return float(1 - np.median(np.abs(np.diff(intervals))) / np.median(intervals))
+        intervals = [b - a for a, b in zip(self.beats, self.beats[1:])]
+        changes = [abs(b - a) for a, b in zip(intervals, intervals[1:])]
+        return float(1 - median(changes) / median(intervals))
 
     @property
     def coverage(self) -> float:

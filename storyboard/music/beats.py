@@ -29,6 +29,8 @@ from typing import Sequence
 
 import numpy as np
 
+from storyboard.music.analysis import CLOSE_CALL
+
 
 @dataclass(frozen=True)
 class Beats:
@@ -206,7 +208,6 @@ PREFERRED_BPM = 125.0  # BPM: the centre of the tempo preference (listeners tap 
 PREFERENCE_OCTAVES = 0.5  # its width: a tempo one octave off the centre weighs exp(-0.5 / 0.5**2) = 0.14
 RECALL_WEIGHT = 2.0  # beta of the F-measure: a strong onset between the beats costs more than a weak beat
 JUMP = 0.12  # a beat interval that changes by more than this fraction from the previous is a jump
-CLOSE_CALL = 1 / 3  # a runner-up level scoring over 2/3 of the chosen one's score makes it a close call
 TEMPO_RANGE = (40.0, 260.0)  # BPM: the levels considered
 RELATED = (2.0, 3.0, 1.5)  # tempo ratios (and their inverses) of metrical levels a listener may confuse
 

@@ -17,13 +17,14 @@ import re
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
-
-import numpy as np
+from typing import TYPE_CHECKING, Callable
 
 from storyboard.files import atomic, user_cache
 from storyboard.voice.utterances import utterances
 from storyboard.voice.voices import VoiceFile
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FORMAT = 3  # bump when the cached WAV or note changes (2: phoneme durations without noise; 3: emoji
 # dropped and long sentences spoken in pieces, storyboard.voice.utterances)
@@ -101,6 +102,8 @@ def cached_speech(text: str, voice: VoiceFile, speed: float = 1.0, pause_s: floa
 
 def _keep(wav_path: Path, rate: int, sentences: list[Sentence], audio: np.ndarray) -> Speech:
     """Write the speech as a 16-bit mono WAV with its JSON note beside it (atomically), and return it."""
+    import numpy as np
+
     wav_path.parent.mkdir(parents=True, exist_ok=True)
     pcm = np.clip(np.round(audio * 32767.0), -32768, 32767).astype("<i2").tobytes()
     with atomic(wav_path, ".wav") as tmp:
@@ -148,6 +151,8 @@ def synthesise(sentences: list[str], voice: VoiceFile, speed: float, pause_s: fl
     pictographs dropped, giant words split, at most 400 characters at a time (its memory grows with
     the square of that). A sentence with nothing to say lasts no time. ``on_sentence(words)`` is
     called after each sentence."""
+    import numpy as np
+
     rate = voice.sample_rate
     say = engine or _piper(voice, speed)
     gap = np.zeros(int(round(pause_s * rate)), np.float32)
@@ -177,6 +182,8 @@ def _load(model: Path, config: Path):  # noqa: ANN202 (piper's PiperVoice)
 
 def _piper(voice: VoiceFile, speed: float) -> Callable[[str], np.ndarray]:
     """A function speaking one sentence with piper."""
+    import numpy as np
+
     from piper import SynthesisConfig
 
     model = _load(voice.model, voice.config)
