@@ -216,3 +216,34 @@ def test_no_function_is_longer_than_a_screen():
 @pytest.mark.parametrize("folder", ["script", "music", "voice", "plan", "backends", "render", "views", "typography"])
 def test_every_stage_has_its_folder(folder):
     assert (PACKAGE / folder / "__init__.py").is_file()
+
+
+def starts_storyboard(tree: ast.AST) -> bool:
+    """Whether the module builds a ``python -m storyboard ...`` command line."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.List):
+            words = [e.value for e in node.elts if isinstance(e, ast.Constant)]
+            if any(a == "-m" and b == "storyboard" for a, b in zip(words, words[1:])):
+                return True
+    return False
+
+
+def test_no_module_parses_another_commands_printed_text():
+    """A module that runs a storyboard command as a child process reads what the child says only
+    as progress events (``storyboard.progress.from_json``), never by matching its printed words with
+    regular expressions: rewording a line must not silently break the studio or the farm."""
+    children, problems = [], []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        if not starts_storyboard(tree):
+            continue
+        children.append(path.name)
+        where = path.relative_to(PACKAGE.parent)
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names = {(n.module, a.name) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+        if "re" in imported or any(m == "re" for m, _ in names):
+            problems.append(f"{where} runs storyboard as a child and imports re")
+        if ("storyboard.progress", "from_json") not in names:
+            problems.append(f"{where} runs storyboard as a child but does not read its events with from_json")
+    assert children == ["children.py"], children  # the checker sees the studio's child renders
+    assert not problems, "\n".join(problems)

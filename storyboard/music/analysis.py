@@ -28,8 +28,7 @@ from pathlib import Path
 from typing import Sequence
 
 from storyboard.files import ffmpeg_exe
-
-CLOSE_CALL = 1 / 3  # a runner-up level scoring over 2/3 of the chosen one's score makes it a close call
+from storyboard.music.levels import CLOSE_CALL
 
 ANALYSIS_VERSION = 5  # 5: beats over the whole music (no cut at a loud part's last onset), gaps; 4: levels, hints
 SAMPLE_RATE = 22050

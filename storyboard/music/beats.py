@@ -29,7 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
-from storyboard.music.analysis import CLOSE_CALL
+from storyboard.music.levels import CLOSE_CALL
 
 
 @dataclass(frozen=True)
