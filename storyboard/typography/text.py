@@ -4,14 +4,14 @@
   (``manimgx-fonts``: Noto Sans for Latin, Greek and Cyrillic, Noto Sans for Arabic, Hebrew and
   the other scripts Latin faces lack, Symbols, monochrome Emoji; the ``cjk`` extra adds Noto Sans
   CJK). Each character is drawn by the first font whose character map covers it.
-* **Direction**: runs of right-to-left text (Arabic, Hebrew) are placed right to left by a
-  simplified Unicode bidirectional algorithm; within a run Pillow's RAQM layout (HarfBuzz,
+* **Direction**: runs of right-to-left text (Arabic, Hebrew) are placed right to left by the
+  Unicode bidirectional algorithm (python-bidi); within a run Pillow's RAQM layout (HarfBuzz,
   FriBiDi) shapes and orders the glyphs. Without RAQM the run's characters are reversed unshaped.
 * **Lines and pages**: line widths are measured with the fonts themselves (pixels), lines break
   at spaces and beside CJK characters, and a caption too long for two lines splits into pages.
 
-Pillow and fontTools are imported inside functions: ``storyboard validate`` imports this module
-through the plan and must stay fast. ASCII text needs no character maps at all.
+Pillow, fontTools and python-bidi are imported inside functions: ``storyboard validate`` imports
+this module through the plan and must stay fast. ASCII text needs no character maps at all.
 """
 
 from __future__ import annotations
@@ -148,39 +148,36 @@ def is_cjk(ch: str) -> bool:
 # --- direction and runs ---------------------------------------------------------------------
 
 
-def _bidi_kind(ch: str) -> str:
-    """L (left to right), R (right to left), N (number), M (mark) or O (neutral)."""
-    k = unicodedata.bidirectional(ch)
-    return "R" if k in ("R", "AL") else "L" if k == "L" else "N" if k in ("EN", "AN") else "M" if k == "NSM" else "O"
+ISOLATES_AS_NEUTRAL = dict.fromkeys(range(0x2066, 0x206A), 0xFFFC)  # LRI, RLI, FSI, PDI -> a neutral (ON)
+
+
+def _strong(ch: str) -> bool:
+    """Whether ``ch`` has a strong direction (left to right, right to left or Arabic letter)."""
+    return unicodedata.bidirectional(ch) in ("L", "R", "AL")
 
 
 def bidi_levels(text: str) -> tuple[bool, tuple[int, ...]]:
     """Whether ``text`` is a right-to-left paragraph, and each character's embedding level (odd:
-    right to left). The Unicode bidirectional algorithm without explicit embeddings: rules P2-P3,
-    W1, W7, N1-N2 and I1-I2."""
-    kinds = [_bidi_kind(c) for c in text]
-    rtl = next((k == "R" for k in kinds if k in ("L", "R")), False)
-    sos = "R" if rtl else "L"
-    strong = sos
-    for i, k in enumerate(kinds):
-        if k == "M":  # W1: a mark takes its base's kind
-            kinds[i] = k = kinds[i - 1] if i else sos
-        if k in ("L", "R"):
-            strong = k
-        elif k == "N" and strong == "L":  # W7: a number after left-to-right text reads as it
-            kinds[i] = "L"
-    i = 0
-    while i < len(kinds):  # N1-N2: neutrals between two of one direction take it, others the paragraph's
-        j = i
-        while j < len(kinds) and kinds[j] == "O":
-            j += 1
-        if j > i:
-            before = kinds[i - 1].replace("N", "R") if i else sos
-            after = kinds[j].replace("N", "R") if j < len(kinds) else sos
-            kinds[i:j] = [before if before == after else sos] * (j - i)
-        i = j + 1
-    levels = {"L": 2 if rtl else 0, "R": 1, "N": 2}  # I1-I2
-    return rtl, tuple(levels[k] for k in kinds)
+    right to left), by python-bidi's implementation of the Unicode bidirectional algorithm (rules
+    P2-P3, X1-X10, W1-W7, N1-N2, I1-I2). It predates isolates, so they are resolved as neutrals;
+    the characters rule X9 removes (embedding controls, joiners) take the level of the character
+    before them (the first of the text: the paragraph's), as UAX #9 section 5.2 suggests."""
+    from bidi import algorithm
+
+    storage = algorithm.get_empty_storage()
+    base = algorithm.get_base_level(text)
+    storage["base_level"], storage["base_dir"] = base, "LR"[base]
+    algorithm.get_embedding_levels(text.translate(ISOLATES_AS_NEUTRAL), storage)
+    chars = list(storage["chars"])  # one entry per character; the steps below drop the removed ones
+    algorithm.explicit_embed_and_overrides(storage)
+    algorithm.resolve_weak_types(storage)
+    algorithm.resolve_neutral_types(storage, False)
+    algorithm.resolve_implicit_levels(storage, False)
+    kept = {id(c) for c in storage["chars"]}
+    levels: list[int] = []
+    for c in chars:
+        levels.append(c["level"] if id(c) in kept else levels[-1] if levels else base)
+    return base == 1, tuple(levels)
 
 
 @functools.cache
@@ -199,7 +196,7 @@ def _assign_fonts(text: str) -> list[int]:
     current: int | None = None
     for ch in text:
         cp = ord(ch)
-        if current is not None and (ignorable(ch) or (_bidi_kind(ch) not in ("L", "R") and _holds_runs(current)
+        if current is not None and (ignorable(ch) or (not _strong(ch) and _holds_runs(current)
                                                       and cp in coverage(current))):
             out.append(current)
             continue
