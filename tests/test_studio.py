@@ -856,3 +856,23 @@ def readme_screenshot(shot: Path, target: Path) -> None:
             break
     assert target.stat().st_size < 300_000, f"{target}: {target.stat().st_size} bytes"
     not_blank(target, colours_at_least=64)
+
+
+def test_a_process_start_names_one_running_process_and_none_once_it_exits():
+    from storyboard.studio.children import process_start, still_running
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        started = process_start(child.pid)
+        assert started is not None and abs(started - time.time()) < WAIT_S
+        assert process_start(child.pid) == started and still_running(child.pid, started)
+        assert not still_running(child.pid, started + 0.5), "another start time names another process"
+    finally:
+        child.kill()
+    deadline = time.monotonic() + WAIT_S
+    while process_start(child.pid) is not None and time.monotonic() < deadline:  # killed, not yet collected
+        time.sleep(0.05)
+    assert process_start(child.pid) is None and not still_running(child.pid, started), "a zombie counts as gone"
+    child.wait()
+    assert process_start(child.pid) is None and process_start(-1) is None
+

@@ -244,20 +244,22 @@ def signal_group(pid: int, signum: int) -> None:
         pass
 
 
-def process_start(pid: int) -> int | None:
-    """When process ``pid`` started (clock ticks since boot, from /proc): with the pid, it names one
-    process even after the pid is reused. None where there is no /proc, or no such process running
-    (one that exited and waits for its parent to collect its status counts as gone)."""
+def process_start(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch, from psutil): with the pid, it names one
+    process even after the pid is reused. None where there is no such process running (one that
+    exited and waits for its parent to collect its status counts as gone) or it cannot be read."""
+    import psutil
+
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        process = psutil.Process(pid)
+        with process.oneshot():
+            if process.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+                return None
+            return process.create_time()
+    except (psutil.Error, ValueError):  # gone, not ours to read, or a negative pid
         return None
-    fields = stat[stat.rindex(")") + 2:].split()
-    if len(fields) <= 19 or fields[0] in ("Z", "X"):
-        return None
-    return int(fields[19])
 
 
-def still_running(pid: int | None, started: int | None) -> bool:
+def still_running(pid: int | None, started: float | None) -> bool:
     """Whether the process that was ``pid``, started at ``started``, still runs."""
     return pid is not None and started is not None and process_start(pid) == started

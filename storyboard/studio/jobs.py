@@ -68,7 +68,7 @@ class RenderJob:
     output: str | None = None
     message: str = ""
     pid: int | None = None
-    pid_start: int | None = None
+    pid_start: float | None = None  # when the process ``pid`` started (seconds since the epoch)
     cancelling: bool = False
 
     @classmethod
@@ -95,8 +95,8 @@ JOB_ID = re.compile(r"r[0-9]{1,9}")
 _TEXTS = ("script", "model", "phase", "message")
 _COUNTS = ("done", "total", "segment", "segments", "reused")
 _TIMES = ("created", "queued")
-_MAYBE_TIMES = ("started", "finished", "eta_s")
-_MAYBE_INTS = ("code", "pid", "pid_start")
+_MAYBE_TIMES = ("started", "finished", "eta_s", "pid_start")
+_MAYBE_INTS = ("code", "pid")
 
 
 def _number(value: object) -> bool:
@@ -257,7 +257,7 @@ def is_our_render(pid: int | None) -> bool:
     return "storyboard" in args and "render" in args and "--expect-sha256" in args
 
 
-def stop_orphan(pid: int | None, started: int | None, grace_s: float) -> None:
+def stop_orphan(pid: int | None, started: float | None, grace_s: float) -> None:
     """Stop a render a previous studio left running: SIGINT to its group, then SIGKILL after ``grace_s``."""
     import signal
 
