@@ -876,3 +876,14 @@ def test_a_process_start_names_one_running_process_and_none_once_it_exits():
     child.wait()
     assert process_start(child.pid) is None and process_start(-1) is None
 
+
+def test_the_model_picker_offers_the_preview_each_tiny_model_and_every_published_checkpoint():
+    from storyboard.backends.registry import FAMILIES
+    from storyboard.studio.app import model_choices
+
+    choices = model_choices()
+    assert choices[:3] == [("the script's own model", ""), ("preview", "preview"),
+                           ("tiny-random (noise, offline)", "tiny-random")]
+    ids = [model for _, model in choices]
+    assert len(ids) == len(set(ids)) == 2 + len(FAMILIES) + sum(len(f.checkpoints) for f in FAMILIES.values())
+    assert {"tiny-wan", "tiny-ltx", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "Lightricks/LTX-Video"} <= set(ids)

@@ -15,6 +15,7 @@ from functools import partial
 from html import escape
 from typing import TYPE_CHECKING, Any, Iterator
 
+from storyboard.backends.registry import FAMILIES, PREVIEW, built_in
 from storyboard.errors import UsageError
 from storyboard.studio import views
 from storyboard.studio.actions import Studio, pick_job
@@ -25,13 +26,17 @@ from storyboard.words import plural
 if TYPE_CHECKING:
     import gradio as gr
 
-MODELS = [("the script's own model", ""), ("preview", "preview"), ("tiny-random (noise, offline)", "tiny-random"),
-          ("damo-vilab/text-to-video-ms-1.7b", "damo-vilab/text-to-video-ms-1.7b"),
-          ("cerspense/zeroscope_v2_576w", "cerspense/zeroscope_v2_576w"),
-          ("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"),
-          ("Lightricks/LTX-Video", "Lightricks/LTX-Video")]
 PRIVATE = {"api_visibility": "private"}  # the page's own events: not an API for other programs
 QUIET = {**PRIVATE, "show_progress": "hidden"}
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """The model picker's ``(label, model id)`` entries: the script's own model, the preview, each
+    family's tiny random model, then the published checkpoints the families drive (from
+    :mod:`storyboard.backends.registry`)."""
+    tiny = [(f"{model} (noise, offline)", model) for model in built_in() if model != PREVIEW]
+    published = [(model, model) for family in FAMILIES.values() for model in family.checkpoints]
+    return [("the script's own model", ""), (PREVIEW, PREVIEW), *tiny, *published]
 
 
 @dataclass
@@ -144,8 +149,8 @@ def _render_tab(page: Page) -> None:
     import gradio as gr
 
     with gr.Row(equal_height=True):
-        page.model = gr.Dropdown(choices=MODELS, value="", allow_custom_value=True, elem_id="model", scale=3,
-                                 label="Model (a hub id, a model folder inside this folder, or preview)")
+        page.model = gr.Dropdown(choices=model_choices(), value="", allow_custom_value=True, elem_id="model",
+                                 scale=3, label="Model (a hub id, a model folder inside this folder, or preview)")
         page.render = gr.Button("Render", variant="primary", elem_id="render-button", scale=1)
     gr.HTML("<span class='sb-note'>Renders run one at a time, in the order queued, as <code>storyboard render SCRIPT "
             "--model MODEL</code> of the saved script. Cancel keeps the finished segments; Resume (also after the "
