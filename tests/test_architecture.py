@@ -23,7 +23,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "storyboard"
 SHARED = {"storyboard", "storyboard.errors", "storyboard.files", "storyboard.interrupts", "storyboard.words",
-          "storyboard.progress"}
+          "storyboard.progress", "storyboard.hub"}
 STAGES = ("script", "music", "voice", "plan", "backends", "render")
 AROUND = ("draft", "studio", "farm", "views")
 TYPOGRAPHY = "typography"  # fonts and text on frames: for those that draw or page text, never the plan
@@ -247,3 +247,17 @@ def test_no_module_parses_another_commands_printed_text():
             problems.append(f"{where} runs storyboard as a child but does not read its events with from_json")
     assert children == ["children.py"], children  # the checker sees the studio's child renders
     assert not problems, "\n".join(problems)
+
+
+HUB_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_ENDPOINT")
+
+
+def test_one_module_reads_whether_and_where_the_hub_may_be_asked():
+    """``storyboard/hub.py`` alone reads the hub's offline switches and address from the environment:
+    the backends and ``draft --llm`` never disagree on whether the machine is offline."""
+    readers = set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in HUB_VARIABLES:
+                readers.add(str(path.relative_to(PACKAGE.parent)))
+    assert readers == {"storyboard/hub.py"}, sorted(readers)

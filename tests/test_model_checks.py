@@ -286,7 +286,7 @@ def test_one_hub_offline_check_reads_the_variables_as_huggingface_hub_does(monke
                                                                           transformers_offline, offline):
     """HF_HUB_OFFLINE, else TRANSFORMERS_OFFLINE, one of 1/on/yes/true: 'off' no longer counts as offline
     for storyboard while huggingface_hub goes online, and TRANSFORMERS_OFFLINE=1 keeps both off the hub."""
-    from storyboard.backends.hub import hub_offline
+    from storyboard.hub import hub_offline
 
     for name, value in (("HF_HUB_OFFLINE", hf_hub_offline), ("TRANSFORMERS_OFFLINE", transformers_offline)):
         if value is None:

@@ -1,16 +1,14 @@
-"""The Hugging Face hub as storyboard sees it before anything heavy is imported: its cache's file
-layout, whether it may be asked (offline), its address and whether it answers.
+"""The Hugging Face hub's cache as the backends read it before anything heavy is imported: its file
+layout, and whether a model id names a folder or a cached snapshot. Whether the hub may be asked,
+its address and whether it answers are every room's (:mod:`storyboard.hub`).
 
-Reads environment variables and files only (no torch, no network but :func:`hub_unreachable`'s
-one connection, no huggingface_hub import).
+Reads environment variables and files only (no torch, no network, no huggingface_hub import).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-
-TRUE_VALUES = ("1", "ON", "YES", "TRUE")  # as huggingface_hub reads its boolean variables
 
 
 def hub_cache_dir() -> Path:
@@ -24,34 +22,6 @@ def hub_cache_dir() -> Path:
         return Path(os.environ["HF_HOME"]).expanduser() / "hub"
     base = Path(os.environ["XDG_CACHE_HOME"]).expanduser() if os.environ.get("XDG_CACHE_HOME") else Path.home() / ".cache"
     return base / "huggingface" / "hub"
-
-
-def hub_offline() -> bool:
-    """Whether the hub may not be asked, by huggingface_hub's own rule but read now (not when it was
-    imported): ``HF_HUB_OFFLINE``, else ``TRANSFORMERS_OFFLINE``, is one of 1, on, yes, true."""
-    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
-    return value.upper() in TRUE_VALUES
-
-
-def hub_endpoint() -> str:
-    """The hub's address: ``HF_ENDPOINT`` (read now), else https://huggingface.co."""
-    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-
-
-def hub_unreachable(timeout_s: float = 3.0) -> str | None:
-    """Why the Hugging Face hub (``HF_ENDPOINT``) cannot be reached within ``timeout_s`` seconds, or
-    None when a connection opens. A TCP connection, not a download: no retries, no waiting."""
-    import socket
-    from urllib.parse import urlsplit
-
-    endpoint = hub_endpoint()
-    parts = urlsplit(endpoint)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parts.hostname or "", port), timeout=timeout_s):
-            return None
-    except OSError as exc:
-        return f"{endpoint}: {exc.strerror or type(exc).__name__}"
 
 
 def looks_local(model_id: str) -> bool:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from storyboard.backends.hub import hub_cache_dir, hub_offline
+from storyboard.backends.hub import hub_cache_dir
 from storyboard.backends.registry import FAMILIES, built_in, size_message, supported_pipelines
 from storyboard.backends.sources import locate_model, source_size_rule
+from storyboard.hub import hub_offline
 
 
 def missing_message(model_id: str, detail: str, components: tuple[str, ...] | list[str] = ()) -> str:

@@ -19,34 +19,17 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from storyboard.draft.prompts import clean_prompt
 from storyboard.errors import UsageError
+from storyboard.hub import hub_offline, hub_unreachable
 
 MAX_NEW_TOKENS = 48
 MAX_PASSAGE_WORDS = 400
-HUB_CHECK_S = 3.0  # seconds to wait for the hub before saying it cannot be reached
 INSTRUCTION = ("Write a prompt for an illustration of the passage below: a short comma-separated list of what the "
                "picture shows (subject, setting, light). One line, no sentences, no quotes.")
-
-
-def _offline() -> bool:
-    return any(os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-               for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-
-
-def hub_reachable(timeout_s: float = HUB_CHECK_S) -> bool:
-    """Whether a TCP connection to the hub (``HF_ENDPOINT`` or huggingface.co) opens within ``timeout_s`` seconds."""
-    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
-    try:
-        with socket.create_connection((url.hostname or "huggingface.co", url.port or 443), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
 
 
 def _from_pretrained(name: str, local_only: bool) -> tuple[Any, Any]:
@@ -79,12 +62,12 @@ def load_model(name: str) -> tuple[Any, Any]:
         pass  # not cached
     except Exception as exc:  # noqa: BLE001
         raise UsageError(f"--llm {name}: cannot load it from the local cache ({type(exc).__name__}: {exc})") from None
-    if _offline():
+    if hub_offline():
         raise UsageError(f"--llm {name}: not in the local Hugging Face cache, and HF_HUB_OFFLINE is set; download it "
                          "first (huggingface-cli download ...) or pass a model folder")
-    if not hub_reachable():
+    if unreachable := hub_unreachable():
         raise UsageError(f"--llm {name}: not in the local Hugging Face cache, and the hub cannot be reached "
-                         f"(offline?); download it first or pass a model folder")
+                         f"({unreachable}); download it first or pass a model folder")
     try:
         return _from_pretrained(name, local_only=False)
     except Exception as exc:  # noqa: BLE001

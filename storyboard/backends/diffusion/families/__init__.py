@@ -16,10 +16,10 @@ from types import ModuleType
 from typing import Any
 
 from storyboard.backends.diffusion.loading import ModelUnavailable, load_from
-from storyboard.backends.hub import hub_endpoint, hub_offline, hub_unreachable
 from storyboard.backends.registry import FAMILIES, pipeline_family, supported_pipelines, tiny_family
 from storyboard.backends.sources import detect_family
 from storyboard.errors import UsageError
+from storyboard.hub import hub_endpoint, hub_offline, hub_unreachable
 
 
 def family_module(name: str) -> ModuleType:
