@@ -123,6 +123,14 @@ def test_runs_are_ordered_by_the_bidi_algorithm():
     assert visual("שלום 123 עולם") == ["עולם", "123", "שלום"]
 
 
+def test_bidi_levels_follow_the_unicode_algorithm_through_numbers_joiners_and_isolates():
+    arabic, zwj, rli, pdi = "\u0645\u0631\u062d\u0628\u0627", "\u200d", "\u2067", "\u2069"
+    assert T.bidi_levels(f"{arabic} 12.5") == (True, (1,) * 6 + (2,) * 4), "W4: 12.5 is one number"
+    assert T.bidi_levels(f"a {arabic}{zwj}{arabic} b") == (False, (0, 0) + (1,) * 11 + (0, 0)), \
+        "a joiner inside Arabic stays in its run"
+    assert T.bidi_levels(f"a{rli}\u05e9\u05dc{pdi}b") == (False, (0, 0, 1, 1, 0, 0)), "isolates resolve as neutrals"
+
+
 def test_emoji_are_drawn_by_the_emoji_font_and_spaces_stay_with_the_text():
     text = "hi 😀 there"
     a = itemize(text)
