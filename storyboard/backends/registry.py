@@ -8,7 +8,7 @@ accepts. The code that drives a family lives in ``backends/diffusion/families/<n
 (torch); this module imports neither torch, diffusers nor numpy.
 
 Adding a family: one module under ``families/`` and one entry in :data:`FAMILIES`
-(``tests/test_family_contract.py`` lists what both must provide).
+(``tests/backends/test_family_contract.py`` lists what both must provide).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ rules, tiny id, schedulers). The module exposes, at module level:
   frames at the native rate, decoded in chunks so memory stays flat in the shot's length;
 - optionally ``timing(c) -> LatentTiming``, when a loaded model's configs change its time.
 
-``tests/test_family_contract.py`` walks the registry and checks each module provides these.
+``tests/backends/test_family_contract.py`` walks the registry and checks each module provides these.
 """
 
 from __future__ import annotations

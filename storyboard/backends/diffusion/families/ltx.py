@@ -7,7 +7,7 @@ frame holds one frame, every other eight, so ``L`` latent frames are ``8 (L - 1)
 frames), ``text_encoder/`` T5 (``T5EncoderModel``) with its ``tokenizer/``, and a
 ``FlowMatchEulerDiscreteScheduler`` whose shift depends on the number of video tokens.
 The stock pipeline (``diffusers.pipelines.ltx.pipeline_ltx``) is the reference:
-``tests/test_family_ltx.py`` checks that one window covering a clip gives its latents.
+``tests/backends/test_family_ltx.py`` checks that one window covering a clip gives its latents.
 
 Per-frame prompts: the DiT cross-attends every video token to one text. The
 :class:`PerFrameCrossAttention` processor on each block's ``attn2`` groups the tokens

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "storyboard"
+PACKAGE = Path(__file__).resolve().parents[2] / "storyboard"
 SHARED = {"storyboard", "storyboard.errors", "storyboard.files", "storyboard.interrupts", "storyboard.words",
           "storyboard.progress", "storyboard.hub"}
 STAGES = ("script", "music", "voice", "plan", "backends", "render")

@@ -26,7 +26,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from storyboard.cli import main  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = {p.stem: yaml.safe_load(p.read_text()) for p in sorted((ROOT / "examples").glob("*.yaml"))}
 EXAMPLE_COUNT = int(os.environ.get("STORYBOARD_FUZZ_EXAMPLES", "600"))
 

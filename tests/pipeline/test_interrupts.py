@@ -185,7 +185,7 @@ def test_a_signal_after_the_exit_code_is_chosen_cannot_change_it(tmp_path):
     """Ctrl-C while Python shuts down, after the command finished: the exit code stands and
     nothing is printed (Python restores the default action as it shuts down, where the
     signal would kill the process instead)."""
-    script = Path(__file__).resolve().parents[1] / "examples" / "story.yaml"
+    script = Path(__file__).resolve().parents[2] / "examples" / "story.yaml"
     result = run_module(tmp_path,
         "import atexit, os, signal, sys\n"
         "from storyboard.__main__ import run\n"

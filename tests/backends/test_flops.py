@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 
 def load_flops():
     """benchmarks/flops.py as a module (benchmarks/ is not a package)."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "flops.py"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "flops.py"
     spec = importlib.util.spec_from_file_location("bench_flops", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
