@@ -1,3 +1,4 @@
+import ast
 import os
 import subprocess
 import sys
@@ -8,35 +9,31 @@ from helpers import ROOT, run_cli, write
 HEAVY = ["torch", "diffusers", "transformers", "librosa", "moviepy", "numba", "scipy"]
 
 
+def loaded_by(argv: list[str], modules: list[str], env: dict[str, str] | None = None) -> list[str]:
+    """Which of ``modules`` ``storyboard ARGV`` has imported when it ends (in a fresh process, which
+    must exit 0)."""
+    code = ("import sys\n"
+            "from storyboard.cli import main\n"
+            f"assert main({argv!r}) == 0\n"
+            f"print(sorted(m for m in {modules!r} if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    return ast.literal_eval(result.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.parametrize("name", ["story", "explainer", "night-city"])
 def test_validate_imports_nothing_heavy(example_media, warm_cache, tmp_path, name):
     """night-city times scenes to its music: with the analysis cached, no librosa either. explainer's
     narration is spoken here, in an empty cache: the speech engine imports nothing heavy either."""
     cache = warm_cache(name) if name == "night-city" else tmp_path / "cache"
     env = {**os.environ, "STORYBOARD_CACHE": str(cache)}
-    script = str(ROOT / "examples" / f"{name}.yaml")
-    code = (
-        "import sys\n"
-        "from storyboard.cli import main\n"
-        f"assert main(['validate', {script!r}]) == 0\n"
-        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert loaded_by(["validate", str(ROOT / "examples" / f"{name}.yaml")], HEAVY, env) == []
 
 
 def test_validate_without_a_voice_loads_no_speech_engine(example_media):
     """story.yaml narrates nothing: validating it leaves the speech engine and numpy unimported
     (together a quarter of a second of CPU, a third of what validate took)."""
-    script = str(ROOT / "examples" / "story.yaml")
-    code = ("import sys\n"
-            "from storyboard.cli import main\n"
-            f"assert main(['validate', {script!r}]) == 0\n"
-            "print(sorted(m for m in ['numpy', 'storyboard.voice.speech'] if m in sys.modules))\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert loaded_by(["validate", str(ROOT / "examples" / "story.yaml")], ["numpy", "storyboard.voice.speech"]) == []
 
 
 @pytest.mark.parametrize("name", ["night-city", "explainer"])
@@ -44,14 +41,7 @@ def test_validate_with_a_warm_cache_loads_no_numpy(name, warm_cache):
     """With its music analysed and its narration spoken (the cache warm), validating a script reads
     the analysis and the speech timings from their notes: numpy stays unimported (0.2 s of CPU)."""
     warm_cache(name)
-    script = str(ROOT / "examples" / f"{name}.yaml")
-    code = ("import sys\n"
-            "from storyboard.cli import main\n"
-            f"assert main(['validate', {script!r}]) == 0\n"
-            "print(sorted(m for m in ['numpy', 'librosa', 'piper'] if m in sys.modules))\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert loaded_by(["validate", str(ROOT / "examples" / f"{name}.yaml")], ["numpy", "librosa", "piper"]) == []
 
 
 def test_validate_takes_under_a_second(example_media):
@@ -127,13 +117,6 @@ def test_preview_render_imports_no_torch(tmp_path):
           - {duration: 1s, prompts: a red room}
           - {duration: 1s, transition: morph, prompts: a blue sea}
     """)
-    code = (
-        "import sys\n"
-        "from storyboard.cli import main\n"
-        f"assert main(['render', {str(script)!r}, '-o', {str(tmp_path / 'v.mp4')!r}, '-q']) == 0\n"
-        "print(sorted(m for m in ['torch', 'diffusers', 'transformers', 'librosa'] if m in sys.modules))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    command = ["render", str(script), "-o", str(tmp_path / "v.mp4"), "-q"]
+    assert loaded_by(command, ["torch", "diffusers", "transformers", "librosa"]) == []
     assert (tmp_path / "v.mp4").stat().st_size > 0
