@@ -234,7 +234,7 @@ class Stage:
         return (total - self.done) * (now - self.since) / worked
 
     def line(self, now: float) -> str:
-        """``render [#####...]  50% 359/719 frames  0:15/0:30 video  elapsed 0:10  ETA 0:10`` for video
+        """``render [###.....]  49% 359/719 frames  0:15/0:30 video  elapsed 0:10  ETA 0:10`` for video
         frames, ``speaking narration: 12/40 scenes, 310/1200 words`` for other work."""
         s = self.started
         if not s.fps:
@@ -244,7 +244,7 @@ class Stage:
         filled = 24 * self.done // total
         eta = self.eta_s(now)
         video = f"{clock(self.done / s.fps)}/{clock(s.total / s.fps)} video"
-        return (f"{self.label} [{'#' * filled}{'.' * (24 - filled)}] {self.done / total:4.0%} {self.done}/{s.total} "
+        return (f"{self.label} [{'#' * filled}{'.' * (24 - filled)}] {100 * self.done // total:3d}% {self.done}/{s.total} "
                 f"{s.unit}s  {video}  elapsed {clock(now - self.since)}  ETA {'?' if eta is None else clock(eta)}")
 
 

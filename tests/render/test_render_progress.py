@@ -61,11 +61,13 @@ def test_the_console_line_shows_frames_video_time_and_eta():
     shown(Started("render", 719, "frame", fps=24))
     clock.t += 10
     shown(Advanced("render", 359))
+    shown(Advanced("render", 718))
     shown(Advanced("render", 719))
     lines = out.getvalue().splitlines()
     assert lines[0] == ("render [........................]   0% 0/719 frames  0:00/0:30 video  elapsed 0:00  ETA ?")
-    assert lines[1].endswith(" 50% 359/719 frames  0:15/0:30 video  elapsed 0:10  ETA 0:10")
-    assert lines[2].endswith("100% 719/719 frames  0:30/0:30 video  elapsed 0:10  ETA 0:00")
+    assert lines[1].endswith(" 49% 359/719 frames  0:15/0:30 video  elapsed 0:10  ETA 0:10")
+    assert lines[2].endswith(" 99% 718/719 frames  0:30/0:30 video  elapsed 0:10  ETA 0:00"), "never 100% before the end"
+    assert lines[3].endswith("100% 719/719 frames  0:30/0:30 video  elapsed 0:10  ETA 0:00")
 
 
 def test_the_eta_comes_after_half_a_second_of_work_at_the_rate_of_the_work():
