@@ -138,6 +138,10 @@ class DiffusionBackend:
                                                                           *shape[1:]))
         denoisers = [m for m in (getattr(c, n, None) for n in ("unet", "transformer", "transformer_2")) if m is not None]
         with self._on_device(*denoisers):
+            rollout = getattr(family, "rollout", None)
+            if rollout is not None:  # an autoregressive family samples the shot chunk by chunk, its own way
+                return rollout(c, denoiser, scheduler, noise.to(self.device), mapped, steps=model.steps,
+                               on_step=on_step)
             return sample(denoiser, scheduler, noise.to(self.device), mapped.windows, steps=model.steps,
                           on_step=on_step)
 

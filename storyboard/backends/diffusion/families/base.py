@@ -19,6 +19,10 @@ rules, tiny id, schedulers). The module exposes, at module level:
 - ``decode(c, latents, device, dtype) -> Iterator[np.ndarray]``: ``H x W x 3`` uint8
   frames at the native rate, decoded in chunks so memory stays flat in the shot's length;
 - optionally ``timing(c) -> LatentTiming``, when a loaded model's configs change its time.
+- optionally ``rollout(c, denoiser, scheduler, noise, mapped, steps, on_step) -> latents``: a family
+  that generates a shot chunk by chunk (diffusion forcing, Helios' history) samples it here instead of
+  the sliding windows of :func:`~storyboard.backends.diffusion.sampler.sample`; ``noise`` is the
+  shot's ``[1, C, latent frames, h, w]``, ``mapped`` its :class:`~storyboard.backends.latents.LatentShot`.
 
 ``tests/backends/test_family_contract.py`` walks the registry and checks each module provides these.
 """
