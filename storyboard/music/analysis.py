@@ -232,6 +232,7 @@ class AudioProbe:
 
 PROBE_TIMEOUT_S = 60.0  # seconds: a probe decodes half a second; a whole file only when its length is not stated
 PROBE_RATE = 8000  # Hz: samples per second of the probe's decode (enough to tell audio is there)
+PROBE_VERSION = 1  # of the probe notes in the user cache
 
 
 def require_regular(path: str | Path) -> os.stat_result:
@@ -246,17 +247,60 @@ def probe_audio(path: str | Path) -> AudioProbe:
     """Check that ``path`` holds decodable audio and read its length, without librosa.
 
     Runs the bundled ffmpeg once (about 20 ms): the container's streams and duration,
-    and the first half second of the first audio stream decoded. Cached per process by
-    the file's path, size and modification time. Raises :class:`AudioProbeError`.
+    and the first half second of the first audio stream decoded. What it found is noted in the
+    user cache by the file's identity (path, size, modification time, inode), so checking a
+    script again costs a ``stat``; a changed file is probed again. Raises :class:`AudioProbeError`.
     """
     st = require_regular(path)
-    return _probe(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    return _probe(str(Path(path).resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 @functools.lru_cache(maxsize=64)
-def _probe(path: str, size: int, mtime_ns: int) -> AudioProbe:  # size, mtime_ns: the cache key
+def _probe(path: str, size: int, mtime_ns: int, inode: int) -> AudioProbe:  # size .. inode: the file's identity
     if size == 0:
         raise AudioProbeError("the file is empty (0 bytes)")
+    identity = {"version": PROBE_VERSION, "path": path, "size": size, "mtime_ns": mtime_ns, "inode": inode}
+    note = cache_folder() / f"probe-{hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]}.json"
+    known = _read_probe_note(note, identity)
+    if known is not None:
+        return known
+    found = _probe_with_ffmpeg(path)
+    _write_probe_note(note, identity, found)
+    return found
+
+
+def _read_probe_note(note: Path, identity: dict) -> AudioProbe | None:
+    """The probe a note holds for the file of ``identity``; None when there is none, or it is of
+    another file or version, damaged, or of the wrong shape (then the file is probed again)."""
+    try:
+        data = json.loads(note.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or any(data.get(k) != v for k, v in identity.items()):
+        return None
+    duration, codec = data.get("duration_s"), data.get("codec")
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not math.isfinite(duration) \
+            or duration <= 0 or not isinstance(codec, str) or not codec:
+        return None
+    return AudioProbe(float(duration), codec)
+
+
+def _write_probe_note(note: Path, identity: dict, probe: AudioProbe) -> None:
+    """Note ``probe`` for the file of ``identity`` (atomically); a cache that cannot take it
+    (read-only, a folder in the way) costs the next run a probe, nothing else."""
+    from storyboard.files import commit, temporary_sibling
+
+    try:
+        note.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temporary_sibling(note, ".json")
+        tmp.write_text(json.dumps({**identity, "duration_s": probe.duration_s, "codec": probe.codec}))
+        commit(tmp, note)
+    except OSError:
+        pass
+
+
+def _probe_with_ffmpeg(path: str) -> AudioProbe:
+    """What the bundled ffmpeg finds: the first audio stream's codec and the file's length (s)."""
     info, samples = _ffmpeg_decode(path, PROBE_RATE, "s16le", seconds=0.5)
     stream = re.search(r"Stream #\d+:\d+\S*: Audio: (\w+)", info)
     if stream is None:

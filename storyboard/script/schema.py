@@ -106,7 +106,7 @@ SCENE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Output(_Strict):
@@ -417,7 +417,7 @@ class Scene(_Strict):
             schema["properties"][name] = {"anyOf": [shorthand, *prop.get("anyOf", [prop])], **({"description": prop["description"]} if "description" in prop else {})}
             schema["properties"][name].get("anyOf")[1].pop("description", None)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_schema_extra)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, json_schema_extra=_schema_extra)
 
 
 class Storyboard(_Strict):
@@ -464,7 +464,7 @@ class Storyboard(_Strict):
         }
         schema["properties"]["model"] = {"anyOf": [{"type": "string", "minLength": 1}, schema["properties"]["model"]]}
 
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_schema_extra)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, json_schema_extra=_schema_extra)
 
 
 def json_schema() -> dict[str, Any]:

@@ -273,3 +273,36 @@ def test_a_huge_offset_cannot_hang_planning_or_validate(tmp_path, track120):
                             text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert "ok: 2 scenes, 2 shots, 96 frames" in result.stdout and "after the video ends" in result.stderr
+
+
+def test_a_probed_file_is_noted_and_not_probed_again_until_it_changes(tmp_path, monkeypatch):
+    """validate's music probe costs an ffmpeg run once per file version; a damaged note, or a cache
+    that cannot be written, costs a probe again, never a wrong length."""
+    from storyboard.music import analysis
+
+    monkeypatch.setenv("STORYBOARD_CACHE", str(tmp_path / "cache"))
+    runs = []
+    real = analysis._ffmpeg_decode
+    monkeypatch.setattr(analysis, "_ffmpeg_decode", lambda *a, **k: runs.append(a[0]) or real(*a, **k))
+
+    def probe(path: Path) -> float:
+        analysis._probe.cache_clear()  # a new process: only the note on disk is left
+        return analysis.probe_audio(path).duration_s
+
+    song = tmp_path / "song.wav"
+    write_wav(synth_track(120.0, 1.0), song)
+    assert probe(song) == pytest.approx(1.0, abs=0.01) and len(runs) == 1
+    assert probe(song) == pytest.approx(1.0, abs=0.01) and len(runs) == 1  # from the note
+    notes = list((tmp_path / "cache" / "audio").glob("probe-*.json"))
+    assert len(notes) == 1
+
+    write_wav(synth_track(120.0, 2.0), song)  # a new version of the file
+    assert probe(song) == pytest.approx(2.0, abs=0.01) and len(runs) == 2
+    for damage in ('{"version": 1}', "not json", '{"duration_s": "long"}'):
+        for note in (tmp_path / "cache" / "audio").glob("probe-*.json"):
+            note.write_text(damage)
+        before = len(runs)
+        assert probe(song) == pytest.approx(2.0, abs=0.01) and len(runs) == before + 1
+
+    monkeypatch.setenv("STORYBOARD_CACHE", str(song))  # a file where the cache folder should be
+    assert probe(song) == pytest.approx(2.0, abs=0.01) and probe(song) == pytest.approx(2.0, abs=0.01)
