@@ -30,11 +30,12 @@ per window: a window whose latent frames share one prompt embedding runs as the 
 pipeline does; a window across a morph runs the DiT with two anchor embeddings, its first
 latent frame's and the one farthest from it, and gives each latent frame the prediction
 interpolated between the two at the frame's own place between them (the projection of its
-slerped embedding onto the anchors' difference). So a morph moves per latent frame inside a
-window as well as from window to window, at 1.5 times a plain window's cost (negative, two
-anchors). Predictions, not embeddings, are interpolated: it is the sampler's own fusion of
-overlapping windows, applied along the prompt path. A window that passes through three
-prompts (two morphs within 6 seconds) sees the middle one only as a blend of the outer two.
+slerped embedding onto the anchors' difference; exactly 0 or 1 on the anchors' own frames).
+So a morph moves per latent frame inside a window as well as from window to window, at 1.5
+times a plain window's cost (negative, two anchors). Predictions, not embeddings, are
+interpolated: it is the sampler's own fusion of overlapping windows, applied along the prompt
+path. A window that passes through three prompts (two morphs within one clip, 6 seconds)
+sees the middle one only as a blend of the outer two.
 Beat pulses raise guidance per latent frame (:meth:`FrameDenoiser.guide`).
 
 Sampling: v-prediction. ``auto`` is the model's own scheduler (2B: ``CogVideoXDDIMScheduler``;
@@ -110,7 +111,8 @@ def load(source: str, model_id: str, kwargs: dict[str, Any], dtype: Any) -> Comp
         AutoencoderKLCogVideoX.load_config(source, subfolder="vae", **kwargs)
         scheduler_config = dict(CogVideoXDDIMScheduler.load_config(source, subfolder="scheduler", **kwargs))
         tokenizer = AutoTokenizer.from_pretrained(source, subfolder="tokenizer", **kwargs)
-        transformer = CogVideoXTransformer3DModel.from_pretrained(source, subfolder="transformer", dtype=dtype, **kwargs)
+        transformer = CogVideoXTransformer3DModel.from_pretrained(source, subfolder="transformer", dtype=dtype,
+                                                                  **kwargs)
         vae = AutoencoderKLCogVideoX.from_pretrained(source, subfolder="vae", dtype=dtype, **kwargs)
         text_encoder = T5EncoderModel.from_pretrained(source, subfolder="text_encoder", dtype=dtype, **kwargs)
     if transformer.config.use_learned_positional_embeddings:
@@ -177,7 +179,8 @@ def prompt_path(table: PromptTable, conds: Sequence[FrameCond]) -> tuple[torch.T
     between the two ``[F]`` (0: the first anchor, 1: the second; None when A is 1).
 
     The anchors are the first latent frame's embedding and the one farthest from it (L2); a
-    frame's place is the projection of its embedding onto their difference, clamped to [0, 1]."""
+    frame's place is the projection of its embedding onto their difference, clamped to [0, 1] (exactly
+    0 or 1 where its prompt is an anchor's)."""
     keys = [(c.a, c.b, round(c.w, 6)) for c in conds]
     first = table.frame(conds[0])
     if len(set(keys)) == 1:
@@ -187,6 +190,8 @@ def prompt_path(table: PromptTable, conds: Sequence[FrameCond]) -> tuple[torch.T
     far = int(offsets.norm(dim=1).argmax())
     span = offsets[far]
     place = (offsets @ span / span.dot(span).clamp_min(1e-12)).clamp(0.0, 1.0)
+    for k, key in enumerate(keys):  # the anchors' own frames exactly, not to rounding
+        place[k] = 0.0 if key == keys[0] else 1.0 if key == keys[far] else place[k]
     return torch.stack([first, table.frame(conds[far])]), place
 
 
