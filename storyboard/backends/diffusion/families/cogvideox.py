@@ -107,7 +107,10 @@ def load(source: str, model_id: str, kwargs: dict[str, Any], dtype: Any) -> Comp
     from transformers import AutoTokenizer, T5EncoderModel
 
     with load_errors(model_id, COMPONENTS):
-        CogVideoXTransformer3DModel.load_config(source, subfolder="transformer", **kwargs)
+        config = CogVideoXTransformer3DModel.load_config(source, subfolder="transformer", **kwargs)
+        if config.get("use_learned_positional_embeddings"):
+            raise UsageError(f"model '{model_id}' has learned position embeddings (CogVideoX image-to-video); "
+                             "storyboard drives the text-to-video CogVideoX models")
         AutoencoderKLCogVideoX.load_config(source, subfolder="vae", **kwargs)
         scheduler_config = dict(CogVideoXDDIMScheduler.load_config(source, subfolder="scheduler", **kwargs))
         tokenizer = AutoTokenizer.from_pretrained(source, subfolder="tokenizer", **kwargs)
@@ -115,9 +118,6 @@ def load(source: str, model_id: str, kwargs: dict[str, Any], dtype: Any) -> Comp
                                                                   **kwargs)
         vae = AutoencoderKLCogVideoX.from_pretrained(source, subfolder="vae", dtype=dtype, **kwargs)
         text_encoder = T5EncoderModel.from_pretrained(source, subfolder="text_encoder", dtype=dtype, **kwargs)
-    if transformer.config.use_learned_positional_embeddings:
-        raise UsageError(f"model '{model_id}' has learned position embeddings (CogVideoX image-to-video); "
-                         "storyboard drives the text-to-video CogVideoX models")
     freeze(transformer, vae, text_encoder)
     return Components(tokenizer, text_encoder, transformer, vae, scheduler_config, model_id,
                       text_length=int(transformer.config.max_text_seq_length))
@@ -276,6 +276,8 @@ class DPMSolverStep:
         return SimpleNamespace(prev_sample=prev.permute(0, 2, 1, 3, 4))
 
     def __getattr__(self, name: str) -> Any:
+        if name == "inner":  # not set yet (a copy being made): no recursion
+            raise AttributeError(name)
         return getattr(self.inner, name)
 
 
@@ -382,9 +384,9 @@ def decode(c: Components, latents: torch.Tensor, device: str, dtype: Any = None)
 
 
 TINY_TEXT_LENGTH = 16
-TINY_TRANSFORMER = dict(  # CogVideoX 5B's structure (3D RoPE), tiny
+TINY_TRANSFORMER = dict(  # CogVideoX 5B's structure (3D RoPE), tiny; trained size 96 x 64 pixels (RoPE crops)
     num_attention_heads=2, attention_head_dim=16, in_channels=4, out_channels=4, time_embed_dim=16,
-    text_embed_dim=32, num_layers=2, sample_width=8, sample_height=8, sample_frames=49, patch_size=2,
+    text_embed_dim=32, num_layers=2, sample_width=12, sample_height=8, sample_frames=49, patch_size=2,
     max_text_seq_length=TINY_TEXT_LENGTH, use_rotary_positional_embeddings=True,
 )
 TINY_VAE = dict(block_out_channels=(8, 8, 8, 8), latent_channels=4, layers_per_block=1, norm_num_groups=2,
