@@ -2,7 +2,8 @@
 
 Prints one JSON line with, for each family (``unet3d``: ModelScope's epsilon-prediction
 DDIM, 16-frame windows; ``wan``: flow matching, 21-latent-frame windows, 4 frames a
-latent frame; ``ltx``: flow matching, 16-latent-frame windows, 8 frames a latent frame):
+latent frame; ``ltx``: flow matching, 16-latent-frame windows, 8 frames a latent frame;
+``cogvideox``: v-prediction DDIM, 13-latent-frame windows, 4 frames a latent frame):
 
 * ``evals_per_output_frame``: latent frames the denoiser processes per output frame,
   with the family's window and an overlap of 4 latent frames, over a long shot;
@@ -51,7 +52,8 @@ OVERLAP = 4  # latent frames shared by neighbouring windows
 SHAPE = (4, 8, 8)  # latent channels, height, width for the seam measurement
 SIZE = 128  # pixels, for the memory measurement
 LENGTHS = (64, 256, 512, 1024)  # output frames, for the memory measurement
-FAMILIES = {"unet3d": ("epsilon", 16), "wan": ("flow", 21), "ltx": ("flow", 16)}  # parameterisation, window (latent frames)
+FAMILIES = {"unet3d": ("epsilon", 16), "wan": ("flow", 21), "ltx": ("flow", 16),
+            "cogvideox": ("v", 13)}  # parameterisation, window (latent frames)
 
 
 def motion(frames: torch.Tensor, prompt_phase: float) -> torch.Tensor:
@@ -66,7 +68,8 @@ def motion(frames: torch.Tensor, prompt_phase: float) -> torch.Tensor:
 class ContentDenoiser:
     """The exact prediction for the prior ``x0[k] = c + g(k)``, ``c ~ N(0, I)`` shared by the window.
 
-    ``epsilon``: ``x_t = sqrt(ab) x0 + sqrt(1 - ab) e``, predicts ``e``; ``flow``:
+    ``epsilon``: ``x_t = sqrt(ab) x0 + sqrt(1 - ab) e``, predicts ``e``; ``v``: the same
+    ``x_t``, predicts ``v = sqrt(ab) e - sqrt(1 - ab) x0``; ``flow``:
     ``x_t = (1 - s) x0 + s e``, predicts the velocity ``e - x0``. ``offset``: the absolute
     index of the window's first frame (for clips sampled on their own).
     """
@@ -75,7 +78,7 @@ class ContentDenoiser:
         self.scheduler, self.kind, self.offset, self.phase = scheduler, kind, offset, prompt_phase
 
     def signal_noise(self, t: torch.Tensor) -> tuple[float, float]:
-        if self.kind == "epsilon":
+        if self.kind in ("epsilon", "v"):
             ab = float(self.scheduler.alphas_cumprod[int(t)])
             return ab ** 0.5, (1 - ab) ** 0.5
         sigma = float(t) / self.scheduler.config.num_train_timesteps
@@ -89,13 +92,21 @@ class ContentDenoiser:
         c_hat = a * residual.sum(dim=2, keepdim=True) / ((e - s) * a * a + b * b)
         x0_hat = c_hat + g
         eps = (x - a * x0_hat) / max(b, 1e-6)
+        if self.kind == "v":
+            return a * eps - b * x0_hat
         return eps if self.kind == "epsilon" else eps - x0_hat
 
 
 def make(kind: str):
-    """A fresh scheduler of the family's kind: DDIM, or flow-matching Euler with a shift of 3."""
+    """A fresh scheduler of the family's kind: DDIM (v: CogVideoX-2b's), or flow-matching Euler with a shift of 3."""
     if kind == "epsilon":
         return make_scheduler("ddim", SCHEDULER)
+    if kind == "v":
+        from diffusers import CogVideoXDDIMScheduler
+
+        from storyboard.backends.diffusion.families.cogvideox import SCHEDULER as COGVIDEOX_SCHEDULER
+
+        return CogVideoXDDIMScheduler.from_config(COGVIDEOX_SCHEDULER)
     from diffusers import FlowMatchEulerDiscreteScheduler
 
     return FlowMatchEulerDiscreteScheduler(shift=3.0)
@@ -178,7 +189,7 @@ def peak_rss_child(family: str, frames: int) -> None:
     from storyboard.plan.compile import compile_plan
     from storyboard.script.load import load_script_text
 
-    tiny = {"unet3d": "tiny-random", "wan": "tiny-wan", "ltx": "tiny-ltx"}[family]
+    tiny = {"unet3d": "tiny-random", "wan": "tiny-wan", "ltx": "tiny-ltx", "cogvideox": "tiny-cogvideox"}[family]
     text = (f"output: {{width: {SIZE}, height: {SIZE}, fps: 24}}\nmodel: {{id: {tiny}, steps: 2}}\n"
             f"scenes:\n  - {{duration: {frames}f, prompts: [a red room, a blue sea]}}\n")
     plan = compile_plan(load_script_text(text, "bench.yaml"))

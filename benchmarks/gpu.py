@@ -2,7 +2,7 @@
 
 For each family: Wan 2.1 T2V 1.3B at 832x480 (81-frame windows, 16 fps), LTX-Video 2B
 at 768x512 (121-frame windows, 24 fps), ModelScope 1.7B at 256x256 (16-frame windows,
-8 fps). It prints one JSON line with, per family:
+8 fps), CogVideoX 5B at 720x480 (49-frame windows, 8 fps). It prints one JSON line with, per family:
 
 - ``ours_s_per_output_frame``: our windowed render of a one-minute shot (one prompt glide),
   all of it: text encoding, denoising, decoding; and its split ``split_s``
@@ -40,6 +40,7 @@ FULL = {  # family: (width, height, fps, model id shown)
     "wan": (832, 480, 16, "Wan 2.1 T2V 1.3B"),
     "ltx": (768, 512, 24, "LTX-Video 2B"),
     "unet3d": (256, 256, 8, "ModelScope 1.7B"),
+    "cogvideox": (720, 480, 8, "CogVideoX 5B"),
 }
 
 
@@ -68,6 +69,20 @@ def full_size(family: str, dtype: torch.dtype, device: str):
 
             return module, replace(tiny, transformer=LTXVideoTransformer3DModel().to(dtype),
                                    vae=AutoencoderKLLTXVideo().to(dtype), max_sequence_length=128, model_id="ltx-2b-random",
+                                   text_encoder=T5EncoderModel(T5Config(vocab_size=32128, d_model=4096, d_kv=64,
+                                                                        d_ff=10240, num_layers=24, num_heads=64,
+                                                                        feed_forward_proj="gated-gelu")).to(dtype))
+        if family == "cogvideox":
+            from diffusers import AutoencoderKLCogVideoX, CogVideoXTransformer3DModel
+            from transformers import T5Config, T5EncoderModel
+
+            transformer = CogVideoXTransformer3DModel(num_attention_heads=48, num_layers=42,
+                                                      use_rotary_positional_embeddings=True).to(dtype)
+            return module, replace(tiny, transformer=transformer, vae=AutoencoderKLCogVideoX().to(dtype),
+                                   tokenizer=module.byte_t5_tokenizer(226), text_length=226,
+                                   model_id="cogvideox-5b-random", rope_cache={},
+                                   scheduler_config=dict(module.SCHEDULER, _class_name="CogVideoXDPMScheduler",
+                                                         snr_shift_scale=1.0),
                                    text_encoder=T5EncoderModel(T5Config(vocab_size=32128, d_model=4096, d_kv=64,
                                                                         d_ff=10240, num_layers=24, num_heads=64,
                                                                         feed_forward_proj="gated-gelu")).to(dtype))
@@ -118,8 +133,14 @@ def stock_clip_s(family: str, components, width: int, height: int, steps: int) -
     """Seconds for the stock pipeline to make one native clip, and the clip's frames."""
     from diffusers import LTXPipeline, WanPipeline
 
-    frames = {"wan": 81, "ltx": 121, "unet3d": 16}[family]
-    if family == "wan":
+    frames = {"wan": 81, "ltx": 121, "unet3d": 16, "cogvideox": 49}[family]
+    if family == "cogvideox":
+        from diffusers import CogVideoXPipeline
+
+        pipe = CogVideoXPipeline(tokenizer=components.tokenizer, text_encoder=components.text_encoder,
+                                 transformer=components.transformer, vae=components.vae,
+                                 scheduler=_scheduler(family, components))
+    elif family == "wan":
         pipe = WanPipeline(tokenizer=components.tokenizer, text_encoder=components.text_encoder,
                            transformer=components.transformer, vae=components.vae, scheduler=_scheduler(family, components))
     elif family == "ltx":
@@ -132,8 +153,9 @@ def stock_clip_s(family: str, components, width: int, height: int, steps: int) -
                                      unet=components.unet, scheduler=_scheduler(family, components))
     pipe.set_progress_bar_config(disable=True)
     started = time.perf_counter()
+    extra = {"max_sequence_length": components.text_length} if family == "cogvideox" else {}
     pipe(prompt="a red room", negative_prompt="blurry", height=height, width=width, num_frames=frames,
-         num_inference_steps=steps, guidance_scale=5.0, output_type="np")
+         num_inference_steps=steps, guidance_scale=5.0, output_type="np", **extra)
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     return time.perf_counter() - started, frames
@@ -146,6 +168,12 @@ def _scheduler(family: str, components):
         UniPCMultistepScheduler,
     )
 
+    if family == "cogvideox":
+        from diffusers import CogVideoXDDIMScheduler, CogVideoXDPMScheduler
+
+        saved = components.scheduler_config.get("_class_name")
+        kind = CogVideoXDPMScheduler if saved == "CogVideoXDPMScheduler" else CogVideoXDDIMScheduler
+        return kind.from_config(components.scheduler_config)
     if family == "wan":
         return UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
     if family == "ltx":
@@ -186,7 +214,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="the tiny random models on the CPU, at 64x64")
     parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--families", default="wan,ltx,unet3d")
+    parser.add_argument("--families", default="wan,ltx,unet3d,cogvideox")
     args = parser.parse_args()
     tiny = args.tiny or not torch.cuda.is_available()
     device = "cuda" if torch.cuda.is_available() and not tiny else "cpu"

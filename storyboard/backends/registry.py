@@ -177,6 +177,20 @@ def ltx_rule(vae: Configs, transformer: Configs) -> SizeRule:
     return SizeRule(step, step)
 
 
+def cogvideox_rule(vae: Configs, transformer: Configs) -> SizeRule:
+    """``2 ** (len(vae.block_out_channels) - 1)`` pixels a latent cell (8) times the DiT's patch (2):
+    multiples of 16. CogVideoX 1.5 (``patch_size_t`` set, RoPE) slices a rotary table of
+    ``sample_height / patch`` x ``sample_width / patch`` patches, so at most that many patches a side."""
+    spatial = 2 ** (len(vae.get("block_out_channels") or (0,) * 4) - 1)
+    patch = int(transformer.get("patch_size") or 2)
+    step = spatial * patch
+    if transformer.get("patch_size_t") and transformer.get("use_rotary_positional_embeddings"):
+        most_w = int(transformer.get("sample_width") or 90) // patch * step
+        most_h = int(transformer.get("sample_height") or 60) // patch * step
+        return SizeRule(step, step, most_w, most_h)
+    return SizeRule(step, step)
+
+
 TI2V_TIMING = LatentTiming(ratio=4, causal_first=True, native_fps=24, clip_frames=121)  # Wan 2.2 TI2V-5B
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
@@ -192,6 +206,10 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            "tiny-ltx", tiny_rule=SizeRule(32, 32), base_rule=SizeRule(32, 32), denoiser="transformer",
            rule=ltx_rule, schedulers=("auto", "euler"), hub_names=("ltx-video", "startswith:lightricks/ltx"),
            checkpoints=("Lightricks/LTX-Video",)),
+    Family("cogvideox", ("CogVideoXPipeline",), LatentTiming(ratio=4, causal_first=True, native_fps=8, clip_frames=49),
+           "tiny-cogvideox", tiny_rule=SizeRule(16, 16), base_rule=SizeRule(16, 16), denoiser="transformer",
+           rule=cogvideox_rule, schedulers=("auto", "ddim", "dpm++"), hub_names=("cogvideox",),
+           checkpoints=("THUDM/CogVideoX-2b", "THUDM/CogVideoX-5b", "THUDM/CogVideoX1.5-5B")),
 )}
 
 

@@ -1,6 +1,6 @@
-"""Wan and LTX-Video end to end, offline: an example renders with each family's tiny random
+"""Wan, LTX-Video and CogVideoX end to end, offline: an example renders with each family's tiny random
 model to an MP4 of the planned length and rate, and a folder that diffusers' own
-``WanPipeline`` / ``LTXPipeline`` wrote with ``save_pretrained`` renders through the path
+``WanPipeline`` / ``LTXPipeline`` / ``CogVideoXPipeline`` wrote with ``save_pretrained`` renders through the path
 users take (``--model FOLDER``)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from storyboard.script.load import load_script, with_overrides
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["wan", "ltx"])
+@pytest.mark.parametrize("family", ["wan", "ltx", "cogvideox"])
 def test_an_example_renders_with_the_tiny_model(tmp_path, family):
     example = ROOT / "examples" / "modelscope-256.yaml"
     out = tmp_path / f"{family}.mp4"
@@ -25,13 +25,13 @@ def test_an_example_renders_with_the_tiny_model(tmp_path, family):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["wan", "ltx"])
+@pytest.mark.parametrize("family", ["wan", "ltx", "cogvideox"])
 def test_a_folder_the_stock_pipeline_saved_renders(tmp_path, family, capsys):
     import importlib
 
     module = importlib.import_module(f"storyboard.backends.diffusion.families.{family}")
     folder = module.save_components(module.tiny_components(), tmp_path / "model")
-    assert (folder / "model_index.json").read_text().count({"wan": "WanPipeline", "ltx": "LTXPipeline"}[family]) == 1
+    assert (folder / "model_index.json").read_text().count({"wan": "WanPipeline", "ltx": "LTXPipeline", "cogvideox": "CogVideoXPipeline"}[family]) == 1
     script = write(tmp_path / "s.yaml", "output: {width: 64, height: 64, fps: 12}\nscenes:\n"
                    "  - {duration: 1s, prompts: a red room}\n  - {duration: 1s, prompts: a blue sea, transition: morph}\n")
     assert main(["plan", str(script), "--model", str(folder)]) == 0
