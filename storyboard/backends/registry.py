@@ -110,7 +110,8 @@ class Family:
 
     - ``pipelines``: the ``_class_name`` values of ``model_index.json`` it drives;
     - ``timing``: its time; ``index_timings``: a ``model_index.json`` key that, when true, gives
-      another time (Wan 2.2 TI2V-5B's ``expand_timesteps``);
+      another time (Wan 2.2 TI2V-5B's ``expand_timesteps``); ``config_timings``: the same for a key
+      of the denoiser's ``config.json`` (CogVideoX 1.5's ``patch_size_t``);
     - ``tiny``: the id of its tiny random model (offline tests); ``tiny_rule`` its size rule;
     - ``denoiser``: the component whose config holds the patch (``unet`` or ``transformer``);
     - ``rule``: the size rule a model's ``vae`` and denoiser configs give (plain dicts);
@@ -133,6 +134,7 @@ class Family:
     schedulers: tuple[str, ...]
     hub_names: tuple[str, ...] = ()
     index_timings: tuple[tuple[str, LatentTiming], ...] = ()
+    config_timings: tuple[tuple[str, LatentTiming], ...] = ()
     conditioning: tuple[str, ...] = field(default=("prompt", "pulse"))
     checkpoints: tuple[str, ...] = ()
 
@@ -142,9 +144,12 @@ class Family:
         return any(name.startswith(piece[len("startswith:"):]) if piece.startswith("startswith:") else piece in name
                    for piece in self.hub_names)
 
-    def timing_of(self, index: Mapping[str, Any]) -> LatentTiming:
-        """The time of a model whose ``model_index.json`` holds ``index``."""
-        return next((timing for key, timing in self.index_timings if index.get(key)), self.timing)
+    def timing_of(self, index: Mapping[str, Any], denoiser: Mapping[str, Any] | None = None) -> LatentTiming:
+        """The time of a model whose ``model_index.json`` holds ``index`` and whose denoiser's
+        ``config.json`` holds ``denoiser`` (when at hand)."""
+        found = [timing for key, timing in self.index_timings if index.get(key)]
+        found += [timing for key, timing in self.config_timings if (denoiser or {}).get(key)]
+        return found[0] if found else self.timing
 
 
 # --- size rules from configs, one per family ------------------------------------------------
@@ -191,6 +196,7 @@ def cogvideox_rule(vae: Configs, transformer: Configs) -> SizeRule:
     return SizeRule(step, step)
 
 
+COGVIDEOX15_TIMING = LatentTiming(ratio=4, causal_first=True, native_fps=16, clip_frames=85)  # CogVideoX 1.5: 22 latent frames
 TI2V_TIMING = LatentTiming(ratio=4, causal_first=True, native_fps=24, clip_frames=121)  # Wan 2.2 TI2V-5B
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
@@ -209,6 +215,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("cogvideox", ("CogVideoXPipeline",), LatentTiming(ratio=4, causal_first=True, native_fps=8, clip_frames=49),
            "tiny-cogvideox", tiny_rule=SizeRule(16, 16), base_rule=SizeRule(16, 16), denoiser="transformer",
            rule=cogvideox_rule, schedulers=("auto", "ddim", "dpm++"), hub_names=("cogvideox",),
+           config_timings=(("patch_size_t", COGVIDEOX15_TIMING),),
            checkpoints=("THUDM/CogVideoX-2b", "THUDM/CogVideoX-5b", "THUDM/CogVideoX1.5-5B")),
 )}
 

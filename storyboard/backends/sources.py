@@ -87,7 +87,8 @@ def model_timing(model_id: str) -> tuple[str | None, LatentTiming | None]:
     family = FAMILIES.get(source.family or "")
     if family is None:
         return source.family, None
-    return source.family, family.timing_of(source.read("model_index.json") or {})
+    return source.family, family.timing_of(source.read("model_index.json") or {},
+                                           source.read(f"{family.denoiser}/config.json") or {})
 
 
 def source_size_rule(source: ModelSource) -> SizeRule | None:

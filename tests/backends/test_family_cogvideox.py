@@ -269,6 +269,16 @@ def test_validate_refuses_a_size_the_model_folder_cannot_render(tmp_path):
         {"patch_size": 2, "patch_size_t": 2, "sample_width": 170, "sample_height": 96,
          "use_rotary_positional_embeddings": True}))
     assert model_problems(str(folder), 1360, 768) == []
+    # plan and validate read 1.5's time from its DiT's config, as the loaded family does: 16 fps, 22 latent frames
+    from storyboard.backends.sources import model_timing
+
+    assert model_timing(str(folder)) == ("cogvideox", cog.TIMING_15)
+    assert (cog.TIMING_15.native_fps, cog.TIMING_15.clip_latents) == (16, 22)
+    (folder / "transformer" / "config.json").write_text(json.dumps({"patch_size": 2, "sample_width": 90}))
+    assert model_timing(str(folder)) == ("cogvideox", cog.TIMING)
+    (folder / "transformer" / "config.json").write_text(json.dumps(
+        {"patch_size": 2, "patch_size_t": 2, "sample_width": 170, "sample_height": 96,
+         "use_rotary_positional_embeddings": True}))
     assert [p.message for p in model_problems(str(folder), 1368, 784)] == [
         f"1368 does not fit model '{folder}' (cogvideox): width must be at most 1360 pixels (nearest: 1360)",
         f"784 does not fit model '{folder}' (cogvideox): height must be at most 768 pixels (nearest: 768)"]

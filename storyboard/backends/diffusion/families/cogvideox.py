@@ -65,7 +65,14 @@ from storyboard.backends.diffusion.families.base import (
     load_errors,
 )
 from storyboard.backends.diffusion.prompts import PromptTable
-from storyboard.backends.registry import FAMILIES, LatentTiming, SizeRule, rule_from_configs, size_errors_text
+from storyboard.backends.registry import (
+    COGVIDEOX15_TIMING,
+    FAMILIES,
+    LatentTiming,
+    SizeRule,
+    rule_from_configs,
+    size_errors_text,
+)
 from storyboard.errors import UsageError
 from storyboard.plan.data import FrameCond
 
@@ -74,7 +81,7 @@ TINY = FAMILIES[NAME].tiny
 PIPELINES = FAMILIES[NAME].pipelines
 COMPONENTS = ("transformer", "vae", "text_encoder", "tokenizer", "scheduler")
 TIMING = FAMILIES[NAME].timing  # CogVideoX 1.0: 49 frames at 8 fps, 13 latent frames
-TIMING_15 = LatentTiming(ratio=4, causal_first=True, native_fps=16, clip_frames=85)  # 1.5: 22 latent frames
+TIMING_15 = COGVIDEOX15_TIMING  # 1.5 (a DiT with patch_size_t): 16 fps, 85 frames = 22 latent frames
 SCHEDULERS = FAMILIES[NAME].schedulers
 TEXT_LENGTH = 226  # T5 tokens per prompt, as CogVideoXPipeline pads them
 STEP_SEED = 0  # the seed of the DPM scheduler's step noise, each shot
