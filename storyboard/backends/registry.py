@@ -177,6 +177,14 @@ def ltx_rule(vae: Configs, transformer: Configs) -> SizeRule:
     return SizeRule(step, step)
 
 
+def helios_rule(vae: Configs, transformer: Configs) -> SizeRule:
+    """The VAE's ``scale_factor_spatial`` (8) times the DiT's patch (2): multiples of 16 pixels, as
+    HeliosPipeline asks; no upper bound (Helios computes its rotary frequencies for any size)."""
+    spatial = int(vae.get("scale_factor_spatial") or 8)
+    _, ph, pw = tuple(transformer.get("patch_size") or (1, 2, 2))
+    return SizeRule(spatial * pw, spatial * ph)
+
+
 TI2V_TIMING = LatentTiming(ratio=4, causal_first=True, native_fps=24, clip_frames=121)  # Wan 2.2 TI2V-5B
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
@@ -192,6 +200,11 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            "tiny-ltx", tiny_rule=SizeRule(32, 32), base_rule=SizeRule(32, 32), denoiser="transformer",
            rule=ltx_rule, schedulers=("auto", "euler"), hub_names=("ltx-video", "startswith:lightricks/ltx"),
            checkpoints=("Lightricks/LTX-Video",)),
+    Family("helios", ("HeliosPipeline", "HeliosPyramidPipeline"),  # a chunk: 33 frames, 9 latent frames
+           LatentTiming(ratio=4, causal_first=True, native_fps=24, clip_frames=33), "tiny-helios",
+           tiny_rule=SizeRule(16, 16), base_rule=SizeRule(16, 16), denoiser="transformer", rule=helios_rule,
+           schedulers=("auto", "unipc", "euler"), hub_names=("startswith:bestwishysh/helios", "/helios-"),
+           checkpoints=("BestWishYsh/Helios-Base", "BestWishYsh/Helios-Mid", "BestWishYsh/Helios-Distilled")),
 )}
 
 
