@@ -255,7 +255,7 @@ class PerFrameCrossAttention:
         length = encoder_hidden_states.shape[1] // slots
         heads = attn.heads
 
-        def of_slots(x: torch.Tensor, which: torch.Tensor) -> torch.Tensor:  # [B, slots*L, C] -> [B*len(which), L, h, c]
+        def of_slots(x: torch.Tensor, which: torch.Tensor) -> torch.Tensor:  # [B, slots*L, C] -> [B*n, L, h, c]
             x = x.unflatten(1, (slots, length)).index_select(1, which.to(x.device))
             return x.flatten(0, 1).unflatten(2, (heads, -1))
 
