@@ -42,14 +42,25 @@ def chunk_noise(c, chunks: int, seed: int = 0, size: int = SIZE) -> torch.Tensor
                       for _ in range(chunks)], dim=2)
 
 
-def stock_latents(folder, c, chunks: int, steps: int, seed: int = 0, **call) -> torch.Tensor:
-    from diffusers import HeliosPipeline
+def stock_pipeline(folder, kind: str = "HeliosPipeline"):
+    """The stock pipeline loaded from ``folder``. It decodes every chunk even when asked for latents,
+    and the video is dropped then: its VAE is stubbed out (the latents do not depend on it), which
+    saves most of the test's time. Its transformer's output is made contiguous: CFG-zero* ``view``s it,
+    which fails on the CPU (a diffusers bug the pipeline has with any output that is not contiguous)."""
+    import diffusers
 
-    pipe = HeliosPipeline.from_pretrained(folder, dtype=torch.float32)
+    pipe = getattr(diffusers, kind).from_pretrained(folder, dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)
-    out = pipe(prompt=PROMPT, negative_prompt=NEGATIVE, height=SIZE, width=SIZE, num_frames=33 * chunks,
-               num_inference_steps=steps, generator=torch.Generator().manual_seed(seed), output_type="latent",
-               max_sequence_length=c.text_length, **call)
+    pipe.vae.decode = lambda z, return_dict=False: (torch.zeros(1, 3, 1, 8, 8),)
+    pipe.transformer.register_forward_hook(lambda module, args, out: (out[0].contiguous(), *out[1:]))
+    return pipe
+
+
+def stock_latents(folder, c, chunks: int, steps: int, seed: int = 0, **call) -> torch.Tensor:
+    out = stock_pipeline(folder)(
+        prompt=PROMPT, negative_prompt=NEGATIVE, height=SIZE, width=SIZE, num_frames=33 * chunks,
+        num_inference_steps=steps, generator=torch.Generator().manual_seed(seed), output_type="latent",
+        max_sequence_length=c.text_length, **call)
     return out.frames
 
 
@@ -93,6 +104,83 @@ def test_euler_and_no_guidance_equal_the_stock_pipeline_too(saved, tmp_path):
     reference = stock_latents(folder, c, chunks=2, steps=2, seed=5, guidance_scale=1.0)
     torch.testing.assert_close(ours, reference, rtol=0, atol=1e-5)
     assert calls == 2 * 2  # unguided: one call a step
+
+
+PYRAMIDS = {  # the pyramid's schedulers, gamma 1/4 (at 1/3 the block covariance is singular; the stock pipeline's
+    # float32 Cholesky fails on the CPU)
+    "cfg_zero_star": {**helios.SCHEDULER, "stages": 3, "use_dynamic_shifting": True, "gamma": 0.25},
+    "distilled": {"_class_name": "HeliosDMDScheduler", "num_train_timesteps": 1000, "shift": 1.0, "stages": 3,
+                  "stage_range": [0, 1 / 3, 2 / 3, 1], "gamma": 0.25, "prediction_type": "flow_prediction",
+                  "use_flow_sigmas": True, "use_dynamic_shifting": True, "time_shift_type": "linear"},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PYRAMIDS))
+def test_the_pyramid_equals_the_stock_helios_pyramid_pipeline(kind, tmp_path):
+    """Two chunks of three stages at 64 x 64 pixels: guided with CFG-zero* (UniPC), or distilled (DMD, unguided).
+    The stock pipeline draws, per chunk, the chunk's noise then each later stage's block noise from one
+    generator: the same draws are fed to the rollout as its noise and its ``block_noise``."""
+    distilled = kind == "distilled"
+    steps, guidance, size = ([1, 2, 1], 1.0, 64) if distilled else ([2, 2, 2], 5.0, 64)
+    tiny = helios.tiny_components(scheduler_config=PYRAMIDS[kind], pipeline="HeliosPyramidPipeline",
+                                  distilled=distilled, cfg_zero_star=not distilled)
+    folder = helios.save_components(tiny, tmp_path / kind)
+    c = helios.load(str(folder), "tiny-helios", {}, torch.float32)
+    assert (c.pipeline, c.distilled, c.cfg_zero_star) == ("HeliosPyramidPipeline", distilled, not distilled)
+    assert helios.size_rule(c).width_step == 64
+    reference = stock_pipeline(folder, "HeliosPyramidPipeline")(
+        prompt=PROMPT, negative_prompt=NEGATIVE, height=size, width=size, num_frames=66, guidance_scale=guidance,
+        pyramid_num_inference_steps_list=steps, generator=torch.Generator().manual_seed(0), output_type="latent",
+        max_sequence_length=c.text_length).frames
+    g, cells = torch.Generator().manual_seed(0), size // 8
+    chunks, blocks = [], []
+    for _ in range(2):
+        chunks.append(torch.randn(1, 16, CHUNK, cells, cells, generator=g))
+        for side in (cells // 2, cells):  # stages 1 and 2: a draw of 4 per 2 x 2 patch
+            blocks.append(torch.randn(16 * CHUNK * (side // 2) ** 2, 4, generator=g))
+    sizes = []
+
+    def draw(n: int) -> torch.Tensor:
+        sizes.append(n)
+        return blocks.pop(0)
+
+    noise = torch.cat(chunks, dim=2)
+    den = denoiser_for(c, [FrameCond(0, 0, 0.0, 0)] * 2 * CHUNK, guidance)
+    with torch.no_grad():
+        ours = helios.rollout(c, den, helios.scheduler(c, "auto"), noise, None, sum(steps), stage_steps=steps,
+                              block_noise=draw)
+    assert sizes == [16 * CHUNK * 4, 16 * CHUNK * 16] * 2 and not blocks
+    torch.testing.assert_close(ours, reference, rtol=0, atol=2e-5)
+    assert den.calls == (2 * 4 if distilled else 2 * (6 - 2) * 2)  # CFG-zero* zeroes two steps a chunk: no calls
+    assert float((ours - noise).abs().mean()) > 0.1
+
+
+def test_block_noise_is_correlated_within_a_patch_and_reproducible():
+    from types import SimpleNamespace
+
+    x = torch.zeros(1, 4, 50, 40, 40)
+    g = torch.Generator().manual_seed(1)
+    n = helios.block_noise_like(x, 0.25, (1, 2, 2), lambda k: torch.randn(k, 4, generator=g))
+    patches = n.unflatten(3, (20, 2)).unflatten(5, (20, 2)).permute(0, 1, 2, 3, 5, 4, 6).reshape(-1, 4)
+    cov = patches.T @ patches / patches.shape[0]
+    assert float((cov - (torch.eye(4) * 1.25 - 0.25)).abs().max()) < 0.02  # (1 + g) I - g 11^T
+    assert helios.split_steps(6, 3) == [2, 2, 2] and helios.split_steps(7, 3) == [3, 2, 2]
+    assert helios.split_steps(2, 3) == [1, 1, 1]
+
+    c = helios.tiny_components(scheduler_config={**PYRAMIDS["cfg_zero_star"], "scheduler_type": "euler"},
+                               pipeline="HeliosPyramidPipeline")
+
+    class Zero:
+        context, zero_init = None, False
+
+        def __call__(self, x, t, window):
+            return torch.zeros_like(x)
+
+    def shot(seed: int) -> torch.Tensor:
+        mapped = SimpleNamespace(latent=CHUNK, conds=[FrameCond(0, 0, 0.0, seed)] * CHUNK)
+        return helios.rollout(c, Zero(), helios.scheduler(c, "auto"), torch.zeros(1, 16, CHUNK, 8, 8), mapped, steps=3)
+
+    assert torch.equal(shot(4), shot(4)) and float((shot(4) - shot(5)).abs().max()) > 0.1  # block noise: the shot's seed
 
 
 def test_our_prompt_embeddings_are_the_pipelines(saved):
@@ -297,7 +385,10 @@ def test_a_pyramid_pipeline_folder_is_a_helios_model(tmp_path):
     assert family_name(str(folder)) == "helios"
     c = helios.load(str(folder), "org/helios", {}, torch.float32)
     assert c.pipeline == "HeliosPyramidPipeline" and c.scheduler_config["stages"] == 3
-    assert helios.scheduler(c, "auto").config.stages == 1  # sampled in one stage, as HeliosPipeline would
+    assert helios.scheduler(c, "auto").config.stages == helios.scheduler(c, "euler").config.stages == 3
+    with pytest.raises(UsageError, match="multiples of 64 pixels"):
+        helios.check_size(c, 640, 400)  # three stages: 16 x 4
+    helios.check_size(c, 640, 384)
 
 
 def test_sizes_must_be_whole_patches():
@@ -314,8 +405,11 @@ def test_schedulers():
     c = helios.tiny_components()
     assert helios.scheduler(c, "auto").config.scheduler_type == "unipc"
     assert helios.scheduler(c, "euler").config.scheduler_type == "euler"
-    dmd = dataclasses.replace(c, scheduler_config={**helios.SCHEDULER, "scheduler_type": "dmd", "stages": 3})
-    assert helios.scheduler(dmd, "auto").config.scheduler_type == "unipc"
+    dmd = dataclasses.replace(c, scheduler_config={**PYRAMIDS["distilled"]})
+    assert type(helios.scheduler(dmd, "auto")).__name__ == "HeliosDMDScheduler"
+    assert helios.scheduler(dmd, "auto").config.stages == 1  # HeliosPipeline runs one stage
+    pyramid = dataclasses.replace(dmd, pipeline="HeliosPyramidPipeline")
+    assert helios.scheduler(pyramid, "auto").config.stages == 3
     with pytest.raises(UsageError, match="auto, unipc, euler"):
         helios.scheduler(c, "ddim")
     assert abs(helios.shift_mu(c, (16, 9, 48, 80)) - (0.5 + (8640 - 256) * 0.65 / 3840)) < 1e-9

@@ -37,10 +37,14 @@ carries on with the new prompt while the history holds what was made. (A model w
 chunk's first latent frame's text.) Beat pulses raise guidance per latent frame
 (:meth:`FrameDenoiser.guide`).
 
-The pyramid sampler (``HeliosPyramidPipeline``: three spatial stages, block noise between them,
-CFG-zero*, and the DMD scheduler for Helios-Distilled) is not driven here: a folder it saved loads
-and is sampled with the single-stage rollout above (its scheduler set to one stage), which is what
-``HeliosPipeline`` does with the same weights.
+The pyramid sampler (``HeliosPyramidPipeline``, what Helios' checkpoints are published with) runs
+too, per chunk, when the model's scheduler has stages (:func:`sample_pyramid_chunk`): the chunk's
+noise is shrunk (bilinear, x2) to 1/4 of the size, denoised a third of the steps, enlarged (nearest)
+and re-noised with block noise for the next stage, up to full size; with CFG-zero* when the model
+asks it (``is_cfg_zero_star``) and the DMD scheduler's re-noising for Helios-Distilled
+(``is_distilled``). The block noise is extra randomness the shot's noise does not hold: drawn from
+a generator seeded with the shot's seed (or from ``block_noise``, which the equivalence test feeds
+in the stock pipeline's order). Its sizes are multiples of 64 pixels (16 x 2 ** (stages - 1)).
 """
 
 from __future__ import annotations
@@ -153,6 +157,8 @@ class Components:
     chunk_latents: int = CHUNK_LATENTS
     history_sizes: tuple[int, int, int] = HISTORY_SIZES
     pipeline: str = "HeliosPipeline"  # the pipeline that saved the model
+    distilled: bool = False  # HeliosPyramidPipeline's is_distilled: DMD re-noising between steps
+    cfg_zero_star: bool = False  # HeliosPyramidPipeline's is_cfg_zero_star: CFG-zero* guidance
     slots: FrameSlots = field(default_factory=FrameSlots)
 
 
@@ -172,14 +178,16 @@ def load(source: str, model_id: str, kwargs: dict[str, Any], dtype: Any) -> Comp
         text_encoder = UMT5EncoderModel.from_pretrained(source, subfolder="text_encoder", dtype=dtype, **kwargs)
     c = Components(tokenizer, text_encoder, transformer, vae, scheduler_config, model_id,
                    text_length=min(TEXT_LENGTH, int(tokenizer.model_max_length)),
-                   pipeline=str(index.get("_class_name") or "HeliosPipeline"))
+                   pipeline=str(index.get("_class_name") or "HeliosPipeline"),
+                   distilled=bool(index.get("is_distilled", False)),
+                   cfg_zero_star=bool(index.get("is_cfg_zero_star", False)))
     return prepare(c)
 
 
 def load_scheduler_config(source: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     from diffusers import HeliosScheduler
 
-    return dict(HeliosScheduler.load_config(source, subfolder="scheduler", **kwargs))
+    return dict(HeliosScheduler.load_config(source, subfolder="scheduler", **kwargs))  # any class: a plain dict
 
 
 def prepare(c: Components) -> Components:
@@ -360,6 +368,7 @@ class Denoiser(FrameDenoiser):
         super().__init__(table, conds, guidance, dtype)
         self.c = c
         self.context: ChunkContext | None = None
+        self.zero_init = False  # CFG-zero*'s first steps: the rollout sets it, the prediction is zero
 
     def text(self, conds: list[FrameCond]) -> tuple[torch.Tensor, torch.Tensor]:
         """Distinct embeddings ``[slots, L, D]`` of the chunk's latent frames and each frame's slot ``[F]``."""
@@ -389,11 +398,18 @@ class Denoiser(FrameDenoiser):
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor, window: tuple[int, int]) -> torch.Tensor:
         conds = self.window_conds(x, window)
+        guided = self.guidance > 1.0
+        if guided and self.c.cfg_zero_star and self.zero_init:
+            return torch.zeros_like(x, dtype=torch.float32)  # the pipeline zeroes it (we skip its two calls)
         text, index = self.text(conds)
         cond = self.predict(x, t, text, index)
-        if self.guidance <= 1.0:
+        if not guided:
             return cond
         uncond = self.predict(x, t, self.table.negative.unsqueeze(0), torch.zeros(len(conds), dtype=torch.long))
+        if self.c.cfg_zero_star:  # CFG-zero* (Fan et al., 2025): the unconditional prediction projected onto the other
+            cond_flat, uncond_flat = cond.flatten(1), uncond.flatten(1)
+            alpha = (cond_flat * uncond_flat).sum(1) / ((uncond_flat ** 2).sum(1) + 1e-8)
+            uncond = uncond * alpha.view(-1, 1, 1, 1, 1)
         return self.guide(uncond, cond, self.guidance, conds)
 
 
@@ -414,7 +430,8 @@ def shift_mu(c: Components, chunk_shape: Sequence[int]) -> float:
 
 
 def rollout(c: Components, denoiser: Denoiser, scheduler: Any, noise: torch.Tensor, mapped: Any, steps: int,
-            on_step: Callable[[int, int], None] | None = None) -> torch.Tensor:
+            on_step: Callable[[int, int], None] | None = None, *, stage_steps: Sequence[int] | None = None,
+            block_noise: Callable[[int], torch.Tensor] | None = None) -> torch.Tensor:
     """The shot's latents ``[1, C, 9 K, h, w]`` (float32), made chunk by chunk as HeliosPipeline does.
 
     ``noise`` ``[1, C, 9 K, h, w]``: chunk ``k`` starts from ``noise[:, :, 9k:9k + 9]`` (HeliosPipeline
@@ -426,50 +443,154 @@ def rollout(c: Components, denoiser: Denoiser, scheduler: Any, noise: torch.Tens
     ``mapped`` (a :class:`~storyboard.backends.latents.LatentShot` in :func:`timing`'s time) gives
     the shot's latent frames; its sliding windows are not used: the chunks are. ``on_step(done,
     total)`` after each step, ``total`` = chunks x steps.
+
+    A scheduler with stages (a ``HeliosPyramidPipeline`` model) samples each chunk with
+    :func:`sample_pyramid_chunk` instead: ``steps`` split over the stages (or ``stage_steps``, one
+    count a stage), ``block_noise(n)`` giving ``[n, 4]`` unit Gaussian draws for the re-noising
+    between stages (default: a generator seeded with the shot's first seed).
     """
     latent = mapped.latent if mapped is not None else noise.shape[2]
     if noise.shape[2] != latent:
         raise ValueError(f"noise has {noise.shape[2]} latent frames, the shot {latent}")
     spans = chunk_spans(latent, c.chunk_latents)
     history = History(tuple(noise.shape[1:]), c.history_sizes, c.chunk_latents, noise.device)
-    sigmas = np.linspace(0.999, 0.0, steps + 1)[:-1]
-    mu = shift_mu(c, (noise.shape[1], c.chunk_latents, *noise.shape[3:]))
+    stages = int(getattr(scheduler.config, "stages", 1))
+    if stages > 1:
+        per_stage = list(stage_steps) if stage_steps is not None else split_steps(steps, stages)
+        if block_noise is None:
+            seed = mapped.conds[0].seed if mapped is not None else 0
+            generator = torch.Generator().manual_seed(int(seed) ^ 0xB10C)
+            block_noise = lambda n: torch.randn(n, 4, generator=generator)  # noqa: E731
+        total = len(spans) * sum(per_stage)
+    else:
+        total = len(spans) * steps
     out = torch.empty(noise.shape, dtype=torch.float32, device=noise.device)
-    total, done = len(spans) * steps, 0
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if on_step is not None:
+            on_step(done, total)
+
     for k, (start, end) in enumerate(spans):
         denoiser.context = history.context()
         x = noise[:, :, start:end].float()
-        scheduler.set_timesteps(steps, device=noise.device, sigmas=sigmas, mu=mu)
-        for t in scheduler.timesteps:
-            prediction = denoiser(x, t, (start, end))
-            x = scheduler.step(prediction, t, x, return_dict=False)[0]
-            done += 1
-            if on_step is not None:
-                on_step(done, total)
+        if stages > 1:
+            x = sample_pyramid_chunk(c, denoiser, scheduler, x, (start, end), per_stage, block_noise, tick)
+        else:
+            x = sample_chunk(c, denoiser, scheduler, x, (start, end), steps, tick)
         out[:, :, start:end] = x
         history.add(x, first_chunk=k == 0)
     denoiser.context = None
     return out
 
 
+def sample_chunk(c: Components, denoiser: Denoiser, scheduler: Any, x: torch.Tensor, span: tuple[int, int],
+                 steps: int, tick: Callable[[], None]) -> torch.Tensor:
+    """One chunk, HeliosPipeline's way: ``steps`` sigmas ``linspace(0.999, 0)`` (shifted by ``mu`` when
+    the scheduler's config asks), the denoiser called at each, the scheduler stepped."""
+    sigmas = np.linspace(0.999, 0.0, steps + 1)[:-1]
+    scheduler.set_timesteps(steps, device=x.device, sigmas=sigmas, mu=shift_mu(c, x.shape[1:]))
+    for t in scheduler.timesteps:
+        x = scheduler.step(denoiser(x, t, span), t, x, return_dict=False)[0]
+        tick()
+    return x
+
+
+def split_steps(steps: int, stages: int) -> list[int]:
+    """``steps`` over ``stages`` as evenly as can be, the earlier stages taking the rest, at least one each."""
+    return [max(1, steps // stages + (1 if i < steps % stages else 0)) for i in range(stages)]
+
+
+def resize_frames(x: torch.Tensor, height: int, width: int, mode: str) -> torch.Tensor:
+    """``x`` ``[B, C, F, h, w]`` resized frame by frame to ``height`` x ``width`` (``bilinear`` or ``nearest``)."""
+    import torch.nn.functional as F
+
+    b, ch, f = x.shape[:3]
+    flat = x.permute(0, 2, 1, 3, 4).reshape(b * f, ch, *x.shape[3:])
+    return F.interpolate(flat, size=(height, width), mode=mode).reshape(b, f, ch, height, width).permute(0, 2, 1, 3, 4)
+
+
+def block_noise_like(x: torch.Tensor, gamma: float, patch: Sequence[int],
+                     draw: Callable[[int], torch.Tensor]) -> torch.Tensor:
+    """Gaussian noise shaped as ``x``, correlated inside each ``ph x pw`` patch (covariance ``(1 + gamma) I -
+    gamma 11^T``), as the pyramid re-noises an enlarged stage (so the patches do not show as blocks)."""
+    b, ch, f, h, w = x.shape
+    _, ph, pw = patch
+    size = ph * pw
+    cov = torch.eye(size, dtype=torch.float64) * (1 + gamma + 1e-8) - gamma  # in float64: at gamma = 1/3 it is
+    lower = torch.linalg.cholesky(cov).float()  # singular but for the 1e-8, which float32 (the pipeline's) loses
+    z = draw(b * ch * f * (h // ph) * (w // pw)).float() @ lower.T
+    z = z.view(b, ch, f, h // ph, w // pw, ph, pw).permute(0, 1, 2, 3, 5, 4, 6)
+    return z.reshape(b, ch, f, h, w).to(x.device)
+
+
+def sample_pyramid_chunk(c: Components, denoiser: Denoiser, scheduler: Any, x: torch.Tensor, span: tuple[int, int],
+                         stage_steps: Sequence[int], block_noise: Callable[[int], torch.Tensor],
+                         tick: Callable[[], None]) -> torch.Tensor:
+    """One chunk, HeliosPyramidPipeline's way (Helios' pyramid, after Pyramidal Flow, Jin et al. 2024).
+
+    The noise is shrunk ``stages - 1`` times (bilinear, halving, scaled by 2 to keep unit variance);
+    stage ``s`` sets the scheduler to its part of the schedule (``mu`` from the stage's tokens) and,
+    past the first, enlarges ``x`` (nearest, x2) and re-noises it, ``alpha x + beta n`` with block
+    noise ``n``, ``alpha`` and ``beta`` from the stage's start sigma and the scheduler's ``gamma``.
+    CFG-zero*'s zero-init covers the first stage's first two steps. A distilled model's DMD
+    scheduler re-noises each step's clean estimate with the stage's starting point.
+    """
+    stages = len(stage_steps)
+    height, width = x.shape[3:]
+    for _ in range(stages - 1):
+        height, width = height // 2, width // 2
+        x = resize_frames(x, height, width, "bilinear") * 2
+    starts = [x] if c.distilled else None
+    patch = tuple(c.transformer.config.patch_size)
+    gamma = float(scheduler.config.gamma)
+    for stage, count in enumerate(stage_steps):
+        scheduler.set_timesteps(count, stage, device=x.device, mu=shift_mu(c, x.shape[1:]))
+        timesteps = scheduler.timesteps
+        if stage > 0:
+            height, width = height * 2, width * 2
+            x = resize_frames(x, height, width, "nearest")
+            kept = 1 - scheduler.ori_start_sigmas[stage]  # the signal's share where the stage starts
+            alpha = 1 / (math.sqrt(1 + 1 / gamma) * (1 - kept) + kept)
+            beta = alpha * (1 - kept) / math.sqrt(gamma)
+            x = alpha * x + beta * block_noise_like(x, gamma, patch, block_noise)
+            if starts is not None:
+                starts.append(x)
+        for i, t in enumerate(timesteps):
+            denoiser.zero_init = stage == 0 and i <= 1  # HeliosPyramidPipeline's use_zero_init, zero_steps=1
+            prediction = denoiser(x, t.to(torch.int64).expand(1), span)
+            extra = {} if starts is None else {
+                "cur_sampling_step": i, "dmd_noisy_tensor": starts[stage], "dmd_sigmas": scheduler.sigmas,
+                "dmd_timesteps": scheduler.timesteps, "all_timesteps": timesteps}
+            x = scheduler.step(prediction, t, x, return_dict=False, **extra)[0].float()
+            tick()
+    denoiser.zero_init = False
+    return x
+
+
 # --- schedulers, sizes ------------------------------------------------------------------------
 
 
 def scheduler(c: Components, name: str, latent_shape: tuple[int, int, int] | None = None) -> Any:  # noqa: ARG001
-    """The model's ``HeliosScheduler`` in one stage (the pyramid's stages are not driven here):
-    ``auto`` as saved (UniPC for Helios-Base and -Mid), ``unipc`` or ``euler`` to choose. The
-    sigmas and shift are set per chunk by :func:`rollout`, as HeliosPipeline sets them."""
-    from diffusers import HeliosScheduler
+    """The model's own scheduler. ``auto``: as saved (``HeliosScheduler``, UniPC or Euler; a distilled
+    model's ``HeliosDMDScheduler``), in the stages its pipeline runs (``HeliosPipeline``: one; a
+    ``HeliosPyramidPipeline`` model: its pyramid's); ``unipc`` or ``euler``: a ``HeliosScheduler`` of
+    that solver in the same stages. Sigmas and shift are set per chunk (and stage) by :func:`rollout`."""
+    import diffusers
 
     config = {k: v for k, v in c.scheduler_config.items() if not k.startswith("_")}
-    if config.get("scheduler_type") == "dmd":
-        config["scheduler_type"] = "unipc"  # a distilled model's DMD sampling is the pyramid's, not driven here
+    saved = c.scheduler_config.get("_class_name", "HeliosScheduler")
+    known = ("HeliosScheduler", "HeliosDMDScheduler")
+    kind = getattr(diffusers, saved if saved in known else "HeliosScheduler")
     if name in ("unipc", "euler"):
-        config["scheduler_type"] = name
+        kind, config["scheduler_type"] = diffusers.HeliosScheduler, name
     elif name != "auto":
         raise UsageError(f"scheduler '{name}' is not one Helios models use: choose {', '.join(SCHEDULERS)}")
-    config["stages"] = 1
-    return HeliosScheduler.from_config(config)
+    if c.pipeline != "HeliosPyramidPipeline":
+        config["stages"] = 1  # HeliosPipeline samples in one stage
+    return kind.from_config(config)
 
 
 def latent_channels(c: Components) -> int:
@@ -482,10 +603,18 @@ def spatial_factor(c: Components) -> int:
     return int(getattr(c.vae.config, "scale_factor_spatial", None) or 8)
 
 
+def pyramid_stages(c: Components) -> int:
+    """Spatial stages the model samples in: its scheduler's ``stages`` for a ``HeliosPyramidPipeline``
+    model, else 1."""
+    return int(c.scheduler_config.get("stages", 1)) if c.pipeline == "HeliosPyramidPipeline" else 1
+
+
 def size_rule(c: Components) -> SizeRule:
     """The sizes the model renders (the registry's rule on its configs): whole patches of latent cells,
-    multiples of 16 pixels."""
-    return rule_from_configs(NAME, dict(c.vae.config), dict(c.transformer.config))
+    multiples of 16 pixels; a pyramid halves them ``stages - 1`` times, so 64 for three stages."""
+    rule = rule_from_configs(NAME, dict(c.vae.config), dict(c.transformer.config))
+    scale = 2 ** (pyramid_stages(c) - 1)
+    return SizeRule(rule.width_step * scale, rule.height_step * scale, rule.max_width, rule.max_height)
 
 
 def check_size(c: Components, width: int, height: int) -> None:
@@ -545,6 +674,7 @@ SCHEDULER = {  # one stage of HeliosScheduler, UniPC on flow sigmas (as diffuser
 
 
 def tiny_components(dtype: Any = None, seed: int = 0, *, scheduler_config: dict[str, Any] | None = None,
+                    pipeline: str = "HeliosPipeline", distilled: bool = False, cfg_zero_star: bool = False,
                     **transformer: Any) -> Components:
     """Random tiny components with Helios' structure: two chunks (66 frames) at 64 x 64 pixels in
     2 steps take about a second on a CPU; output is noise. ``transformer`` overrides the DiT's config."""
@@ -556,19 +686,24 @@ def tiny_components(dtype: Any = None, seed: int = 0, *, scheduler_config: dict[
         UMT5EncoderModel(UMT5Config(**TINY_TEXT))))
     model, vae, text_encoder = freeze(model, vae, text_encoder, dtype=dtype)
     c = Components(byte_t5_tokenizer(TINY_TEXT_LENGTH), text_encoder, model, vae,
-                   dict(scheduler_config or SCHEDULER), TINY, text_length=TINY_TEXT_LENGTH)
+                   dict(scheduler_config or SCHEDULER), TINY, text_length=TINY_TEXT_LENGTH, pipeline=pipeline,
+                   distilled=distilled, cfg_zero_star=cfg_zero_star)
     return prepare(c)
 
 
-def save_components(c: Components, folder: str | Path, pipeline: str = "HeliosPipeline") -> Path:
-    """Write the model as the stock ``HeliosPipeline.save_pretrained`` does (or ``HeliosPyramidPipeline``'s),
+def save_components(c: Components, folder: str | Path, pipeline: str | None = None) -> Path:
+    """Write the model as the stock ``HeliosPipeline.save_pretrained`` does (``HeliosPyramidPipeline``'s
+    when ``pipeline`` or ``c.pipeline`` says so, with its ``is_distilled`` and ``is_cfg_zero_star``),
     loadable by :func:`load`."""
     import diffusers
-    from diffusers import HeliosScheduler
 
-    kind = getattr(diffusers, pipeline)
-    pipe = kind(tokenizer=c.tokenizer, text_encoder=c.text_encoder, vae=c.vae, transformer=c.transformer,
-                scheduler=HeliosScheduler.from_config(c.scheduler_config))
+    pipeline = pipeline or c.pipeline
+    kind = getattr(diffusers, c.scheduler_config.get("_class_name", "HeliosScheduler"))
+    parts = dict(tokenizer=c.tokenizer, text_encoder=c.text_encoder, vae=c.vae, transformer=c.transformer,
+                 scheduler=kind.from_config(c.scheduler_config))
+    if pipeline == "HeliosPyramidPipeline":
+        parts.update(is_distilled=c.distilled, is_cfg_zero_star=c.cfg_zero_star)
+    pipe = getattr(diffusers, pipeline)(**parts)
     folder = Path(folder)
     pipe.save_pretrained(folder)
     return folder
