@@ -407,9 +407,11 @@ def test_schedulers():
     assert helios.scheduler(c, "auto").config.scheduler_type == "unipc"
     assert helios.scheduler(c, "euler").config.scheduler_type == "euler"
     dmd = dataclasses.replace(c, scheduler_config={**PYRAMIDS["distilled"]})
-    assert type(helios.scheduler(dmd, "auto")).__name__ == "HeliosDMDScheduler"
-    assert helios.scheduler(dmd, "auto").config.stages == 1  # HeliosPipeline runs one stage
+    with pytest.raises(UsageError, match="choose model.scheduler unipc or euler"):
+        helios.scheduler(dmd, "auto")  # HeliosPipeline cannot step a DMD scheduler
+    assert helios.scheduler(dmd, "euler").config.stages == 1  # HeliosPipeline runs one stage
     pyramid = dataclasses.replace(dmd, pipeline="HeliosPyramidPipeline")
+    assert type(helios.scheduler(pyramid, "auto")).__name__ == "HeliosDMDScheduler"
     assert helios.scheduler(pyramid, "auto").config.stages == 3
     with pytest.raises(UsageError, match="auto, unipc, euler"):
         helios.scheduler(c, "ddim")

@@ -588,6 +588,10 @@ def scheduler(c: Components, name: str, latent_shape: tuple[int, int, int] | Non
         kind, config["scheduler_type"] = diffusers.HeliosScheduler, name
     elif name != "auto":
         raise UsageError(f"scheduler '{name}' is not one Helios models use: choose {', '.join(SCHEDULERS)}")
+    if kind.__name__ == "HeliosDMDScheduler" and c.pipeline != "HeliosPyramidPipeline":
+        raise UsageError(f"model '{c.model_id}' has a distilled (DMD) scheduler, which samples in the pyramid of a "
+                         "HeliosPyramidPipeline model, but was saved by HeliosPipeline: choose model.scheduler "
+                         "unipc or euler")
     if c.pipeline != "HeliosPyramidPipeline":
         config["stages"] = 1  # HeliosPipeline samples in one stage
     return kind.from_config(config)
