@@ -223,7 +223,89 @@ def main() -> None:
         families[family] = {"window_latent_frames": FAMILIES[family][1], "overlap_latent_frames": OVERLAP,
                             "evals_per_output_frame": round(evals_per_output_frame(family), 4),
                             "seam_ratio": seam_figures(family), "peak_rss_mb": memory(family)}
+    families["helios"] = {**helios_evaluations(), "seams": helios_seams()}  # chunks with history, not windows
     print(json.dumps({"families": families, "size_px": SIZE, "benchmark_seconds": round(time.perf_counter() - started, 1)}))
+
+
+# --- helios: chunks with history (an autoregressive rollout, not sliding windows) -----------------
+
+
+def helios_evaluations(output_frames: int = 1000, fps: int = 24) -> dict[str, float]:
+    """Helios' cost for one shot of ``output_frames`` frames at ``fps`` (24: its native rate): chunks of
+    33 frames (9 latent frames), each chunk's latent frames denoised once a step, plus the history
+    tokens it reads (short: 2 latent frames in full; mid: 2 patched 2 x 4 x 4 = 1/4 of a latent
+    frame's tokens; long: 16 patched 4 x 8 x 8 = 1/4), counted in latent frames' worth of tokens."""
+    from storyboard.backends.diffusion.families.helios import HISTORY_SIZES, timing
+
+    t = timing()
+    native = round(output_frames * t.native_fps / fps)
+    chunks = t.latent_frames(native) // t.clip_latents
+    long, mid, short = HISTORY_SIZES
+    history = (short + 1) + mid / 8 + long / 64  # tokens of a latent frame: 1x2x2 patches; mid 2x4x4, long 4x8x8
+    return {"chunks": chunks, "latent_frames": chunks * t.clip_latents, "frames_generated": chunks * t.clip_frames,
+            "evals_per_output_frame": round(chunks * t.clip_latents / output_frames, 4),
+            "with_history_tokens_per_output_frame": round(chunks * (t.clip_latents + history) / output_frames, 4),
+            "history_latent_frames": {"long": long, "mid": mid, "short": short, "first_frame": 1}}
+
+
+class HistoryDenoiser:
+    """The exact flow prediction for the prior ``x0[k] = c + g(k)``, ``c ~ N(0, I)`` shared by the whole
+    shot, for a chunk that also sees the rollout's history (clean latent frames at known positions):
+    ``c`` is read from the real history frames (the shot's first frame and the last ones) when there
+    are any, else inferred from the chunk's noisy frames as :class:`ContentDenoiser` does. With
+    ``use_history=False`` each chunk is on its own (a stock clip)."""
+
+    def __init__(self, use_history: bool = True):
+        self.use_history, self.context = use_history, None
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor, window: tuple[int, int]) -> torch.Tensor:
+        s, e = window
+        sigma = float(t) / 1000
+        a, b = 1 - sigma, sigma
+        g = motion(torch.arange(s, e), 0.3)
+        if self.use_history and s > 0:
+            long, mid, short = 16, 2, 1
+            recent = torch.cat([self.context.long, self.context.mid, self.context.short[:, :, 1:]], dim=2)
+            positions = torch.arange(s - long - mid - short, s)
+            real = positions >= 0
+            seen = torch.cat([self.context.short[:, :, :1], recent[:, :, real]], dim=2)
+            at = torch.cat([torch.zeros(1, dtype=torch.long), positions[real]])
+            c_hat = (seen - motion(at, 0.3)).mean(dim=2, keepdim=True)
+        else:
+            c_hat = a * (x - a * g).sum(dim=2, keepdim=True) / ((e - s) * a * a + b * b)
+        x0_hat = c_hat + g
+        return (x - a * x0_hat) / max(b, 1e-6) - x0_hat
+
+
+def helios_seams(chunks: int = 12, steps: int = 25, seed: int = 0) -> dict[str, float]:
+    """Seam ratio (chunk boundaries over inside differences, 1 = no seam) and drift (mean |content of
+    the last chunk - content of the first|) of a Helios rollout with :class:`HistoryDenoiser`, against
+    the same chunks sampled on their own. Known-answer: it checks that the rollout hands each chunk
+    the right history at the right positions (a history off by a frame shows as seams), not a model."""
+    from types import SimpleNamespace
+
+    from storyboard.backends.diffusion.families.helios import (
+        CHUNK_LATENTS,
+        HISTORY_SIZES,
+        SCHEDULER,
+        rollout,
+        scheduler,
+    )
+
+    c = SimpleNamespace(chunk_latents=CHUNK_LATENTS, history_sizes=HISTORY_SIZES,
+                        scheduler_config={**SCHEDULER, "scheduler_type": "euler"},
+                        transformer=SimpleNamespace(config=SimpleNamespace(patch_size=(1, 2, 2))))
+    latent = chunks * CHUNK_LATENTS
+    noise = torch.randn((1, SHAPE[0], latent, *SHAPE[1:]), generator=torch.Generator().manual_seed(seed))
+    edges = set(range(CHUNK_LATENTS, latent, CHUNK_LATENTS))
+    out = {}
+    for name, use in (("rollout", True), ("independent_chunks", False)):
+        x = rollout(c, HistoryDenoiser(use), scheduler(c, "euler"), noise, None, steps=steps)
+        content = x - motion(torch.arange(latent), 0.3)
+        first, last = content[:, :, :CHUNK_LATENTS].mean(dim=2), content[:, :, -CHUNK_LATENTS:].mean(dim=2)
+        drift = float((last - first).abs().mean())
+        out[name] = {"seam_ratio": round(seam_ratio(x, edges), 4), "drift": round(drift, 4)}
+    return out
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ FULL = {  # family: (width, height, fps, model id shown)
     "ltx": (768, 512, 24, "LTX-Video 2B"),
     "unet3d": (256, 256, 8, "ModelScope 1.7B"),
     "cogvideox": (720, 480, 8, "CogVideoX 5B"),
+    "helios": (640, 384, 24, "Helios 14B"),  # opt in: --families helios (a one-minute shot is 44 chunks of a 14B DiT)
 }
 
 
@@ -63,6 +64,16 @@ def full_size(family: str, dtype: torch.dtype, device: str):
                 text_encoder=UMT5EncoderModel(UMT5Config(vocab_size=256384, d_model=4096, d_kv=64, d_ff=10240,
                                                          num_layers=24, num_heads=64, feed_forward_proj="gated-gelu",
                                                          dense_act_fn="gelu_new")).to(dtype))
+        if family == "helios":  # HeliosTransformer3DModel's defaults are Helios' 14B DiT
+            from diffusers import AutoencoderKLWan, HeliosTransformer3DModel
+            from transformers import UMT5Config, UMT5EncoderModel
+
+            full = replace(tiny, transformer=HeliosTransformer3DModel().to(dtype), vae=AutoencoderKLWan().to(dtype),
+                           text_length=512, model_id="helios-14b-random",
+                           text_encoder=UMT5EncoderModel(UMT5Config(
+                               vocab_size=256384, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
+                               feed_forward_proj="gated-gelu", dense_act_fn="gelu_new")).to(dtype))
+            return module, module.prepare(full)
         if family == "ltx":
             from diffusers import AutoencoderKLLTXVideo, LTXVideoTransformer3DModel
             from transformers import T5Config, T5EncoderModel
@@ -133,13 +144,19 @@ def stock_clip_s(family: str, components, width: int, height: int, steps: int) -
     """Seconds for the stock pipeline to make one native clip, and the clip's frames."""
     from diffusers import LTXPipeline, WanPipeline
 
-    frames = {"wan": 81, "ltx": 121, "unet3d": 16, "cogvideox": 49}[family]
+    frames = {"wan": 81, "ltx": 121, "unet3d": 16, "cogvideox": 49, "helios": 66}[family]  # helios: two chunks
     if family == "cogvideox":
         from diffusers import CogVideoXPipeline
 
         pipe = CogVideoXPipeline(tokenizer=components.tokenizer, text_encoder=components.text_encoder,
                                  transformer=components.transformer, vae=components.vae,
                                  scheduler=_scheduler(family, components))
+    elif family == "helios":
+        from diffusers import HeliosPipeline
+
+        pipe = HeliosPipeline(tokenizer=components.tokenizer, text_encoder=components.text_encoder,
+                              transformer=components.transformer, vae=components.vae,
+                              scheduler=_scheduler(family, components))
     elif family == "wan":
         pipe = WanPipeline(tokenizer=components.tokenizer, text_encoder=components.text_encoder,
                            transformer=components.transformer, vae=components.vae, scheduler=_scheduler(family, components))
@@ -153,7 +170,7 @@ def stock_clip_s(family: str, components, width: int, height: int, steps: int) -
                                      unet=components.unet, scheduler=_scheduler(family, components))
     pipe.set_progress_bar_config(disable=True)
     started = time.perf_counter()
-    extra = {"max_sequence_length": components.text_length} if family == "cogvideox" else {}
+    extra = {"max_sequence_length": components.text_length} if family in ("cogvideox", "helios") else {}
     pipe(prompt="a red room", negative_prompt="blurry", height=height, width=width, num_frames=frames,
          num_inference_steps=steps, guidance_scale=5.0, output_type="np", **extra)
     if torch.cuda.is_available():
@@ -174,6 +191,10 @@ def _scheduler(family: str, components):
         saved = components.scheduler_config.get("_class_name")
         kind = CogVideoXDPMScheduler if saved == "CogVideoXDPMScheduler" else CogVideoXDDIMScheduler
         return kind.from_config(components.scheduler_config)
+    if family == "helios":
+        from storyboard.backends.diffusion.families.helios import scheduler
+
+        return scheduler(components, "auto")
     if family == "wan":
         return UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
     if family == "ltx":

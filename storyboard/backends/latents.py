@@ -63,7 +63,7 @@ def shot_latents(shot: ShotPlan, fps: int, timing: LatentTiming, overlap: int) -
         pulse = max(shot.frames[j].pulse for j in group)
         conds.append(FrameCond(middle.a, middle.b, middle.w, middle.seed, pulse, middle.scene))
     size = min(latent, timing.clip_latents)
-    windows = windows_for(0, latent, size, min(overlap, size - 1))
+    windows = windows_for(0, latent, size, 0 if timing.chunked else min(overlap, size - 1))  # chunks never overlap
     return LatentShot(native, latent, shown, tuple(conds), windows)
 
 

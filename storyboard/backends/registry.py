@@ -14,7 +14,7 @@ Adding a family: one module under ``families/`` and one entry in :data:`FAMILIES
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 PREVIEW = "preview"
@@ -28,16 +28,28 @@ class LatentTiming:
     ``causal_first``: the first latent frame holds one frame, every other ``ratio``
     (Wan, LTX), so ``L`` latent frames decode to ``(L - 1) * ratio + 1`` frames;
     ``native_fps``: the rate the model was trained at, frames per second (None: any rate, like UNet3D);
-    ``clip_frames``: the model's native clip length in frames (Wan 81, LTX 121, ModelScope 16).
+    ``clip_frames``: the model's native clip length in frames (Wan 81, LTX 121, ModelScope 16; a Helios
+    chunk, 33);
+    ``chunked``: a shot is made of whole clips (chunks), each its own causal run of latent frames,
+    encoded and decoded alone and made one after another (Helios: ``K`` chunks are ``9 K`` latent frames
+    and ``33 K`` frames).
     """
 
     ratio: int = 1
     causal_first: bool = False
     native_fps: float | None = None
     clip_frames: int = 16
+    chunked: bool = False
+
+    @property
+    def chunk(self) -> "LatentTiming":
+        """The time inside one chunk (a chunked family's clip, on its own)."""
+        return replace(self, chunked=False)
 
     def latent_frames(self, frames: int) -> int:
         """Latent frames that decode to at least ``frames`` frames."""
+        if self.chunked:
+            return max(1, math.ceil(frames / self.clip_frames)) * self.clip_latents
         if self.ratio == 1:
             return frames
         if self.causal_first:
@@ -46,12 +58,19 @@ class LatentTiming:
 
     def decoded_frames(self, latent_frames: int) -> int:
         """Frames that ``latent_frames`` latent frames decode to."""
+        if self.chunked:
+            whole, rest = divmod(latent_frames, self.clip_latents)
+            return whole * self.clip_frames + (self.chunk.decoded_frames(rest) if rest else 0)
         if self.causal_first:
             return (latent_frames - 1) * self.ratio + 1
         return latent_frames * self.ratio
 
     def frames_of(self, latent: int) -> range:
         """The decoded frames that latent frame ``latent`` holds."""
+        if self.chunked:
+            index, inside = divmod(latent, self.clip_latents)
+            held = self.chunk.frames_of(inside)
+            return range(held.start + index * self.clip_frames, held.stop + index * self.clip_frames)
         if not self.causal_first:
             return range(latent * self.ratio, (latent + 1) * self.ratio)
         if latent == 0:
@@ -60,8 +79,8 @@ class LatentTiming:
 
     @property
     def clip_latents(self) -> int:
-        """The native clip length in latent frames (Wan's 81 frames are 21)."""
-        return self.latent_frames(self.clip_frames)
+        """The native clip length in latent frames (Wan's 81 frames are 21; a Helios chunk's 33, 9)."""
+        return (self.chunk if self.chunked else self).latent_frames(self.clip_frames)
 
     @property
     def keeps_plan_windows(self) -> bool:
@@ -137,6 +156,7 @@ class Family:
     config_timings: tuple[tuple[str, LatentTiming], ...] = ()
     conditioning: tuple[str, ...] = field(default=("prompt", "pulse"))
     checkpoints: tuple[str, ...] = ()
+    history: tuple[int, ...] = ()  # a chunked family's history, in latent frames (Helios: long, mid, short)
 
     def named_by(self, hub_id: str) -> bool:
         """Whether a hub id's name says it is of this family (``Wan-AI/Wan2.1-...``)."""
@@ -197,6 +217,14 @@ def cogvideox_rule(vae: Configs, transformer: Configs) -> SizeRule:
 
 
 COGVIDEOX15_TIMING = LatentTiming(ratio=4, causal_first=True, native_fps=16, clip_frames=85)  # CogVideoX 1.5: 22 latent frames
+def helios_rule(vae: Configs, transformer: Configs) -> SizeRule:
+    """The VAE's ``scale_factor_spatial`` (8) times the DiT's patch (2): multiples of 16 pixels, as
+    HeliosPipeline asks; no upper bound (Helios computes its rotary frequencies for any size)."""
+    spatial = int(vae.get("scale_factor_spatial") or 8)
+    _, ph, pw = tuple(transformer.get("patch_size") or (1, 2, 2))
+    return SizeRule(spatial * pw, spatial * ph)
+
+
 TI2V_TIMING = LatentTiming(ratio=4, causal_first=True, native_fps=24, clip_frames=121)  # Wan 2.2 TI2V-5B
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
@@ -217,6 +245,12 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            rule=cogvideox_rule, schedulers=("auto", "ddim", "dpm++"), hub_names=("cogvideox",),
            config_timings=(("patch_size_t", COGVIDEOX15_TIMING),),
            checkpoints=("THUDM/CogVideoX-2b", "THUDM/CogVideoX-5b", "THUDM/CogVideoX1.5-5B")),
+    Family("helios", ("HeliosPipeline", "HeliosPyramidPipeline"),  # a chunk: 33 frames, 9 latent frames
+           LatentTiming(ratio=4, causal_first=True, native_fps=24, clip_frames=33, chunked=True), "tiny-helios",
+           tiny_rule=SizeRule(16, 16), base_rule=SizeRule(16, 16), denoiser="transformer", rule=helios_rule,
+           schedulers=("auto", "unipc", "euler"), hub_names=("startswith:bestwishysh/helios", "/helios-"),
+           checkpoints=("BestWishYsh/Helios-Base", "BestWishYsh/Helios-Mid", "BestWishYsh/Helios-Distilled"),
+           history=(16, 2, 1)),
 )}
 
 

@@ -78,6 +78,17 @@ def latent_summary(plan: Plan) -> str | None:
     windows = sum(len(m.windows) for m in mapped)
     evaluations = sum(e - s for m in mapped for s, e in m.windows)
     rendered = sum(s.length for s in plan.shots)
+    if timing.chunked:  # an autoregressive family: chunks one after another, each reading the history it keeps
+        from storyboard.backends.registry import FAMILIES
+
+        history = FAMILIES[family].history
+        kept = (f"; each chunk reads {plural(sum(history), 'latent frame')} of history "
+                f"({' + '.join(str(h) for h in history)}) and its shot's first" if history else "")
+        return (f"model {plan.model.id} ({family}): renders at {timing.native_fps:g} fps, shown at {plan.fps} fps; "
+                f"{plural(len(plan.shots), 'shot')}, {plural(sum(m.native for m in mapped), 'native frame')} in "
+                f"{plural(windows, 'chunk')} of {timing.clip_frames} frames ({timing.clip_latents} latent frames, "
+                f"decoded alone; {plural(timing.decoded_frames(sum(m.latent for m in mapped)), 'frame')} made){kept}: "
+                f"{evaluations / max(1, rendered):.2f} latent-frame evaluations per output frame")
     return (f"model {plan.model.id} ({family}): renders at {timing.native_fps:g} fps, shown at {plan.fps} fps; "
             f"{plural(len(plan.shots), 'shot')}, {plural(sum(m.native for m in mapped), 'native frame')}, "
             f"{plural(sum(m.latent for m in mapped), 'latent frame')} ({timing.ratio} frames each, the first alone); "
