@@ -192,6 +192,12 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            "tiny-ltx", tiny_rule=SizeRule(32, 32), base_rule=SizeRule(32, 32), denoiser="transformer",
            rule=ltx_rule, schedulers=("auto", "euler"), hub_names=("ltx-video", "startswith:lightricks/ltx"),
            checkpoints=("Lightricks/LTX-Video",)),
+    Family("skyreels", ("SkyReelsV2DiffusionForcingPipeline",),
+           LatentTiming(ratio=4, causal_first=True, native_fps=24, clip_frames=97), "tiny-skyreels",
+           tiny_rule=SizeRule(16, 16, 16384, 16384), base_rule=SizeRule(16, 16), denoiser="transformer",
+           rule=wan_rule, schedulers=("auto", "unipc", "euler"), hub_names=("skyreels-v2-df",),
+           checkpoints=("Skywork/SkyReels-V2-DF-1.3B-540P-Diffusers", "Skywork/SkyReels-V2-DF-14B-540P-Diffusers",
+                        "Skywork/SkyReels-V2-DF-14B-720P-Diffusers")),
 )}
 
 
