@@ -25,13 +25,14 @@ def test_an_example_renders_with_the_tiny_model(tmp_path, family):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["wan", "ltx"])
+@pytest.mark.parametrize("family", ["wan", "ltx", "skyreels"])
 def test_a_folder_the_stock_pipeline_saved_renders(tmp_path, family, capsys):
     import importlib
 
     module = importlib.import_module(f"storyboard.backends.diffusion.families.{family}")
     folder = module.save_components(module.tiny_components(), tmp_path / "model")
-    assert (folder / "model_index.json").read_text().count({"wan": "WanPipeline", "ltx": "LTXPipeline"}[family]) == 1
+    assert (folder / "model_index.json").read_text().count({"wan": "WanPipeline", "ltx": "LTXPipeline",
+                                                                 "skyreels": "SkyReelsV2DiffusionForcingPipeline"}[family]) == 1
     script = write(tmp_path / "s.yaml", "output: {width: 64, height: 64, fps: 12}\nscenes:\n"
                    "  - {duration: 1s, prompts: a red room}\n  - {duration: 1s, prompts: a blue sea, transition: morph}\n")
     assert main(["plan", str(script), "--model", str(folder)]) == 0

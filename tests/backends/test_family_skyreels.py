@@ -21,6 +21,7 @@ from storyboard.backends import registry  # noqa: E402
 from storyboard.backends.diffusion.families import skyreels  # noqa: E402
 from storyboard.backends.diffusion.loading import ModelUnavailable  # noqa: E402
 from storyboard.backends.diffusion.prompts import PromptTable  # noqa: E402
+from storyboard.backends.model_checks import model_problems  # noqa: E402
 from storyboard.backends.latents import LatentShot  # noqa: E402
 from storyboard.errors import UsageError  # noqa: E402
 from storyboard.plan.data import FrameCond  # noqa: E402
@@ -194,6 +195,36 @@ def test_evaluations_per_output_frame_for_a_thousand_frames():
     assert slow == pytest.approx(0.48333, abs=1e-4)
 
 
+def test_the_history_carries_the_content_into_the_next_chunk():
+    """A known answer: clips whose frames share one content ``c ~ N(0, 1)`` per pixel (plus a known motion),
+    denoised exactly given each frame's noise level. Chunks with clean history keep the first chunk's
+    content to the end of the shot; chunks sampled on their own (no history) each draw their own."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    def motion(s, e):
+        return 0.5 * torch.sin(torch.arange(s, e, dtype=torch.float64) / 5.0).view(1, 1, -1, 1, 1)
+
+    def exact(x, t, window):  # the posterior mean of c, frames weighted by their precision a^2 / b^2
+        sigma = t.double().reshape(1, 1, -1, 1, 1) / 1000
+        a, b = 1 - sigma, sigma.clamp_min(1e-6)
+        g = motion(*window)
+        c = (a / b ** 2 * (x.double() - a * g)).sum(2, keepdim=True) / (1 + (a ** 2 / b ** 2).sum(2, keepdim=True))
+        return ((x.double() - a * (c + g)) / b - (c + g)).float()
+
+    noise = torch.randn(1, 2, 40, 3, 3, generator=torch.Generator().manual_seed(0))
+    windows = windows_for(0, 40, 10, 3)
+    forcing = skyreels.Forcing(addnoise_condition=0)
+    made = skyreels.forcing_sample(exact, FlowMatchEulerDiscreteScheduler(shift=3.0), noise, windows, steps=8,
+                                   forcing=forcing)
+    alone = torch.cat([skyreels.forcing_sample(lambda x, t, w, s=s: exact(x, t, (w[0] + s, w[1] + s)),
+                                               FlowMatchEulerDiscreteScheduler(shift=3.0), noise[:, :, s:s + 10],
+                                               [(0, 10)], steps=8, forcing=forcing) for s in range(0, 40, 10)], dim=2)
+    content = (made - motion(0, 40)).float()
+    assert float((content - content[:, :, :1]).abs().max()) < 1e-3  # one content, first frame to last
+    own = (alone - motion(0, 40)).float()
+    assert float((own[:, :, 30] - own[:, :, 0]).abs().mean()) > 0.5  # a clip on its own draws another
+
+
 def test_a_padded_block_past_the_shots_end_is_dropped(loaded):
     c = dataclasses.replace(loaded, forcing=skyreels.Forcing(causal_block_size=2, addnoise_condition=0))
     noise = torch.randn(1, 16, 7, 4, 4, generator=torch.Generator().manual_seed(2))
@@ -271,6 +302,9 @@ def test_sizes_schedulers_and_the_registry(loaded):
         skyreels.check_size(loaded, 970, 544)
     assert str(refused.value) == ("output.width: 970 does not fit model 'tiny-skyreels' (skyreels): width and height "
                                   "must be multiples of 16 pixels (nearest: 960 or 976)")
+    assert skyreels.size_rule(loaded) == registry.FAMILIES["skyreels"].tiny_rule  # the table is the configs'
+    [problem] = model_problems("tiny-skyreels", 970, 544)  # validate's words, before torch loads
+    assert "output.width: " + problem.message == str(refused.value)
     assert registry.named_family("Skywork/SkyReels-V2-DF-14B-720P-Diffusers") == "skyreels"
     assert registry.pipeline_family("SkyReelsV2DiffusionForcingPipeline") == "skyreels"
     assert registry.FAMILIES["skyreels"].timing.clip_latents == 25

@@ -15,7 +15,7 @@ from helpers import write
 
 from storyboard.cli import main
 from storyboard.backends.model_checks import model_problems, model_warnings
-from storyboard.backends.registry import FAMILIES, SizeRule, rule_from_configs
+from storyboard.backends.registry import FAMILIES, SizeRule, built_in, rule_from_configs
 from storyboard.backends.sources import locate_model
 
 SCRIPT = "output: {width: 640, height: 360, fps: 8}\nmodel: {id: MODEL, steps: 1}\nscenes:\n  - {duration: 1s, prompts: a}\n"
@@ -98,7 +98,7 @@ def test_a_near_miss_of_a_built_in_name_gets_a_did_you_mean_at_model_id(tmp_path
     script = write(tmp_path / "s.yaml", SCRIPT.replace("MODEL", "tiny-randm").replace("360", "352"))
     assert main(["validate", str(script)]) == 2
     assert (f"{script}:2:13: error: model.id: 'tiny-randm' is not a model storyboard knows, nor a folder: did you "
-            "mean 'tiny-random'? (built in: preview, tiny-random, tiny-wan, tiny-ltx)") in capsys.readouterr().err
+            f"mean 'tiny-random'? (built in: {', '.join(built_in())})") in capsys.readouterr().err
 
 
 def test_a_typo_on_the_command_line_fails_at_once_naming_the_option(tmp_path, capsys):
@@ -169,7 +169,7 @@ def test_an_uncached_hub_id_is_an_error_offline_and_a_warning_online(tmp_path, m
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     assert model_problems("org/absent", 64, 64) == []
     assert model_warnings("org/absent") == [
-        f"model 'org/absent' is neither built in (preview, tiny-random, tiny-wan, tiny-ltx), nor a folder, nor in "
+        f"model 'org/absent' is neither built in ({', '.join(built_in())}), nor a folder, nor in "
         f"the Hugging Face cache ({tmp_path / 'hub'}): render will download it from the hub"]
     # a known family's base rule holds before its configs are at hand
     assert [p.message for p in model_problems("Lightricks/LTX-Video", 640, 360)] == [

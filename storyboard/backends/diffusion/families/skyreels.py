@@ -210,6 +210,16 @@ class Denoiser(FrameDenoiser):
         self.c = c
         self.fps = [0 if TIMING.native_fps == 16 else 1]  # the DiT's frame-rate flag: 0 for 16 fps, 1 for 24
 
+    def window_conds(self, x: torch.Tensor, window: tuple[int, int]) -> list[FrameCond]:
+        """The conditions of latent frames ``[start, end)``; frames past the shot's end (a causal block's
+        padding) keep its last frame's."""
+        start, end = window
+        past = max(0, end - len(self.conds))
+        conds = self.conds[start:end] + [self.conds[-1]] * past
+        if len(conds) != x.shape[2]:
+            raise ValueError(f"window ({start}, {end}) covers {x.shape[2]} latent frames, conditions for {len(conds)}")
+        return conds
+
     def text(self, conds: list[FrameCond]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The distinct embeddings ``[1, slots * L, D]`` of the chunk's frames side by side, and each
         frame's slot ``[F]`` (None when all frames share one: the stock cross-attention)."""
@@ -358,63 +368,76 @@ def block_size(c: Components) -> int:
 def rollout(c: Components, denoiser: Denoiser, scheduler: Any, noise: torch.Tensor, mapped: LatentShot,
             steps: int, on_step: Callable[[int, int], None] | None = None, *,
             generator: torch.Generator | None = None) -> torch.Tensor:
-    """Sample a shot chunk by chunk with diffusion forcing: latents ``[1, C, latent frames, h, w]`` (float32).
-
-    ``noise`` ``[1, C, mapped.latent, h, w]`` is each latent frame's starting noise; ``mapped.windows``
-    are the chunks (:func:`chunks_for`). Each chunk starts from its frames' noise with its history
-    put in place, and each latent frame steps its own copy of ``scheduler`` as its level rises
-    (:func:`forcing_rows`). ``generator`` (CPU) draws the history's fresh noise
-    (``addnoise_condition``) and the padding of causal blocks past the shot's end; by default it is
-    seeded from the shot's first seed, so a shot renders the same every time.
-    ``on_step(done, total)`` after each denoiser call.
-    """
-    forcing, block = c.forcing, block_size(c)
-    frames = noise.shape[2]
-    if frames != mapped.latent:
-        raise ValueError(f"noise has {frames} latent frames, the shot {mapped.latent}")
+    """Sample a shot chunk by chunk with diffusion forcing (:func:`forcing_sample`, with the components'
+    :class:`Forcing` and the transformer's block-causal attention over :func:`block_size` latent frames):
+    latents ``[1, C, mapped.latent, h, w]`` (float32) from ``noise`` of that shape, over ``mapped.windows``.
+    ``generator`` (CPU) draws the history's fresh noise and any padding; by default it is seeded from the
+    shot's first seed, so a shot renders the same every time. ``on_step(done, total)`` after each call."""
+    if noise.shape[2] != mapped.latent:
+        raise ValueError(f"noise has {noise.shape[2]} latent frames, the shot {mapped.latent}")
     if generator is None:
         generator = torch.Generator().manual_seed((denoiser.conds[0].seed if denoiser.conds else 0) ^ 0xD1F0)
-    plan = rollout_calls(mapped.windows, steps, forcing, block)
-    padded = max(chunk.end for chunk, _ in plan)
-    x_all = noise.float()
-    if padded > frames:  # whole causal blocks past the shot's end: noise of their own, dropped at the end
-        extra = torch.randn((1, noise.shape[1], padded - frames, *noise.shape[3:]), generator=generator)
-        x_all = torch.cat([x_all, extra.to(noise.device)], dim=2)
-    out = torch.empty_like(x_all)
-    conds = denoiser.conds
-    denoiser.conds = list(conds) + [conds[-1]] * (padded - frames)  # padding frames keep the last frame's prompt
-    total, done = sum(calls for _, calls in plan), 0
-    scheduler.set_timesteps(steps, device=noise.device)
-    top = int(scheduler.config.num_train_timesteps) - 1  # what a frame not started is fed (999)
-    timesteps = torch.cat([torch.tensor([top]), scheduler.timesteps.cpu().long(), torch.tensor([0])]).to(noise.device)
-    noise_level = forcing.addnoise_condition / 1000.0
+    block = block_size(c)
     own_block = c.transformer.config.num_frame_per_block
-    c.transformer.register_to_config(num_frame_per_block=block)  # its block-causal self-attention mask
+    c.transformer.register_to_config(num_frame_per_block=block)  # the DiT's block-causal self-attention mask
     try:
-        for chunk, _ in plan:
-            s, e, ready = chunk.start, chunk.end, chunk.history
-            x = x_all[:, :, s:e].clone()
-            x[:, :, :ready] = out[:, :, s:s + ready]
-            schedulers = [frame_scheduler(scheduler, steps, noise.device) for _ in range(e - s)]
-            for row in forcing_rows(e - s, steps, history=ready, ar_step=forcing.ar_step, block=block):
-                t = timesteps[list(row.levels)]
-                model_input, fed = x, t.clone()
-                if noise_level > 0 and ready:
-                    model_input = x.clone()
-                    fresh = torch.randn(model_input[:, :, :ready].shape, generator=generator).to(x.device)
-                    model_input[:, :, :ready] = model_input[:, :, :ready] * (1.0 - noise_level) + fresh * noise_level
-                    fed[:ready] = int(forcing.addnoise_condition)
-                prediction = denoiser(model_input, fed, (s, e))
-                for k, stepped in enumerate(row.update):
-                    if stepped:
-                        x[:, :, k] = schedulers[k].step(prediction[:, :, k], t[k], x[:, :, k], return_dict=False)[0]
-                done += 1
-                if on_step is not None:
-                    on_step(done, total)
-            out[:, :, s + ready:e] = x[:, :, ready:]
+        return forcing_sample(denoiser, scheduler, noise, mapped.windows, steps=steps, forcing=c.forcing, block=block,
+                              generator=generator, on_step=on_step)
     finally:
         c.transformer.register_to_config(num_frame_per_block=own_block)
-        denoiser.conds = conds
+
+
+def forcing_sample(denoise: Callable[[torch.Tensor, torch.Tensor, tuple[int, int]], torch.Tensor], scheduler: Any,
+                   noise: torch.Tensor, windows: Sequence[tuple[int, int]], *, steps: int,
+                   forcing: Forcing = Forcing(), block: int = 1, generator: torch.Generator | None = None,
+                   on_step: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    """Diffusion forcing over a latent video of any length, chunk by chunk: the clean latents (float32).
+
+    Model-agnostic, as :func:`~storyboard.backends.diffusion.sampler.sample` is: ``denoise(x, t, (start,
+    end))`` predicts (flow velocity) for the chunk ``x`` ``[B, C, end - start, h, w]`` (latent frames
+    ``start`` to ``end``, which may run past the video's end by a padded block), ``t`` ``[end - start]``
+    each frame's timestep. ``noise`` ``[B, C, F, h, w]`` is each frame's starting noise. The chunks come
+    from ``windows`` (:func:`chunks_for`); each starts from its frames' noise with its history put in
+    place (re-noised by ``forcing.addnoise_condition`` at each call, with fresh noise from
+    ``generator``), and each latent frame steps its own copy of ``scheduler`` as its level rises
+    (:func:`forcing_rows`). Memory: the video's latents and one chunk's schedulers.
+    """
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    frames = noise.shape[2]
+    plan = rollout_calls(windows, steps, forcing, block)
+    padded = max(chunk.end for chunk, _ in plan)
+    x_all = noise.float()
+    if padded > frames:  # whole causal blocks past the video's end: noise of their own, dropped at the end
+        extra = torch.randn((noise.shape[0], noise.shape[1], padded - frames, *noise.shape[3:]), generator=generator)
+        x_all = torch.cat([x_all, extra.to(noise.device)], dim=2)
+    out = torch.empty_like(x_all)
+    total, done = sum(calls for _, calls in plan), 0
+    scheduler.set_timesteps(steps, device=noise.device)
+    schedule = scheduler.timesteps
+    top = int(scheduler.config.num_train_timesteps) - 1  # what a frame not started is fed (999)
+    levels = torch.cat([torch.tensor([top]), schedule.cpu(), torch.tensor([0])]).to(schedule.dtype).to(noise.device)
+    noise_level = forcing.addnoise_condition / 1000.0
+    for chunk, _ in plan:
+        s, e, ready = chunk.start, chunk.end, chunk.history
+        x = x_all[:, :, s:e].clone()
+        x[:, :, :ready] = out[:, :, s:s + ready]
+        schedulers = [frame_scheduler(scheduler, steps, noise.device) for _ in range(e - s)]
+        for row in forcing_rows(e - s, steps, history=ready, ar_step=forcing.ar_step, block=block):
+            t = levels[list(row.levels)]
+            model_input, fed = x, t.clone()
+            if noise_level > 0 and ready:
+                model_input = x.clone()
+                fresh = torch.randn(x[:, :, :ready].shape, generator=generator).to(x.device)
+                model_input[:, :, :ready] = x[:, :, :ready] * (1.0 - noise_level) + fresh * noise_level
+                fed[:ready] = int(forcing.addnoise_condition)
+            prediction = denoise(model_input, fed, (s, e))
+            for k, stepped in enumerate(row.update):
+                if stepped:
+                    x[:, :, k] = schedulers[k].step(prediction[:, :, k], t[k], x[:, :, k], return_dict=False)[0]
+            done += 1
+            if on_step is not None:
+                on_step(done, total)
+        out[:, :, s + ready:e] = x[:, :, ready:]
     return out[:, :, :frames]
 
 
