@@ -186,6 +186,17 @@ def test_chunks_carry_the_windows_overlap_as_history():
     assert skyreels.chunks_for(((0, 7),), block=2) == (skyreels.Chunk(0, 8, 0),)
 
 
+def test_what_plan_says_of_a_shots_chunks():
+    windows = windows_for(0, 251, 25, 4)
+    assert skyreels.describe_chunks(windows, 30) == (
+        "12 chunks of 25 latent frames, each after the first with 4 of history (the last 9); 360 denoiser calls "
+        "at 30 steps")
+    assert skyreels.describe_chunks(((0, 13),), 30) == "1 chunk of 13 latent frames; 30 denoiser calls at 30 steps"
+    assert skyreels.describe_chunks(windows, 30, skyreels.Forcing(ar_step=5), block=5) == (
+        "13 chunks of 25 latent frames, each after the first with 5 of history (the last 15); 580 denoiser calls "
+        "at 30 steps (asynchronous: ar_step 5, blocks of 5)")
+
+
 def test_evaluations_per_output_frame_for_a_thousand_frames():
     """12 chunks of 25 latent frames per step for 1,000 frames with 4 of history; asynchronous
     (ar_step 5, blocks of 5) takes more calls: 30 steps + 5 per extra new block."""

@@ -357,6 +357,27 @@ def rollout_calls(windows: Sequence[tuple[int, int]], steps: int, forcing: Forci
             for chunk in chunks_for(windows, block)]
 
 
+def describe_chunks(windows: Sequence[tuple[int, int]], steps: int, forcing: Forcing = Forcing(),
+                    block: int = 1) -> str:
+    """One line for ``plan`` and ``--dry-run`` on a shot's rollout: its chunks and their history, in latent
+    frames, and the denoiser calls it takes (each doubled by guidance), e.g. ``11 chunks of 25 latent
+    frames, each after the first with 4 of history (the last 9); 330 denoiser calls at 30 steps``."""
+    plan = rollout_calls(windows, steps, forcing, block)
+    chunks = [chunk for chunk, _ in plan]
+    sizes = sorted({chunk.end - chunk.start for chunk in chunks})
+    size = str(sizes[0]) if len(sizes) == 1 else f"{sizes[0]} to {sizes[-1]}"
+    line = f"{len(chunks)} chunk{'s' if len(chunks) > 1 else ''} of {size} latent frames"
+    histories = [chunk.history for chunk in chunks[1:]]
+    if histories:
+        line += f", each after the first with {histories[0]} of history"
+        if len(histories) > 1 and histories[-1] != histories[0]:
+            line += f" (the last {histories[-1]})"
+    line += f"; {sum(calls for _, calls in plan)} denoiser calls at {steps} steps"
+    if forcing.ar_step:
+        line += f" (asynchronous: ar_step {forcing.ar_step}, blocks of {block})"
+    return line
+
+
 # --- the rollout --------------------------------------------------------------------------
 
 
