@@ -206,11 +206,13 @@ def forcing_figures(latent_frames: int = 128, steps: int = 25, seed: int = 0) ->
         latents = forcing_sample(LevelDenoiser(scheduler, "flow"), scheduler, noise, windows, steps=steps,
                                  forcing=forcing, generator=torch.Generator().manual_seed(seed + 1))
         seams = {c.start + c.history for c in chunks_for(windows)[1:]}
-        out[name] = {"seam_ratio": round(seam_ratio(latents, seams), 4), "drift": round(content_drift(latents, window), 4)}
+        out[name] = {"seam_ratio": round(seam_ratio(latents, seams), 4),
+                     "drift": round(content_drift(latents, window), 4)}
     scheduler = make("flow")
     fused = sample(ContentDenoiser(scheduler, "flow"), scheduler, noise, windows, steps=steps)
     edges = {s for s, _ in windows if s > 0} | {e for _, e in windows if e < latent_frames}
-    out["windowed"] = {"seam_ratio": round(seam_ratio(fused, edges), 4), "drift": round(content_drift(fused, window), 4)}
+    out["windowed"] = {"seam_ratio": round(seam_ratio(fused, edges), 4),
+                       "drift": round(content_drift(fused, window), 4)}
     clips = independent(noise, "flow", window, steps)
     out["independent"] = {"seam_ratio": round(seam_ratio(clips, set(range(window, latent_frames, window))), 4),
                           "drift": round(content_drift(clips, window), 4)}

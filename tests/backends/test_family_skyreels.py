@@ -85,7 +85,8 @@ def shot_noise_from(drawn: list[torch.Tensor], history: int) -> torch.Tensor:
 
 
 def our_rollout(c, noise, windows, steps: int, conds=None, guidance: float = 5.0, prompts=(PROMPT,), **rollout):
-    table = PromptTable.of(skyreels.encode_prompts(c, list(prompts), "cpu"), skyreels.encode_prompts(c, [NEGATIVE], "cpu"))
+    table = PromptTable.of(skyreels.encode_prompts(c, list(prompts), "cpu"),
+                           skyreels.encode_prompts(c, [NEGATIVE], "cpu"))
     frames = noise.shape[2]
     conds = conds or [FrameCond(0, 0, 0.0, 0)] * frames
     den = skyreels.Denoiser(c, table, conds, guidance, torch.float32)
@@ -202,7 +203,8 @@ def test_evaluations_per_output_frame_for_a_thousand_frames():
     (ar_step 5, blocks of 5) takes more calls: 30 steps + 5 per extra new block."""
     assert skyreels.evaluations_per_output_frame(1000, overlap=4, steps=30) == pytest.approx(0.3)
     assert skyreels.evaluations_per_output_frame(1000, overlap=5, steps=30) == pytest.approx(0.325)
-    slow = skyreels.evaluations_per_output_frame(1000, overlap=5, steps=30, forcing=skyreels.Forcing(ar_step=5), block=5)
+    slow = skyreels.evaluations_per_output_frame(1000, overlap=5, steps=30, forcing=skyreels.Forcing(ar_step=5),
+                                                 block=5)
     assert slow == pytest.approx(0.48333, abs=1e-4)
 
 
@@ -282,7 +284,8 @@ def test_a_morph_glides_per_latent_frame_and_a_pulse_guides_its_frame_harder(loa
     glide = [FrameCond(0, 1, k / 4, 0) for k in range(5)]
     pulsed = [dataclasses.replace(f, pulse=1.0) if k == 2 else f for k, f in enumerate(held)]
     with torch.no_grad():
-        a, b, p = (skyreels.Denoiser(c, table, conds, 5.0, torch.float32)(x, t, (0, 5)) for conds in (held, glide, pulsed))
+        a, b, p = (skyreels.Denoiser(c, table, conds, 5.0, torch.float32)(x, t, (0, 5))
+                   for conds in (held, glide, pulsed))
     assert a.shape == x.shape and float((a - b).abs().max()) > 1e-4
     assert float((p - a)[:, :, 2].abs().max()) > 1e-4  # the pulsed frame is guided harder
     torch.testing.assert_close(torch.cat([p[:, :, :2], p[:, :, 3:]], 2), torch.cat([a[:, :, :2], a[:, :, 3:]], 2),

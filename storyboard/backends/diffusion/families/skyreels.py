@@ -131,7 +131,8 @@ def load(source: str, model_id: str, kwargs: dict[str, Any], dtype: Any) -> Comp
         AutoencoderKLWan.load_config(source, subfolder="vae", **kwargs)
         scheduler_config = dict(UniPCMultistepScheduler.load_config(source, subfolder="scheduler", **kwargs))
         tokenizer = AutoTokenizer.from_pretrained(source, subfolder="tokenizer", **kwargs)
-        transformer = SkyReelsV2Transformer3DModel.from_pretrained(source, subfolder="transformer", dtype=dtype, **kwargs)
+        transformer = SkyReelsV2Transformer3DModel.from_pretrained(source, subfolder="transformer", dtype=dtype,
+                                                                   **kwargs)
         vae = AutoencoderKLWan.from_pretrained(source, subfolder="vae", dtype=dtype, **kwargs)
         text_encoder = UMT5EncoderModel.from_pretrained(source, subfolder="text_encoder", dtype=dtype, **kwargs)
     c = Components(tokenizer, text_encoder, transformer, vae, scheduler_config, model_id,
@@ -234,7 +235,8 @@ class Denoiser(FrameDenoiser):
         text = self.table.window(distinct).flatten(0, 1).unsqueeze(0)
         return text, (torch.tensor(index, dtype=torch.long) if len(distinct) > 1 else None)
 
-    def run(self, x: torch.Tensor, timestep: torch.Tensor, text: torch.Tensor, index: torch.Tensor | None) -> torch.Tensor:
+    def run(self, x: torch.Tensor, timestep: torch.Tensor, text: torch.Tensor,
+            index: torch.Tensor | None) -> torch.Tensor:
         """One DiT call; ``index`` the frames' slots in ``text`` (None: one text for all)."""
         self.c.slots.index = None if index is None else index.to(x.device)
         self.c.slots.slots = 1 if index is None else int(index.max()) + 1
@@ -300,10 +302,11 @@ def chunks_for(windows: Sequence[tuple[int, int]], block: int = 1) -> tuple[Chun
 
 def block_windows(windows: Sequence[tuple[int, int]], block: int) -> tuple[tuple[int, int], ...]:
     """The shot's windows laid in whole causal blocks of ``block`` latent frames: the first window's
-    size rounded down to whole blocks (at least one; a shot within one window is one chunk), the overlap (the first two windows') rounded up
-    (below the size), the shot's end rounded up (the rollout pads the extra frames with noise and
-    drops them), the last window aligned to that end as storyboard's windows are. The block-causal
-    self-attention needs whole blocks, and the history must be whole blocks to be held clean."""
+    size rounded down to whole blocks (at least one; a shot within one window is one chunk), the overlap
+    (the first two windows') rounded up (below the size), the shot's end rounded up (the rollout pads the
+    extra frames with noise and drops them), the last window aligned to that end as storyboard's windows
+    are. The block-causal self-attention needs whole blocks, and the history must be whole blocks to be
+    held clean."""
     end = -(-windows[-1][1] // block) * block
     if len(windows) == 1:  # a shot within one window: one chunk
         return ((0, end),)
