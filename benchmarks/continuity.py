@@ -174,6 +174,66 @@ def seam_figures(family: str, latent_frames: int = 128, steps: int = 25, seed: i
     }
 
 
+class LevelDenoiser(ContentDenoiser):
+    """:class:`ContentDenoiser`'s exact answer when each frame has its own noise level (flow matching,
+    ``t`` ``[n]`` per frame), as diffusion forcing feeds a chunk: the content ``c`` is inferred from all
+    frames, each weighted by its precision ``a_k^2 / b_k^2`` (a clean history frame fixes it)."""
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor, window: tuple[int, int]) -> torch.Tensor:
+        s, e = window[0] + self.offset, window[1] + self.offset
+        sigma = (torch.as_tensor(t, dtype=torch.float64).reshape(-1) / self.scheduler.config.num_train_timesteps)
+        a = (1 - sigma).view(1, 1, -1, 1, 1)
+        b = sigma.clamp_min(1e-6).view(1, 1, -1, 1, 1)
+        g = motion(torch.arange(s, e), self.phase).double()
+        residual = x.double() - a * g
+        c_hat = (a / b ** 2 * residual).sum(dim=2, keepdim=True) / (1 + (a ** 2 / b ** 2).sum(dim=2, keepdim=True))
+        x0_hat = c_hat + g
+        return ((x.double() - a * x0_hat) / b - x0_hat).float()
+
+
+def content_drift(latents: torch.Tensor, span: int) -> float:
+    """How far the content of the last ``span`` frames is from the first ``span``'s: mean |c_last - c_first|
+    over mean |c_first|, ``c`` a span's mean of ``x0 - g`` (0: the content held; about 1.4 for two
+    independent draws)."""
+    frames = latents.shape[2]
+    g = motion(torch.arange(frames), 0.3)
+    first = (latents[:, :, :span] - g[:, :, :span]).mean(dim=2)
+    last = (latents[:, :, -span:] - g[:, :, -span:]).mean(dim=2)
+    return float((last - first).abs().mean() / first.abs().mean())
+
+
+def forcing_figures(latent_frames: int = 128, steps: int = 25, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Seam ratio and drift of SkyReels-V2's diffusion forcing (the ``skyreels`` family's own rollout,
+    chunks of 25 latent frames with :data:`OVERLAP` of history) beside the other three ways, all on the
+    same known-answer denoiser; seams at each chunk's first new frame."""
+    from storyboard.backends.diffusion.families.skyreels import forcing_sample
+    from storyboard.backends.forcing import Forcing, chunks_for
+
+    window = 25
+    noise = torch.randn((1, SHAPE[0], latent_frames, *SHAPE[1:]), generator=torch.Generator().manual_seed(seed))
+    windows = windows_for(0, latent_frames, window, OVERLAP)
+    out: dict[str, dict[str, float]] = {}
+    for name, forcing in (("forcing", Forcing(addnoise_condition=0)), ("forcing_addnoise20", Forcing())):
+        scheduler = make("flow")
+        latents = forcing_sample(LevelDenoiser(scheduler, "flow"), scheduler, noise, windows, steps=steps,
+                                 forcing=forcing, generator=torch.Generator().manual_seed(seed + 1))
+        seams = {c.start + c.history for c in chunks_for(windows)[1:]}
+        out[name] = {"seam_ratio": round(seam_ratio(latents, seams), 4),
+                     "drift": round(content_drift(latents, window), 4)}
+    scheduler = make("flow")
+    fused = sample(ContentDenoiser(scheduler, "flow"), scheduler, noise, windows, steps=steps)
+    edges = {s for s, _ in windows if s > 0} | {e for _, e in windows if e < latent_frames}
+    out["windowed"] = {"seam_ratio": round(seam_ratio(fused, edges), 4),
+                       "drift": round(content_drift(fused, window), 4)}
+    clips = independent(noise, "flow", window, steps)
+    out["independent"] = {"seam_ratio": round(seam_ratio(clips, set(range(window, latent_frames, window))), 4),
+                          "drift": round(content_drift(clips, window), 4)}
+    tail, tail_edges = tail_conditioned(noise, "flow", window, OVERLAP, steps)
+    out["tail_conditioned"] = {"seam_ratio": round(seam_ratio(tail, tail_edges), 4),
+                               "drift": round(content_drift(tail, window), 4)}
+    return out
+
+
 def evals_per_output_frame(family: str, output_frames: int = 4096) -> float:
     """Latent frames the denoiser processes per output frame, with the family's window and overlap."""
     timing = registry.FAMILIES[family].timing
@@ -189,7 +249,7 @@ def peak_rss_child(family: str, frames: int) -> None:
     from storyboard.plan.compile import compile_plan
     from storyboard.script.load import load_script_text
 
-    tiny = {"unet3d": "tiny-random", "wan": "tiny-wan", "ltx": "tiny-ltx", "cogvideox": "tiny-cogvideox"}[family]
+    tiny = registry.FAMILIES[family].tiny
     text = (f"output: {{width: {SIZE}, height: {SIZE}, fps: 24}}\nmodel: {{id: {tiny}, steps: 2}}\n"
             f"scenes:\n  - {{duration: {frames}f, prompts: [a red room, a blue sea]}}\n")
     plan = compile_plan(load_script_text(text, "bench.yaml"))
@@ -224,6 +284,12 @@ def main() -> None:
                             "evals_per_output_frame": round(evals_per_output_frame(family), 4),
                             "seam_ratio": seam_figures(family), "peak_rss_mb": memory(family)}
     families["helios"] = {**helios_evaluations(), "seams": helios_seams()}  # chunks with history, not windows
+    from storyboard.backends.diffusion.families.skyreels import evaluations_per_output_frame
+
+    families["skyreels"] = {"window_latent_frames": 25, "overlap_latent_frames": OVERLAP,
+                            "evals_per_output_frame": round(evaluations_per_output_frame(4096, OVERLAP), 4),
+                            "evals_per_output_frame_1000": round(evaluations_per_output_frame(1000, OVERLAP), 4),
+                            "diffusion_forcing": forcing_figures(), "peak_rss_mb": memory("skyreels")}
     print(json.dumps({"families": families, "size_px": SIZE, "benchmark_seconds": round(time.perf_counter() - started, 1)}))
 
 

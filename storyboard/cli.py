@@ -348,6 +348,12 @@ def _dry_run(plan, args: argparse.Namespace) -> int:
     work = f" ({todo_evals} denoiser (latent) frame-evaluations at {steps} steps)" if steps else ""
     print(f"\n{todo} of {len(segments)} segments to render: {todo_frames} frames, "
           f"{todo_frames / plan.fps:.1f} s of video{work}; {len(segments) - todo} reused from {cache.folder}")
+    if steps:
+        from storyboard.views.timeline import latent_summary
+
+        summary = latent_summary(plan)  # the model's time: native and latent frames, windows or chunks with history
+        if summary:
+            print(summary)
     if args.ray:
         from storyboard.farm.schedule import describe
 

@@ -139,7 +139,12 @@ class Family:
       index is not at hand (``startswith:`` pieces match the id's start);
     - ``schedulers``: the ``model.scheduler`` values it samples with (``auto``: its default);
     - ``conditioning``: what it conditions each latent frame on;
-    - ``checkpoints``: hub ids of published models it drives (what a model picker offers).
+    - ``checkpoints``: hub ids of published models it drives (what a model picker offers);
+    - ``history``: what a chunked family keeps of earlier chunks, in latent frames;
+    - ``sampling``: how a shot is sampled: ``windows`` (every step, each window in turn, the
+      predictions fused), ``forcing`` (chunk after chunk, each with per-frame noise levels and the
+      last latent frames of the one before as history: :mod:`storyboard.backends.forcing`) or
+      ``chunks`` (whole chunks, each reading a compressed history).
     """
 
     name: str
@@ -157,6 +162,7 @@ class Family:
     conditioning: tuple[str, ...] = field(default=("prompt", "pulse"))
     checkpoints: tuple[str, ...] = ()
     history: tuple[int, ...] = ()  # a chunked family's history, in latent frames (Helios: long, mid, short)
+    sampling: str = "windows"  # windows (fused sliding windows), forcing (diffusion forcing), chunks (Helios)
 
     def named_by(self, hub_id: str) -> bool:
         """Whether a hub id's name says it is of this family (``Wan-AI/Wan2.1-...``)."""
@@ -250,7 +256,13 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            tiny_rule=SizeRule(16, 16), base_rule=SizeRule(16, 16), denoiser="transformer", rule=helios_rule,
            schedulers=("auto", "unipc", "euler"), hub_names=("startswith:bestwishysh/helios", "/helios-"),
            checkpoints=("BestWishYsh/Helios-Base", "BestWishYsh/Helios-Mid", "BestWishYsh/Helios-Distilled"),
-           history=(16, 2, 1)),
+           history=(16, 2, 1), sampling="chunks"),
+    Family("skyreels", ("SkyReelsV2DiffusionForcingPipeline",),
+           LatentTiming(ratio=4, causal_first=True, native_fps=24, clip_frames=97), "tiny-skyreels",
+           tiny_rule=SizeRule(16, 16, 16384, 16384), base_rule=SizeRule(16, 16), denoiser="transformer",
+           rule=wan_rule, schedulers=("auto", "unipc", "euler"), hub_names=("skyreels-v2-df",),
+           checkpoints=("Skywork/SkyReels-V2-DF-1.3B-540P-Diffusers", "Skywork/SkyReels-V2-DF-14B-540P-Diffusers",
+                        "Skywork/SkyReels-V2-DF-14B-720P-Diffusers"), sampling="forcing"),
 )}
 
 

@@ -69,6 +69,7 @@ def latent_summary(plan: Plan) -> str | None:
     """For a model that compresses time or has a native rate (Wan, LTX): its native fps, the native
     and latent frames the shots take, and the windows in latent frames. None for other models."""
     from storyboard.backends.latents import shot_latents
+    from storyboard.backends.registry import FAMILIES
     from storyboard.backends.sources import model_timing
 
     family, timing = model_timing(plan.model.id)
@@ -78,9 +79,18 @@ def latent_summary(plan: Plan) -> str | None:
     windows = sum(len(m.windows) for m in mapped)
     evaluations = sum(e - s for m in mapped for s, e in m.windows)
     rendered = sum(s.length for s in plan.shots)
-    if timing.chunked:  # an autoregressive family: chunks one after another, each reading the history it keeps
-        from storyboard.backends.registry import FAMILIES
+    if FAMILIES[family].sampling == "forcing":  # diffusion forcing: chunks with history and their calls, per shot
+        from storyboard.backends.forcing import describe_chunks
 
+        per_shot = "".join(f"\n  shot {s.index}: {describe_chunks(m.windows, plan.model.steps)}"
+                           for s, m in zip(plan.shots, mapped))
+        return (f"model {plan.model.id} ({family}): renders at {timing.native_fps:g} fps, shown at {plan.fps} fps; "
+                f"{plural(len(plan.shots), 'shot')}, {plural(sum(m.native for m in mapped), 'native frame')}, "
+                f"{plural(sum(m.latent for m in mapped), 'latent frame')}, made by diffusion forcing in chunks of up "
+                f"to {plural(timing.clip_latents, 'latent frame')}, each after the first carrying "
+                f"{plan.model.window.overlap} of history: {evaluations / max(1, rendered):.2f} latent-frame "
+                f"evaluations per output frame{per_shot}")
+    if timing.chunked:  # an autoregressive family: chunks one after another, each reading the history it keeps
         history = FAMILIES[family].history
         kept = (f"; each chunk reads {plural(sum(history), 'latent frame')} of history "
                 f"({' + '.join(str(h) for h in history)}) and its shot's first" if history else "")

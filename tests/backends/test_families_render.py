@@ -26,7 +26,7 @@ def test_an_example_renders_with_the_tiny_model(tmp_path, family):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["wan", "ltx", "cogvideox"])
+@pytest.mark.parametrize("family", ["wan", "ltx", "cogvideox", "skyreels"])
 def test_a_folder_the_stock_pipeline_saved_renders(tmp_path, family, capsys):
     import importlib
 

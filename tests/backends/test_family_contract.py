@@ -140,6 +140,7 @@ def test_a_new_family_is_one_entry_and_one_module(tmp_path, monkeypatch):
     assert [p.message for p in model_problems("tiny-tyo", 48, 48)] == [
         "'tiny-tyo' is not a model storyboard knows, nor a folder: did you mean 'tiny-toy'? (built in: "
         f"{', '.join(registry.built_in())})"]
+    assert registry.built_in()[:4] == ("preview", "tiny-random", "tiny-wan", "tiny-ltx")
     assert registry.built_in()[-1] == "tiny-toy"
 
     pytest.importorskip("torch")
