@@ -2,13 +2,16 @@
 
 For each family: Wan 2.1 T2V 1.3B at 832x480 (81-frame windows, 16 fps), LTX-Video 2B
 at 768x512 (121-frame windows, 24 fps), ModelScope 1.7B at 256x256 (16-frame windows,
-8 fps), CogVideoX 5B at 720x480 (49-frame windows, 8 fps). It prints one JSON line with, per family:
+8 fps), CogVideoX 5B at 720x480 (49-frame windows, 8 fps), SkyReels-V2 DF 1.3B at 960x544 (97-frame
+chunks by diffusion forcing, 24 fps); with ``--families ...,helios``, Helios 14B at 640x384 (33-frame chunks
+with history, 24 fps). It prints one JSON line with, per family:
 
 - ``ours_s_per_output_frame``: our windowed render of a one-minute shot (one prompt glide),
   all of it: text encoding, denoising, decoding; and its split ``split_s``
   (``encoder``, ``denoiser``, ``vae``);
 - ``stock_s_per_output_frame``: the stock diffusers pipeline (``WanPipeline``,
-  ``LTXPipeline``, ``TextToVideoSDPipeline``) making one native clip, times the clips
+  ``LTXPipeline``, ``TextToVideoSDPipeline``, ``CogVideoXPipeline``,
+  ``SkyReelsV2DiffusionForcingPipeline``, ``HeliosPipeline``) making one native clip, times the clips
   the same minute needs as independent clips (measured once, multiplied);
 - ``peak_gpu_gb``: ``torch.cuda.max_memory_allocated`` over our render of one and four
   minutes.
@@ -41,6 +44,7 @@ FULL = {  # family: (width, height, fps, model id shown)
     "ltx": (768, 512, 24, "LTX-Video 2B"),
     "unet3d": (256, 256, 8, "ModelScope 1.7B"),
     "cogvideox": (720, 480, 8, "CogVideoX 5B"),
+    "skyreels": (960, 544, 24, "SkyReels-V2 DF 1.3B 540P"),
     "helios": (640, 384, 24, "Helios 14B"),  # opt in: --families helios (a one-minute shot is 44 chunks of a 14B DiT)
 }
 
@@ -64,6 +68,18 @@ def full_size(family: str, dtype: torch.dtype, device: str):
                 text_encoder=UMT5EncoderModel(UMT5Config(vocab_size=256384, d_model=4096, d_kv=64, d_ff=10240,
                                                          num_layers=24, num_heads=64, feed_forward_proj="gated-gelu",
                                                          dense_act_fn="gelu_new")).to(dtype))
+        if family == "skyreels":  # SkyReels-V2-DF-1.3B: Wan 2.1 1.3B's DiT with the frame-rate embedding
+            from diffusers import AutoencoderKLWan, SkyReelsV2Transformer3DModel
+            from transformers import UMT5Config, UMT5EncoderModel
+
+            full = replace(tiny, transformer=SkyReelsV2Transformer3DModel(
+                num_attention_heads=12, attention_head_dim=128, ffn_dim=8960, num_layers=30, freq_dim=256,
+                text_dim=4096, inject_sample_info=True, num_frame_per_block=1).to(dtype),
+                vae=AutoencoderKLWan().to(dtype), text_length=512, model_id="skyreels-v2-df-1.3b-random",
+                text_encoder=UMT5EncoderModel(UMT5Config(
+                    vocab_size=256384, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
+                    feed_forward_proj="gated-gelu", dense_act_fn="gelu_new")).to(dtype))
+            return module, module.prepare(full)
         if family == "helios":  # HeliosTransformer3DModel's defaults are Helios' 14B DiT
             from diffusers import AutoencoderKLWan, HeliosTransformer3DModel
             from transformers import UMT5Config, UMT5EncoderModel
@@ -144,13 +160,19 @@ def stock_clip_s(family: str, components, width: int, height: int, steps: int) -
     """Seconds for the stock pipeline to make one native clip, and the clip's frames."""
     from diffusers import LTXPipeline, WanPipeline
 
-    frames = {"wan": 81, "ltx": 121, "unet3d": 16, "cogvideox": 49, "helios": 66}[family]  # helios: two chunks
+    frames = {"wan": 81, "ltx": 121, "unet3d": 16, "cogvideox": 49, "helios": 66, "skyreels": 97}[family]  # helios: 2 chunks
     if family == "cogvideox":
         from diffusers import CogVideoXPipeline
 
         pipe = CogVideoXPipeline(tokenizer=components.tokenizer, text_encoder=components.text_encoder,
                                  transformer=components.transformer, vae=components.vae,
                                  scheduler=_scheduler(family, components))
+    elif family == "skyreels":  # one chunk of 97 frames: base_num_frames, no history
+        from diffusers import SkyReelsV2DiffusionForcingPipeline
+
+        pipe = SkyReelsV2DiffusionForcingPipeline(tokenizer=components.tokenizer, text_encoder=components.text_encoder,
+                                                  transformer=components.transformer, vae=components.vae,
+                                                  scheduler=_scheduler(family, components))
     elif family == "helios":
         from diffusers import HeliosPipeline
 
@@ -191,10 +213,9 @@ def _scheduler(family: str, components):
         saved = components.scheduler_config.get("_class_name")
         kind = CogVideoXDPMScheduler if saved == "CogVideoXDPMScheduler" else CogVideoXDDIMScheduler
         return kind.from_config(components.scheduler_config)
-    if family == "helios":
-        from storyboard.backends.diffusion.families.helios import scheduler
-
-        return scheduler(components, "auto")
+    if family in ("helios", "skyreels"):
+        module = __import__(f"storyboard.backends.diffusion.families.{family}", fromlist=["scheduler"])
+        return module.scheduler(components, "auto")
     if family == "wan":
         return UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
     if family == "ltx":
@@ -235,7 +256,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="the tiny random models on the CPU, at 64x64")
     parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--families", default="wan,ltx,unet3d,cogvideox")
+    parser.add_argument("--families", default="wan,ltx,unet3d,cogvideox,skyreels",
+                        help="comma-separated; helios (a 14B DiT, 44 chunks a minute) is opt-in")
     args = parser.parse_args()
     tiny = args.tiny or not torch.cuda.is_available()
     device = "cuda" if torch.cuda.is_available() and not tiny else "cpu"
