@@ -98,7 +98,11 @@ def latent_summary(plan: Plan) -> str | None:
                 f"{plural(len(plan.shots), 'shot')}, {plural(sum(m.native for m in mapped), 'native frame')} in "
                 f"{plural(windows, 'chunk')} of {timing.clip_frames} frames ({timing.clip_latents} latent frames, "
                 f"decoded alone; {plural(timing.decoded_frames(sum(m.latent for m in mapped)), 'frame')} made){kept}: "
-                f"{evaluations / max(1, rendered):.2f} latent-frame evaluations per output frame")
+                f"{evaluations / max(1, rendered):.2f} latent-frame evaluations per output frame"
+                + "".join(f"\n  shot {s.index}: {plural(len(m.windows), 'chunk')} ({plural(m.latent, 'latent frame')}, "
+                          f"{plural(timing.decoded_frames(m.latent), 'native frame')} made, {m.native} used); "
+                          f"{len(m.windows) * plan.model.steps} denoiser calls at {plan.model.steps} steps"
+                          for s, m in zip(plan.shots, mapped)))
     return (f"model {plan.model.id} ({family}): renders at {timing.native_fps:g} fps, shown at {plan.fps} fps; "
             f"{plural(len(plan.shots), 'shot')}, {plural(sum(m.native for m in mapped), 'native frame')}, "
             f"{plural(sum(m.latent for m in mapped), 'latent frame')} ({timing.ratio} frames each, the first alone); "

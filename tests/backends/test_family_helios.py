@@ -275,7 +275,9 @@ def test_plan_states_the_chunks_and_the_history_each_reads(tmp_path, capsys):
     # shots of 7 s and 2 s at 24 fps: 168 and 48 native frames, in 6 and 2 chunks of 33 (264 frames made)
     assert ("model tiny-helios (helios): renders at 24 fps, shown at 12 fps; 2 shots, 216 native frames in 8 chunks "
             "of 33 frames (9 latent frames, decoded alone; 264 frames made); each chunk reads 19 latent frames of "
-            "history (16 + 2 + 1) and its shot's first: 0.67 latent-frame evaluations per output frame"
+            "history (16 + 2 + 1) and its shot's first: 0.67 latent-frame evaluations per output frame\n"
+            "  shot 0: 6 chunks (54 latent frames, 198 native frames made, 168 used); 150 denoiser calls at 25 steps\n"
+            "  shot 1: 2 chunks (18 latent frames, 66 native frames made, 48 used); 50 denoiser calls at 25 steps\n"
             ) in capsys.readouterr().out
 
 
