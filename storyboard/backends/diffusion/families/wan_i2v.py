@@ -24,9 +24,11 @@ An image at native frame ``n`` of the shot lies in latent frame ``k`` (``0`` for
 ``(k - s - 1) * 4 + 1 + (n - first frame of k)``, the same position inside the latent frame. So
 the start image conditions the first window, a keyframe the windows that hold it, the last image
 the last window. A window that holds no image gets the clip of zeros, mask 0. Its image embedding
-(Wan 2.1) is that of the first image it holds, else the latest image before it, else the first
-after it; FLF2V's second embedding is the last image it holds, else the first after it, else the
-first again. So the subject's picture reaches every window's cross-attention.
+(Wan 2.1) is that of the image the shot last showed at the window's first native frame (the latest
+at or before it; else the shot's first image); FLF2V's second is that of the image the shot shows
+next at the window's last native frame (the earliest at or after it; else the shot's last image).
+So the subject's picture reaches every window's cross-attention, and one window holding the shot's
+first and last frames reads them as the stock pipeline does.
 
 Images come as ``H x W x 3`` uint8 arrays keyed by native frame (:func:`encode_images`); an image of
 another aspect ratio is cropped about its centre to the output's, then resized (Lanczos) to it.
@@ -79,7 +81,8 @@ class WindowCondition:
     """What conditions one window: ``window`` its latent frames ``[start, end)``; ``frames`` the length of
     its own clip in frames (``(end - start - 1) * 4 + 1``); ``placed`` the images it holds as
     ``(frame of its clip, native frame of the shot)``, in order; ``embedded`` the native frames of the
-    images whose embeddings its cross-attention reads (first, then last; empty when the shot has none)."""
+    images whose embeddings its cross-attention reads: the one shown at or before its first frame and
+    the one at or after its last (empty when the shot has no image)."""
 
     window: tuple[int, int]
     frames: int
@@ -123,12 +126,10 @@ def window_conditions(windows: Sequence[tuple[int, int]], images: Sequence[int],
                 continue
             local = 0 if k == start else (k - start - 1) * timing.ratio + 1 + frame - timing.frames_of(k).start
             placed.setdefault(local, frame)
-        inside = [placed[f] for f in sorted(placed)]
-        before = [f for f in frames if latent_of(f, timing) < start]
-        after = [f for f in frames if latent_of(f, timing) >= end]
-        first = inside[0] if inside else before[-1] if before else after[0] if after else None
-        final = inside[-1] if inside else after[0] if after else first
-        embedded = () if first is None else (first, final)
+        begins, ends = timing.frames_of(start).start, timing.frames_of(end - 1).stop - 1  # native frames
+        before = [f for f in frames if f <= begins]
+        after = [f for f in frames if f >= ends]
+        embedded = () if not frames else (before[-1] if before else frames[0], after[0] if after else frames[-1])
         out.append(WindowCondition((start, end), timing.decoded_frames(end - start),
                                    tuple(sorted(placed.items())), embedded))
     return tuple(out)
