@@ -163,6 +163,23 @@ def test_a_window_that_starts_on_an_image_holds_it_at_its_first_frame():
         wan_i2v.window_conditions(WINDOWS, [0], LatentTiming(ratio=4))
 
 
+def test_output_frames_map_to_the_native_frames_the_images_condition():
+    """3 s at 8 fps: 24 output frames, 48 native frames in 13 latent frames (49 frames). The first output frame's
+    image goes to native frame 0, the last's to the model's last frame (48), a keyframe to the frame it shows."""
+    from storyboard.backends.latents import shot_latents
+    from storyboard.plan.data import ShotPlan
+
+    conds = tuple(FrameCond(0, 0, 0.0, 0) for _ in range(24))
+    mapped = shot_latents(ShotPlan(0, (0,), 0, 24, 24, ((0, 24),), conds), 8, wan_i2v.TIMING, 4)
+    assert (mapped.native, mapped.latent, mapped.shown[0], mapped.shown[10]) == (48, 13, 1, 21)
+    placed = wan_i2v.native_frames(mapped, {23: "last", 0: "start", 10: "key"})
+    assert placed == {0: "start", 21: "key", 48: "last"} and list(placed) == [0, 21, 48]
+    [plan] = wan_i2v.window_conditions(mapped.windows, list(placed))
+    assert plan.placed == ((0, 0), (21, 21), (48, 48)) and plan.frames == 49
+    with pytest.raises(ValueError, match="output frame 24 is outside the shot's 24 frames"):
+        wan_i2v.native_frames(mapped, {24: "late"})
+
+
 def test_each_windows_denoiser_call_receives_its_conditioning(saved):
     """A shot of four windows: every DiT call reads its window's mask and condition latents (the first and
     last windows' as the stock pipeline prepares a clip with that first image, or that last image) and the

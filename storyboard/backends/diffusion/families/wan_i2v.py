@@ -30,7 +30,8 @@ next at the window's last native frame (the earliest at or after it; else the sh
 So the subject's picture reaches every window's cross-attention, and one window holding the shot's
 first and last frames reads them as the stock pipeline does.
 
-Images come as ``H x W x 3`` uint8 arrays keyed by native frame (:func:`encode_images`); an image of
+Images come as ``H x W x 3`` uint8 arrays keyed by native frame (:func:`encode_images`; :func:`native_frames`
+maps the shot's output frames there: its first frame to native frame 0, its last to the model's last); an image of
 another aspect ratio is cropped about its centre to the output's, then resized (Lanczos) to it.
 A shot with no image is refused (:data:`NO_IMAGE`): an image-to-video model is not a text-to-video one.
 Wan 2.2 TI2V-5B's first-frame conditioning (``expand_timesteps``) is not driven here.
@@ -40,7 +41,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -53,6 +54,7 @@ from storyboard.backends.diffusion.families.base import (
     load_errors,
 )
 from storyboard.backends.diffusion.prompts import PromptTable
+from storyboard.backends.latents import LatentShot
 from storyboard.backends.registry import FAMILIES, LatentTiming, SizeRule, rule_from_configs, size_errors_text
 from storyboard.errors import UsageError
 from storyboard.plan.data import FrameCond
@@ -62,6 +64,7 @@ TINY = FAMILIES[NAME].tiny
 PIPELINES = FAMILIES[NAME].pipelines
 COMPONENTS = ("transformer", "vae", "text_encoder", "tokenizer", "scheduler")  # and image_encoder/ for Wan 2.1
 TIMING = FAMILIES[NAME].timing
+T = TypeVar("T")
 TEXT_LENGTH = 512  # the stock attention splits image tokens from text by this length: I2V models keep it
 SCHEDULERS = FAMILIES[NAME].schedulers
 MASK_CHANNELS = 4  # one per frame a latent frame holds (the VAE's temporal compression)
@@ -102,6 +105,21 @@ def latent_of(frame: int, timing: LatentTiming) -> int:
     if not timing.causal_first:
         return frame // timing.ratio
     return 0 if frame == 0 else (frame - 1) // timing.ratio + 1
+
+
+def native_frames(mapped: LatentShot, images: Mapping[int, T], timing: LatentTiming = TIMING) -> dict[int, T]:
+    """``images`` keyed by output frame of the shot (0: its first frame) re-keyed by the native frame each
+    conditions: the shot's first output frame goes to native frame 0 and its last to the last frame the
+    model renders (where Wan's first and last frames sit in training), any other to the native frame it
+    shows (``mapped.shown``). ``ValueError`` for an output frame outside the shot."""
+    last_output, last_native = len(mapped.shown) - 1, timing.decoded_frames(mapped.latent) - 1
+    out: dict[int, T] = {}
+    for frame, image in sorted(images.items()):
+        if not 0 <= frame <= last_output:
+            raise ValueError(f"an image at output frame {frame} is outside the shot's {last_output + 1} frames")
+        native = 0 if frame == 0 else last_native if frame == last_output else mapped.shown[frame]
+        out.setdefault(native, image)
+    return out
 
 
 def window_conditions(windows: Sequence[tuple[int, int]], images: Sequence[int],
@@ -285,13 +303,14 @@ def encode_clip(c: Components, length: int, placed: Mapping[int, torch.Tensor], 
                 device: str) -> torch.Tensor:
     """The condition ``[1, 4 + C, L, h, w]`` of a clip of ``length`` frames holding ``placed``
     (frame of the clip -> image ``[3, H, W]`` in ``[-1, 1]``), zeros elsewhere: as the stock pipeline's
-    ``prepare_latents`` builds it (the VAE's mode, normalised; mask 1 on the images' frames)."""
+    ``prepare_latents`` builds it (the VAE's mode, normalised; mask 1 on the images' frames). The VAE
+    runs where it is (an offloaded one on the CPU); the result is on ``device``."""
     vae = c.vae
-    vae_dtype = next(vae.parameters()).dtype
+    weight = next(vae.parameters())
     video = torch.zeros(1, 3, length, height, width)
     for frame, pixels in placed.items():
         video[0, :, frame] = pixels
-    latents = vae.encode(video.to(device, vae_dtype)).latent_dist.mode().float()
+    latents = vae.encode(video.to(weight.device, weight.dtype)).latent_dist.mode().float().to(device)
     z = vae.config.z_dim
     mean = torch.tensor(vae.config.latents_mean, device=device).view(1, z, 1, 1, 1)
     inverse_std = 1.0 / torch.tensor(vae.config.latents_std, device=device).view(1, z, 1, 1, 1)
@@ -309,10 +328,11 @@ def encode_clip(c: Components, length: int, placed: Mapping[int, torch.Tensor], 
 @torch.no_grad()
 def embed_images(c: Components, images: Sequence[np.ndarray], device: str) -> torch.Tensor:
     """CLIP embeddings ``[N, tokens, D]`` of ``images`` (uint8 arrays): the vision model's penultimate
-    hidden states, as the stock pipeline's ``encode_image``."""
+    hidden states, as the stock pipeline's ``encode_image`` (run where the encoder is; on ``device``)."""
     inputs = c.image_processor(images=list(images), return_tensors="pt")
-    pixels = inputs["pixel_values"].to(device, next(c.image_encoder.parameters()).dtype)
-    return c.image_encoder(pixel_values=pixels, output_hidden_states=True).hidden_states[-2].float()
+    weight = next(c.image_encoder.parameters())
+    pixels = inputs["pixel_values"].to(weight.device, weight.dtype)
+    return c.image_encoder(pixel_values=pixels, output_hidden_states=True).hidden_states[-2].float().to(device)
 
 
 def encode_images(c: Components, images: Mapping[int, Any], windows: Sequence[tuple[int, int]], device: str,
@@ -328,7 +348,7 @@ def encode_images(c: Components, images: Mapping[int, Any], windows: Sequence[tu
         raise UsageError(NO_IMAGE.format(model=c.model_id, family=NAME, text_models=text_models()))
     fitted = {frame: fit_image(check_image(frame, image), width, height) for frame, image in images.items()}
     plans = window_conditions(windows, list(fitted))
-    pixels = {frame: torch.from_numpy(image).permute(2, 0, 1).float() / 127.5 - 1.0 for frame, image in fitted.items()}
+    pixels = {frame: torch.tensor(image).permute(2, 0, 1).float() / 127.5 - 1.0 for frame, image in fitted.items()}
     clips: dict[Any, torch.Tensor] = {}
     for plan in plans:
         if plan.clip not in clips:
