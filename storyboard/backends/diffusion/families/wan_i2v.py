@@ -23,7 +23,9 @@ An image at native frame ``n`` of the shot lies in latent frame ``k`` (``0`` for
 ``0`` when ``k == s`` (a window's first latent frame holds one frame of its clip), else at
 ``(k - s - 1) * 4 + 1 + (n - first frame of k)``, the same position inside the latent frame. So
 the start image conditions the first window, a keyframe the windows that hold it, the last image
-the last window. A window that holds no image gets the clip of zeros, mask 0. Its image embedding
+the last window. An image on a window's first latent frame is read as a first frame (frame 0 of its
+clip, all four mask slots), as Wan is trained; the windows before it hold it at its own frame. A
+window that holds no image gets the clip of zeros, mask 0. Its image embedding
 (Wan 2.1) is that of the image the shot last showed at the window's first native frame (the latest
 at or before it; else the shot's first image); FLF2V's second is that of the image the shot shows
 next at the window's last native frame (the earliest at or after it; else the shot's last image).
