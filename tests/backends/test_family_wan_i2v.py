@@ -317,7 +317,7 @@ def test_hub_names_tell_image_to_video_ids_from_text_to_video_ones():
 
 
 @pytest.mark.xfail(strict=True, reason="registry.named_family takes the first entry that matches and wan's "
-                                       "'startswith:wan-ai/' claims every Wan-AI id: see the report's named_family diff")
+                                       "'startswith:wan-ai/' claims every Wan-AI id (see the h20-wani2v report)")
 def test_an_uncached_image_to_video_hub_id_is_taken_for_wan_i2v():
     assert registry.named_family("Wan-AI/Wan2.1-I2V-14B-480P-Diffusers") == "wan_i2v"
 

@@ -35,13 +35,15 @@ first and last frames reads them as the stock pipeline does.
 Images come as ``H x W x 3`` uint8 arrays keyed by native frame (:func:`encode_images`; :func:`native_frames`
 maps the shot's output frames there: its first frame to native frame 0, its last to the model's last); an image of
 another aspect ratio is cropped about its centre to the output's, then resized (Lanczos) to it.
+Wan 2.1 I2V (one embedding) takes a last image too: in the condition latents, the embedding staying
+the first image's (the stock pipeline fails on two embeddings for it).
 A shot with no image is refused (:data:`NO_IMAGE`): an image-to-video model is not a text-to-video one.
 Wan 2.2 TI2V-5B's first-frame conditioning (``expand_timesteps``) is not driven here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence, TypeVar
 
@@ -354,7 +356,8 @@ def encode_images(c: Components, images: Mapping[int, Any], windows: Sequence[tu
     clips: dict[Any, torch.Tensor] = {}
     for plan in plans:
         if plan.clip not in clips:
-            clips[plan.clip] = encode_clip(c, plan.frames, {f: pixels[n] for f, n in plan.placed}, height, width, device)
+            placed = {f: pixels[n] for f, n in plan.placed}
+            clips[plan.clip] = encode_clip(c, plan.frames, placed, height, width, device)
     reads = c.embeddings
     embeddings: dict[int, torch.Tensor] = {}
     if reads:
@@ -464,7 +467,8 @@ class Denoiser(wan.Denoiser):
         batch, text, index = self.batch(x, conds, guided)
         condition, embeddings = self.images.of(window)
         if condition.shape[2:] != batch.shape[2:]:
-            raise ValueError(f"window {window}: condition {tuple(condition.shape)} does not fit latents {tuple(batch.shape)}")
+            raise ValueError(f"window {window}: condition {tuple(condition.shape)} does not fit latents "
+                             f"{tuple(batch.shape)}")
         size = batch.shape[0]
         hidden = torch.cat([batch, condition.to(batch.device).expand(size, -1, -1, -1, -1)], dim=1)
         image = None
