@@ -1,7 +1,7 @@
 """The Hugging Face hub as every room sees it before asking it anything: whether it may be asked
 (offline), its address, and whether it answers.
 
-Reads environment variables only, and opens one TCP connection in :func:`hub_unreachable` (no
+Reads environment variables (and, to tell a folder from a hub id, whether a path exists) only, and opens one TCP connection in :func:`hub_unreachable` (no
 torch, no huggingface_hub import). The hub cache's layout and the model sources are the
 backends' (:mod:`storyboard.backends.hub`).
 """
@@ -9,6 +9,7 @@ backends' (:mod:`storyboard.backends.hub`).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 TRUE_VALUES = ("1", "ON", "YES", "TRUE")  # as huggingface_hub reads its boolean variables
 HUB_CHECK_S = 3.0  # seconds to wait for the hub before saying it cannot be reached
@@ -40,3 +41,9 @@ def hub_unreachable(timeout_s: float = HUB_CHECK_S) -> str | None:
             return None
     except OSError as exc:
         return f"{endpoint}: {exc.strerror or type(exc).__name__}"
+
+
+def looks_local(model_id: str) -> bool:
+    """Whether ``model_id`` names a folder (as the loader reads it) rather than a hub id."""
+    return (Path(model_id).expanduser().exists() or model_id.startswith((".", "/", "~"))
+            or model_id.count("/") > 1 or os.sep != "/" and os.sep in model_id)

@@ -24,12 +24,6 @@ def hub_cache_dir() -> Path:
     return base / "huggingface" / "hub"
 
 
-def looks_local(model_id: str) -> bool:
-    """Whether ``model_id`` names a folder (as the loader reads it) rather than a hub id."""
-    return (Path(model_id).expanduser().exists() or model_id.startswith((".", "/", "~"))
-            or model_id.count("/") > 1 or os.sep != "/" and os.sep in model_id)
-
-
 def cached_snapshot(model_id: str, revision: str | None = None) -> Path | None:
     """The hub cache's folder of ``model_id`` at ``revision`` (a branch, tag or commit; the default
     branch when None) when it holds a ``model_index.json``; None otherwise. The cache's layout:

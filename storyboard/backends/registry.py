@@ -166,9 +166,16 @@ class Family:
 
     def named_by(self, hub_id: str) -> bool:
         """Whether a hub id's name says it is of this family (``Wan-AI/Wan2.1-...``)."""
+        return self.naming(hub_id) > 0
+
+    def naming(self, hub_id: str) -> int:
+        """How specifically a hub id's name says it is of this family: the length of the longest of
+        :attr:`hub_names` it holds (0: none), so ``/wan2.1-i2v-`` outweighs ``wan-ai/``."""
         name = hub_id.lower()
-        return any(name.startswith(piece[len("startswith:"):]) if piece.startswith("startswith:") else piece in name
-                   for piece in self.hub_names)
+        found = [len(piece) - len("startswith:") if piece.startswith("startswith:") else len(piece)
+                 for piece in self.hub_names
+                 if (name.startswith(piece[len("startswith:"):]) if piece.startswith("startswith:") else piece in name)]
+        return max(found, default=0)
 
     def timing_of(self, index: Mapping[str, Any], denoiser: Mapping[str, Any] | None = None) -> LatentTiming:
         """The time of a model whose ``model_index.json`` holds ``index`` and whose denoiser's
@@ -296,7 +303,8 @@ def supported_pipelines() -> str:
 def named_family(hub_id: str) -> str | None:
     """A guess from a hub id's name (Wan-AI/Wan2.1-..., Lightricks/LTX-Video), for a model whose
     own index is not at hand."""
-    return next((name for name, family in FAMILIES.items() if family.named_by(hub_id)), None)
+    best = max(FAMILIES.values(), key=lambda family: family.naming(hub_id))
+    return best.name if best.naming(hub_id) else None
 
 
 def rule_from_configs(family: str, vae: Configs, denoiser: Configs) -> SizeRule:

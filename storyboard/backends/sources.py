@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from storyboard.backends.hub import cached_snapshot, looks_local
+from storyboard.backends.hub import cached_snapshot
 from storyboard.backends.registry import (
     FAMILIES,
     PREVIEW,
@@ -20,6 +20,7 @@ from storyboard.backends.registry import (
     pipeline_family,
     tiny_family,
 )
+from storyboard.hub import looks_local
 
 
 @dataclass(frozen=True)

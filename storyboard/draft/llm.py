@@ -23,8 +23,7 @@ from typing import Any
 
 from storyboard.draft.prompts import clean_prompt
 from storyboard.errors import UsageError
-from storyboard.backends.hub import looks_local
-from storyboard.hub import hub_offline, hub_unreachable
+from storyboard.hub import hub_offline, hub_unreachable, looks_local
 
 MAX_NEW_TOKENS = 48
 MAX_PASSAGE_WORDS = 400

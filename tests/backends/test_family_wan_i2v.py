@@ -316,10 +316,12 @@ def test_hub_names_tell_image_to_video_ids_from_text_to_video_ones():
                                                          "Wan-AI/Wan2.2-TI2V-5B-Diffusers", "Wan-AI/Wan2.1-VACE-14B"))
 
 
-@pytest.mark.xfail(strict=True, reason="registry.named_family takes the first entry that matches and wan's "
-                                       "'startswith:wan-ai/' claims every Wan-AI id (see the h20-wani2v report)")
-def test_an_uncached_image_to_video_hub_id_is_taken_for_wan_i2v():
+def test_an_uncached_hub_id_is_taken_for_the_family_its_name_says_most_specifically():
+    """wan's 'startswith:wan-ai/' holds every Wan-AI id; '/wan2.1-i2v-' says more."""
     assert registry.named_family("Wan-AI/Wan2.1-I2V-14B-480P-Diffusers") == "wan_i2v"
+    assert registry.named_family("Wan-AI/Wan2.2-I2V-A14B-Diffusers") == "wan_i2v"
+    assert registry.named_family("Wan-AI/Wan2.1-T2V-1.3B-Diffusers") == "wan"
+    assert registry.named_family("someone/not-a-video-model") is None
 
 
 def test_ti2v_saved_as_image_to_video_is_refused(saved, tmp_path):

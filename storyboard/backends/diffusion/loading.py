@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
-from storyboard.backends.hub import hub_cache_dir, looks_local
+from storyboard.backends.hub import hub_cache_dir
 from storyboard.backends.model_checks import missing_message
 from storyboard.backends.sources import locate_model
 from storyboard.errors import UsageError
-from storyboard.hub import hub_offline, hub_unreachable
+from storyboard.hub import hub_offline, hub_unreachable, looks_local
 
 T = TypeVar("T")
 
