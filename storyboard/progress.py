@@ -218,6 +218,7 @@ class Stage:
     step: int = -1  # the last 1/N of the work a plain line was printed for
     said: tuple[int, int] = (-1, -1)  # the counts (units, parts) the last plain line showed
     bar: Any = None  # its tqdm bar, on a terminal
+    bar_skipped: int = 0  # the skipped units the bar has taken in (outside its rate)
 
     @property
     def label(self) -> str:
@@ -303,6 +304,12 @@ class Console:
         s, bar = stage.started, stage.bar
         if s.fps:
             bar.set_postfix_str(f"{clock(stage.done / s.fps)}/{clock(s.total / s.fps)} video", refresh=False)
+        found = stage.skipped - stage.bar_skipped
+        if found > 0:  # done without work (reused): on the bar, but not in its rate, so the ETA is the work's
+            stage.bar_skipped = stage.skipped
+            bar.n += found
+            bar.last_print_n += found
+            bar.initial += found
         bar.update(stage.done - bar.n)
         parts = f"{stage.parts}/{plural(s.parts, s.part_unit)}"
         if s.parts and bar.postfix != parts:

@@ -136,6 +136,27 @@ def test_a_terminal_gets_a_bar_with_the_video_time_and_lines_above_it():
     assert drawn.endswith("\n"), "the render's bar stays on screen when it is done"
 
 
+def test_a_terminal_bars_eta_leaves_out_the_frames_reused_from_the_cache():
+    """A resumed render: 900 of 1,000 frames reused at once, then 10 frames rendered a second. The ETA
+    is the 90 frames left at the rendering's rate (9 s), not at a rate swollen by the reused ones."""
+    now = [0.0]
+    out = Terminal()
+    shown = Console(out)
+    shown(Started("render", 1000, "frame", fps=24))
+    bar = shown.stages["render"].bar
+    bar._time = lambda: now[0]  # tqdm's clock, in seconds from 0
+    bar.start_t = bar.last_print_t = 0.0
+    bar.mininterval = bar.miniters = 0
+    shown(Advanced("render", 900, 900))
+    for done in (910, 920, 930):
+        now[0] += 1.0
+        shown(Advanced("render", done, 900))
+    meter = bar.format_dict
+    assert meter["n"] == 930 and meter["initial"] == 900
+    left = (meter["total"] - meter["n"]) / meter["rate"]
+    assert left == pytest.approx(7.0, rel=0.01), meter  # 70 frames at 10 a second
+
+
 EXAMPLES = [Started("speak", 1200, "word", parts=40, part_unit="scene"), Advanced("render", 359, 100, 0),
             Finished("assemble"), Said("note: x", "warning"), SegmentsPlanned(3, 2, "/c"),
             SegmentStarted(1, 2, 4, ("b", "c"), 36, 12.0, 2),
