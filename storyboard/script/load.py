@@ -316,7 +316,8 @@ _PLAIN_TYPES = {
     "list_type": "expected a list", "tuple_type": "expected a list", "dict_type": "expected a mapping of fields",
     "model_type": "expected a mapping of fields", "model_attributes_type": "expected a mapping of fields",
 }
-_NOUNS = {"prompts": "prompt", "scenes": "scene", "music": "music track"}
+_NOUNS = {"prompts": "prompt", "scenes": "scene", "music": "music track", "images": "image", "subjects": "subject",
+          "keyframes": "keyframe"}
 
 
 def _plain(kind: str, loc: Loc, ctx: dict[str, Any], value: Any) -> str | None:
@@ -375,11 +376,18 @@ def _annotation_at(loc: Loc) -> Any:
         if isinstance(step, int):
             args = typing.get_args(ann)
             ann = args[0] if args else None
-        elif isinstance(ann, type) and issubclass(ann, BaseModel) and step in ann.model_fields:
-            ann = ann.model_fields[step].annotation
+        elif isinstance(ann, type) and issubclass(ann, BaseModel) and _field(ann, step) is not None:
+            ann = ann.model_fields[_field(ann, step)].annotation
+        elif typing.get_origin(ann) is dict:
+            ann = typing.get_args(ann)[1]  # a mapping's value (a subject by its name)
         else:
             return None
     return _unwrap(ann)
+
+
+def _field(model: type[BaseModel], written: str | int) -> str | None:
+    """The field of ``model`` a script writes as ``written`` (its alias, as ``continue`` for ``continue_``)."""
+    return next((name for name, f in model.model_fields.items() if (f.alias or name) == written), None)
 
 
 def _unwrap(ann: Any) -> Any:
@@ -394,7 +402,9 @@ def _unwrap(ann: Any) -> Any:
 
 def _fields_at(loc: Loc) -> list[str]:
     ann = _annotation_at(loc)
-    return list(ann.model_fields) if isinstance(ann, type) and issubclass(ann, BaseModel) else []
+    if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+        return []
+    return [f.alias or name for name, f in ann.model_fields.items()]
 
 
 def _literal_options(loc: Loc) -> list[str]:
