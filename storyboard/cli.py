@@ -272,6 +272,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
             continue
         print(f"{path}: ok: {plural(len(plan.scenes), 'scene')}, {plural(len(plan.shots), 'shot')}, "
               f"{plural(plan.total_frames, 'frame')}, {plan.duration_s:.3f} s at {plan.fps} fps; {outputs.describe()}")
+        from storyboard.views.timeline import media_summary
+
+        for line in media_summary(plan):  # each image's size, each control video's frames
+            print(f"  {line}")
     return 2 if failed else 0
 
 

@@ -122,6 +122,18 @@ class SizeRule:
 
 Configs = Mapping[str, Any]
 
+CONDITIONING: dict[str, str] = {  # what a family may condition a shot on (Family.conditioning), and its name in messages
+    "prompt": "prompts, per frame",
+    "pulse": "beat pulses",
+    "image": "start images (a shot begins on a picture)",
+    "last": "an image on a shot's last frame (first-and-last-frame models)",
+    "keyframes": "keyframes (images at any frame of a shot, its last included)",
+    "references": "subjects' reference images (in every frame of the scenes citing them)",
+    "control": "control videos (pose, depth or edge)",
+    "continue": "continued cuts (a shot starting from the last frames of the one before)",
+}
+IMPLIED: dict[str, tuple[str, ...]] = {"keyframes": ("image", "last")}  # a word that includes others
+
 
 @dataclass(frozen=True)
 class Family:
@@ -138,7 +150,10 @@ class Family:
     - ``hub_names``: lower-case pieces of a hub id that name the family, for a model whose own
       index is not at hand (``startswith:`` pieces match the id's start);
     - ``schedulers``: the ``model.scheduler`` values it samples with (``auto``: its default);
-    - ``conditioning``: what it conditions each latent frame on;
+    - ``conditioning``: what it conditions a shot on, in the words of :data:`CONDITIONING` (``prompt``
+      and ``pulse``: every family; ``image``, ``last``, ``keyframes``, ``references``, ``control`` and
+      ``continue``: those that take images); ``validate`` refuses a script asking a family for more
+      (:func:`taking` names the families that can);
     - ``checkpoints``: hub ids of published models it drives (what a model picker offers);
     - ``history``: what a chunked family keeps of earlier chunks, in latent frames;
     - ``sampling``: how a shot is sampled: ``windows`` (every step, each window in turn, the
@@ -163,6 +178,11 @@ class Family:
     checkpoints: tuple[str, ...] = ()
     history: tuple[int, ...] = ()  # a chunked family's history, in latent frames (Helios: long, mid, short)
     sampling: str = "windows"  # windows (fused sliding windows), forcing (diffusion forcing), chunks (Helios)
+
+    def takes(self, word: str) -> bool:
+        """Whether the family conditions on ``word`` (:data:`CONDITIONING`): listed, or implied by a word
+        listed (frames at any index include the first and the last)."""
+        return word in self.conditioning or any(word in IMPLIED.get(w, ()) for w in self.conditioning)
 
     def named_by(self, hub_id: str) -> bool:
         """Whether a hub id's name says it is of this family (``Wan-AI/Wan2.1-...``)."""
@@ -264,6 +284,11 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            checkpoints=("Skywork/SkyReels-V2-DF-1.3B-540P-Diffusers", "Skywork/SkyReels-V2-DF-14B-540P-Diffusers",
                         "Skywork/SkyReels-V2-DF-14B-720P-Diffusers"), sampling="forcing"),
 )}
+
+
+def taking(word: str) -> tuple["Family", ...]:
+    """The families whose ``conditioning`` holds ``word`` (one of :data:`CONDITIONING`)."""
+    return tuple(family for family in FAMILIES.values() if family.takes(word))
 
 
 def tiny_family(model_id: str) -> str | None:
