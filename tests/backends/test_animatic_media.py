@@ -142,3 +142,42 @@ def test_the_rendered_video_shows_the_keyframe_on_its_frame(tmp_path):
     picture = np.asarray(covering(key.path, key.sha256, W, H)).astype(int)
     errors = [np.abs(_middle(frames[f]) - _middle(picture)).mean() for f in range(len(frames))]
     assert int(np.argmin(errors)) == key.frame and errors[key.frame] < 4  # H.264's loss, no more
+
+
+def test_the_sketches_are_drawn_the_same_every_time(tmp_path):
+    from storyboard.media.sketch import PICTURES, sketch
+
+    first = sketch(tmp_path / "a")
+    assert [p.name for p in first] == list(PICTURES)
+    assert sketch(tmp_path / "a") == []  # kept
+    again = sketch(tmp_path / "b")
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in again]
+    with Image.open(first[0]) as mara:
+        assert mara.size == (512, 512) and mara.getpixel((256, 300)) == (240, 196, 32)  # the yellow raincoat
+
+
+@pytest.mark.slow
+def test_the_characters_example_renders_with_the_preview_showing_its_pictures(tmp_path, example_media):
+    from helpers import ROOT, probe
+
+    out = tmp_path / "characters.mp4"
+    result = run_cli("render", str(ROOT / "examples" / "characters.yaml"), "-o", str(out), "-q",
+                     "--cache", str(tmp_path / "cache"))
+    assert result.returncode == 0, result.stderr
+    plan = plan_script(load(ROOT / "examples" / "characters.yaml")).plan
+    info = probe(out)
+    assert (info.frames, info.width, info.height) == (plan.total_frames, 768, 432)
+    start, last = plan.shots[0].media.images[0], plan.shots[2].media.images[-1]
+    assert (start.frame, last.role) == (0, "last")
+    for key in (start, last):
+        picture = np.asarray(covering(key.path, key.sha256, 768, 432)).astype(int)
+        band = slice(60, 240), slice(230, 500)  # between the inset, the thumbnails, the header and the prompt box
+        assert np.abs(_frame_of(out, key.frame, 768, 432)[band].astype(int) - picture[band]).mean() < 4, key.path
+
+
+def _frame_of(video, index: int, width: int, height: int) -> np.ndarray:
+    """Frame ``index`` of a video, decoded alone."""
+    raw = subprocess.run([ffmpeg(), "-loglevel", "error", "-i", str(video), "-vf", f"select=eq(n\\,{index})",
+                          "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True,
+                         check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(height, width, 3)

@@ -164,3 +164,22 @@ def test_each_file_is_probed_once_however_often_it_is_named(tmp_path, monkeypatc
     monkeypatch.setattr(probe, "probe_image", lambda p: calls.append(p) or real(p))
     _, media = probe_media_files(load(script))
     assert len(calls) == 1 and list(media.images) == [str(tmp_path / "a.png")]
+
+
+def test_the_studio_and_confine_refuse_media_outside_their_folder(tmp_path):
+    from storyboard.studio.checks import path_problems
+    from storyboard.studio.folder import Folder
+
+    root = tmp_path / "studio"
+    root.mkdir()
+    picture(tmp_path / "outside.png")
+    picture(root / "inside.png")
+    script = write(root / "s.yaml", """
+        subjects: {mara: {description: a girl, images: ../outside.png}}
+        scenes:
+          - {duration: 1s, prompts: a, image: inside.png, control: {video: /etc, kind: edge}}
+    """)
+    refused = path_problems(load(script), Folder.at(str(root)))
+    assert [(e.path, e.message.split(";")[0]) for e in refused] == [
+        (("subjects", "mara", "images"), f"'../outside.png' leaves the studio's folder ({root.resolve()})"),
+        (("scenes", 0, "control", "video"), f"'/etc' leaves the studio's folder ({root.resolve()})")]
