@@ -72,6 +72,9 @@ class Checked:
             lines.append(f"{self.name}: ok: {plural(len(plan.scenes), 'scene')}, {plural(len(plan.shots), 'shot')}, "
                          f"{plural(plan.total_frames, 'frame')}, {plan.duration_s:.3f} s at {plan.fps} fps; "
                          f"{self.outputs.describe()}")
+            from storyboard.views.timeline import media_summary
+
+            lines += [f"  {line}" for line in media_summary(plan)]  # each image's size, each control video's frames
         return "\n".join(lines)
 
 

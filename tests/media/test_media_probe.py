@@ -183,3 +183,15 @@ def test_the_studio_and_confine_refuse_media_outside_their_folder(tmp_path):
     assert [(e.path, e.message.split(";")[0]) for e in refused] == [
         (("subjects", "mara", "images"), f"'../outside.png' leaves the studio's folder ({root.resolve()})"),
         (("scenes", 0, "control", "video"), f"'/etc' leaves the studio's folder ({root.resolve()})")]
+
+
+def test_the_studio_reports_media_as_validate_does(tmp_path):
+    from storyboard.studio.checks import check_text
+    from storyboard.studio.folder import Folder
+
+    picture(tmp_path / "a.png", (40, 30))
+    text = "scenes:\n  - {duration: 1s, prompts: a, image: a.png}\n"
+    script = write(tmp_path / "s.yaml", text)
+    said = run_cli("validate", "s.yaml", cwd=tmp_path)
+    assert said.returncode == 0 and said.stdout.splitlines()[1:] == ["  image a.png: 40x30"]
+    assert check_text(text, script, Folder.at(str(tmp_path))).report() == said.stdout.rstrip("\n")
