@@ -155,6 +155,8 @@ class Family:
       ``continue``: those that take images); ``validate`` refuses a script asking a family for more
       (:func:`taking` names the families that can);
     - ``checkpoints``: hub ids of published models it drives (what a model picker offers);
+    - ``anchor``: how strongly a long shot's windows are pulled toward its first (0 to 1) when the
+      script sets no ``anchor`` (:meth:`anchor_strength`); 0: off;
     - ``history``: what a chunked family keeps of earlier chunks, in latent frames;
     - ``sampling``: how a shot is sampled: ``windows`` (every step, each window in turn, the
       predictions fused), ``forcing`` (chunk after chunk, each with per-frame noise levels and the
@@ -178,6 +180,11 @@ class Family:
     checkpoints: tuple[str, ...] = ()
     history: tuple[int, ...] = ()  # a chunked family's history, in latent frames (Helios: long, mid, short)
     sampling: str = "windows"  # windows (fused sliding windows), forcing (diffusion forcing), chunks (Helios)
+    anchor: float = 0.0  # colour anchoring's default strength, 0 to 1 (0: off), where the script sets none
+
+    def anchor_strength(self, asked: float | None) -> float:
+        """The anchoring a shot gets: what its script asked (``ShotMedia.anchor``), else the family's default."""
+        return self.anchor if asked is None else asked
 
     def takes(self, word: str) -> bool:
         """Whether the family conditions on ``word`` (:data:`CONDITIONING`): listed, or implied by a word

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from storyboard.plan.data import Plan, ShotPlan
 from storyboard.words import plural
+
+if TYPE_CHECKING:
+    from storyboard.backends.registry import Family
 
 
 def _short(text: str, width: int) -> str:
@@ -122,11 +126,13 @@ def conditioning_lines(plan: Plan) -> list[str]:
         return []
     names = short_names(plan)
     holding = window_finder(plan)
+    family = model_family(plan)
     subjects = {s.name: s for s in plan.subjects}
     lines = ["", "conditioning (frames are the video's):"]
     for shot in shots:
         media = shot.media
-        anchor = "the family's default" if media.anchor is None else f"{media.anchor:g}"
+        anchor = f"{media.anchor:g}" if media.anchor is not None else "the family's default" if family is None \
+            else f"{family.anchor_strength(None):g} ({family.name}'s default)"
         head = f"  shot {shot.index} ({plan.timecode(shot.start)}-{plan.timecode(shot.end)}, frames {shot.start}-" \
                f"{shot.end - 1}): anchoring {anchor}"
         lines.append(head + (f"; continues from shot {shot.index - 1}'s last frames" if media.continues else ""))
@@ -143,6 +149,16 @@ def conditioning_lines(plan: Plan) -> list[str]:
                          f"{c.source_fps:g} fps): its frames {c.source_frame(c.start)}-{c.source_frame(c.end - 1)} "
                          f"on frames {c.start}-{c.end - 1}")
     return lines
+
+
+def model_family(plan: Plan) -> "Family | None":
+    """The registry's entry for the plan's model, None for the preview or a model not told apart."""
+    if plan.model.id == "preview":
+        return None
+    from storyboard.backends.registry import FAMILIES
+    from storyboard.backends.sources import model_timing
+
+    return FAMILIES.get(model_timing(plan.model.id)[0] or "")
 
 
 def short_names(plan: Plan) -> dict[str, str]:

@@ -46,11 +46,13 @@ def test_plan_shows_which_images_and_subjects_condition_which_frames_and_windows
 def test_a_latent_models_windows_are_named_through_its_latent_frames(tmp_path, monkeypatch):
     wan = registry.FAMILIES["wan"]
     monkeypatch.setitem(registry.FAMILIES, "wan", registry.replace(wan, conditioning=(
-        "prompt", "pulse", "keyframes", "references", "control", "continue")))
+        "prompt", "pulse", "keyframes", "references", "control", "continue"), anchor=0.3))
     plan = plan_script(load(_script(tmp_path), model="tiny-wan")).plan
     lines = conditioning_lines(plan)
     # 10 fps shown, 16 fps rendered: frame 6 (0.6 s) shows native frame 10, in latent frame 3 (frames 9-12).
     assert "    keyframe key.png (32x16) on frame 6 (0:00.600), latent frame 3, window 0" in lines
+    # The anchoring the script leaves out is the family's; the one it sets, its own.
+    assert lines[2].endswith("anchoring 0.3 (wan's default)") and "anchoring 0.5;" in lines[6]
 
 
 def test_validate_reports_each_images_size_and_each_control_videos_frames(tmp_path):
