@@ -195,3 +195,13 @@ def test_the_studio_reports_media_as_validate_does(tmp_path):
     said = run_cli("validate", "s.yaml", cwd=tmp_path)
     assert said.returncode == 0 and said.stdout.splitlines()[1:] == ["  image a.png: 40x30"]
     assert check_text(text, script, Folder.at(str(tmp_path))).report() == said.stdout.rstrip("\n")
+
+
+def test_render_refuses_an_image_for_a_text_only_model_before_any_work(tmp_path):
+    picture(tmp_path / "a.png")
+    script = write(tmp_path / "s.yaml", "scenes:\n  - {duration: 1s, prompts: a, keyframes: [{at: end, image: a.png}]}\n")
+    result = run_cli("render", str(script), "--model", "tiny-random", "-q")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{script}:2:44: error: scenes[0].keyframes: model 'tiny-random' (unet3d) "
+                                    "cannot take an image on a shot's last frame")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "s.yaml"]  # no video, no cache
