@@ -202,6 +202,6 @@ def test_render_refuses_an_image_for_a_text_only_model_before_any_work(tmp_path)
     script = write(tmp_path / "s.yaml", "scenes:\n  - {duration: 1s, prompts: a, keyframes: [{at: end, image: a.png}]}\n")
     result = run_cli("render", str(script), "--model", "tiny-random", "-q")
     assert result.returncode == 2
-    assert result.stderr.startswith(f"{script}:2:44: error: scenes[0].keyframes: model 'tiny-random' (unet3d) "
+    assert result.stderr.startswith(f"{script}:2:43: error: scenes[0].keyframes: model 'tiny-random' (unet3d) "
                                     "cannot take an image on a shot's last frame")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "s.yaml"]  # no video, no cache
