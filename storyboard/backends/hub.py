@@ -27,7 +27,7 @@ def hub_cache_dir() -> Path:
 def looks_local(model_id: str) -> bool:
     """Whether ``model_id`` names a folder (as the loader reads it) rather than a hub id."""
     return (Path(model_id).expanduser().exists() or model_id.startswith((".", "/", "~"))
-            or model_id.count("/") > 1)
+            or model_id.count("/") > 1 or os.sep != "/" and os.sep in model_id)
 
 
 def cached_snapshot(model_id: str, revision: str | None = None) -> Path | None:

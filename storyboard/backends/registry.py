@@ -290,6 +290,13 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            rule=wan_rule, schedulers=("auto", "unipc", "euler"), hub_names=("skyreels-v2-df",),
            checkpoints=("Skywork/SkyReels-V2-DF-1.3B-540P-Diffusers", "Skywork/SkyReels-V2-DF-14B-540P-Diffusers",
                         "Skywork/SkyReels-V2-DF-14B-720P-Diffusers"), sampling="forcing"),
+    Family("wan_i2v", ("WanImageToVideoPipeline",), LatentTiming(ratio=4, causal_first=True, native_fps=16, clip_frames=81),
+           "tiny-wan-i2v", tiny_rule=SizeRule(16, 16, 16384, 16384), base_rule=SizeRule(16, 16),
+           denoiser="transformer", rule=wan_rule, schedulers=("auto", "unipc", "euler"),
+           hub_names=("/wan2.1-i2v-", "/wan2.2-i2v-", "/wan2.1-flf2v-"),
+           conditioning=("prompt", "pulse", "image", "last_image", "keyframes"),
+           checkpoints=("Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", "Wan-AI/Wan2.1-I2V-14B-720P-Diffusers",
+                        "Wan-AI/Wan2.2-I2V-A14B-Diffusers", "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers")),
 )}
 
 

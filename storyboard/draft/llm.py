@@ -18,12 +18,12 @@ transformers and torch are imported inside the functions: drafting without ``--l
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 from typing import Any
 
 from storyboard.draft.prompts import clean_prompt
 from storyboard.errors import UsageError
+from storyboard.backends.hub import looks_local
 from storyboard.hub import hub_offline, hub_unreachable
 
 MAX_NEW_TOKENS = 48
@@ -48,7 +48,7 @@ def load_model(name: str) -> tuple[Any, Any]:
     if importlib.util.find_spec("transformers") is None or importlib.util.find_spec("torch") is None:
         raise UsageError(f"--llm {name}: needs transformers and torch (pip install 'storyboard[diffusion]')")
     folder = Path(name).expanduser()
-    if folder.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep != "/" and os.sep in name:
+    if looks_local(name):  # a folder, as the model loader tells them from hub ids
         if not folder.is_dir():
             raise UsageError(f"--llm {name}: no such model folder")
         try:
@@ -64,7 +64,7 @@ def load_model(name: str) -> tuple[Any, Any]:
         raise UsageError(f"--llm {name}: cannot load it from the local cache ({type(exc).__name__}: {exc})") from None
     if hub_offline():
         raise UsageError(f"--llm {name}: not in the local Hugging Face cache, and HF_HUB_OFFLINE is set; download it "
-                         "first (huggingface-cli download ...) or pass a model folder")
+                         f"first (hf download {name}) or pass a model folder")
     if unreachable := hub_unreachable():
         raise UsageError(f"--llm {name}: not in the local Hugging Face cache, and the hub cannot be reached "
                          f"({unreachable}); download it first or pass a model folder")

@@ -415,7 +415,8 @@ def test_llm_that_is_not_there_fails_in_seconds(tmp_path):
     assert env_offline == "1"  # conftest: the hub is never asked
     result = run_cli("draft", str(article), "--llm", "nobody-here/no-such-model")
     assert result.returncode == 2
-    assert "--llm nobody-here/no-such-model: not in the local Hugging Face cache, and HF_HUB_OFFLINE is set" in result.stderr
+    assert ("--llm nobody-here/no-such-model: not in the local Hugging Face cache, and HF_HUB_OFFLINE is set; download "
+            "it first (hf download nobody-here/no-such-model) or pass a model folder") in result.stderr
     result = run_cli("draft", str(article), "--llm", str(tmp_path / "no" / "folder"))
     assert result.returncode == 2 and "no such model folder" in result.stderr
     assert children_cpu_s() - started < 60
