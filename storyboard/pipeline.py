@@ -245,7 +245,7 @@ def conditioning_asked(script: "Script", plan: "Plan") -> list[tuple[tuple, str]
         for key in shot.media.images:
             scene = board.scenes[key.scene]
             written_start = scene.image is not None and key.frame == plan.scenes[key.scene].start
-            word = "image" if key.role == "start" else "last" if key.role == "last" else "keyframes"
+            word = "image" if key.role == "start" else "last_image" if key.role == "last" else "keyframes"
             asks[("scenes", key.scene, "image" if written_start else "keyframes"), word] = None
         if shot.media.continues:
             asks[("scenes", shot.scenes[0], "continue"), "continue"] = None

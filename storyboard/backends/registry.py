@@ -126,13 +126,13 @@ CONDITIONING: dict[str, str] = {  # what a family may condition a shot on (Famil
     "prompt": "prompts, per frame",
     "pulse": "beat pulses",
     "image": "start images (a shot begins on a picture)",
-    "last": "an image on a shot's last frame (first-and-last-frame models)",
+    "last_image": "an image on a shot's last frame (first-and-last-frame models)",
     "keyframes": "keyframes (images at any frame of a shot, its last included)",
     "references": "subjects' reference images (in every frame of the scenes citing them)",
     "control": "control videos (pose, depth or edge)",
     "continue": "continued cuts (a shot starting from the last frames of the one before)",
 }
-IMPLIED: dict[str, tuple[str, ...]] = {"keyframes": ("image", "last")}  # a word that includes others
+IMPLIED: dict[str, tuple[str, ...]] = {"keyframes": ("image", "last_image")}  # a word that includes others
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ class Family:
       index is not at hand (``startswith:`` pieces match the id's start);
     - ``schedulers``: the ``model.scheduler`` values it samples with (``auto``: its default);
     - ``conditioning``: what it conditions a shot on, in the words of :data:`CONDITIONING` (``prompt``
-      and ``pulse``: every family; ``image``, ``last``, ``keyframes``, ``references``, ``control`` and
+      and ``pulse``: every family; ``image``, ``last_image``, ``keyframes``, ``references``, ``control`` and
       ``continue``: those that take images); ``validate`` refuses a script asking a family for more
       (:func:`taking` names the families that can);
     - ``checkpoints``: hub ids of published models it drives (what a model picker offers);
@@ -182,15 +182,6 @@ class Family:
     sampling: str = "windows"  # windows (fused sliding windows), forcing (diffusion forcing), chunks (Helios)
     anchor: float = 0.0  # colour anchoring's default strength, 0 to 1 (0: off), where the script sets none
 
-    def anchor_strength(self, asked: float | None) -> float:
-        """The anchoring a shot gets: what its script asked (``ShotMedia.anchor``), else the family's default."""
-        return self.anchor if asked is None else asked
-
-    def takes(self, word: str) -> bool:
-        """Whether the family conditions on ``word`` (:data:`CONDITIONING`): listed, or implied by a word
-        listed (frames at any index include the first and the last)."""
-        return word in self.conditioning or any(word in IMPLIED.get(w, ()) for w in self.conditioning)
-
     def named_by(self, hub_id: str) -> bool:
         """Whether a hub id's name says it is of this family (``Wan-AI/Wan2.1-...``)."""
         name = hub_id.lower()
@@ -203,6 +194,15 @@ class Family:
         found = [timing for key, timing in self.index_timings if index.get(key)]
         found += [timing for key, timing in self.config_timings if (denoiser or {}).get(key)]
         return found[0] if found else self.timing
+
+    def takes(self, word: str) -> bool:
+        """Whether the family conditions on ``word`` (:data:`CONDITIONING`): listed, or implied by a word
+        listed (frames at any index include the first and the last)."""
+        return word in self.conditioning or any(word in IMPLIED.get(w, ()) for w in self.conditioning)
+
+    def anchor_strength(self, asked: float | None) -> float:
+        """The anchoring a shot gets: what its script asked (``ShotMedia.anchor``), else the family's default."""
+        return self.anchor if asked is None else asked
 
 
 # --- size rules from configs, one per family ------------------------------------------------

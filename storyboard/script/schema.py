@@ -397,7 +397,7 @@ class Subject(_Strict):
     frame of those scenes; the preview shows them as thumbnails."""
 
     description: str = Field(min_length=1, description="What it is, in a few words (e.g. 'a girl of ten in a "
-                             "yellow raincoat'); models that take no reference images read it with the prompt.")
+                             "yellow raincoat'); the plan keeps it with the subject's images.")
     images: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1, description="One or more reference images (PNG, JPEG, WebP, ...), "
                               "relative to the script's folder; one path or a list.")
 

@@ -126,19 +126,24 @@ def test_an_image_given_to_a_text_only_model_is_refused_naming_who_can(tmp_path,
     with pytest.raises(ScriptErrors) as caught:
         plan_script(load(script))
     said = {e.path: e.message for e in caught.value.errors}
+    takers = [f for f in registry.FAMILIES.values() if f.takes("image")]
     assert said[("scenes", 0, "image")] == (
         "model 'tiny-random' (unet3d) cannot take start images (a shot begins on a picture): it conditions on "
-        "prompt and pulse only; no model family storyboard drives takes start images yet: only the preview draws "
-        "them for now (--model preview)")
-    assert "cannot take subjects' reference images" in said[("scenes", 0, "subjects")]
-    # Once a family registers what it takes, the message names it and its checkpoints.
+        "prompt and pulse only; start images are taken by "
+        + ", ".join(f"{f.name} ({', '.join(f.checkpoints)})" for f in takers) + " and the preview")
+    assert "wan_i2v (Wan-AI/Wan2.1-I2V-14B-480P-Diffusers, " in said[("scenes", 0, "image")]
+    # What no family takes yet, only the preview draws.
+    assert said[("scenes", 0, "subjects")] == (
+        "model 'tiny-random' (unet3d) cannot take subjects' reference images (in every frame of the scenes citing "
+        "them): it conditions on prompt and pulse only; no model family storyboard drives takes subjects' reference "
+        "images yet: only the preview draws them for now (--model preview)")
+    # A family that registers what it takes is named too, with its checkpoints, by a word that implies it.
     wan = registry.FAMILIES["wan"]
     monkeypatch.setitem(registry.FAMILIES, "wan", registry.replace(wan, conditioning=("prompt", "pulse", "keyframes")))
     with pytest.raises(ScriptErrors) as caught:
         plan_script(load(script))
     said = {e.path: e.message for e in caught.value.errors}
-    assert said[("scenes", 0, "image")].endswith(
-        "start images are taken by wan (Wan-AI/Wan2.1-T2V-1.3B-Diffusers) and the preview")
+    assert "start images are taken by wan (Wan-AI/Wan2.1-T2V-1.3B-Diffusers), wan_i2v (" in said[("scenes", 0, "image")]
     assert plan_script(load(script, model="preview")).plan.shots[0].media.images[0].role == "start"
 
 
