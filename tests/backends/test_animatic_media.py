@@ -181,3 +181,14 @@ def _frame_of(video, index: int, width: int, height: int) -> np.ndarray:
                           "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True,
                          check=True).stdout
     return np.frombuffer(raw, np.uint8).reshape(height, width, 3)
+
+
+def test_a_shots_images_are_read_for_a_family_keyed_by_frame_from_its_start(tmp_path):
+    from storyboard.backends.media_files import shot_images
+
+    plan = plan_script(load(_pictures(tmp_path))).plan
+    images = shot_images(plan.shots[0])
+    assert sorted(images) == [0, 12]  # the start image, the keyframe at 1.2 s
+    assert images[0].shape == (60, 90, 3) and images[0].dtype == np.uint8 and tuple(images[0][5, 5]) == (220, 30, 30)
+    assert images[12].shape == (150, 200, 3)
+    assert shot_images(plan.shots[1]) == {}

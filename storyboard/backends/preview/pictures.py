@@ -9,13 +9,12 @@ no GPU.
 
 Every file is read once per process (images) or streamed (control videos), and checked against the
 plan's SHA-256: a file changed since the plan was made would not be what the segment cache keys on,
-so it is refused (:class:`ChangedMedia`).
+so it is refused (:class:`~storyboard.backends.media_files.ChangedMedia`).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 import subprocess
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
+from storyboard.backends.media_files import ChangedMedia, checked_bytes, read_image
 from storyboard.files import ffmpeg_exe
 from storyboard.plan.data import ControlSpan, Plan, ShotPlan
 from storyboard.typography.drawing import draw_line
@@ -30,10 +30,6 @@ from storyboard.typography.drawing import draw_line
 FADE_S = 0.5  # seconds an image takes to fade in before its frame and out after it
 THUMB = 0.16  # a subject's thumbnail: this fraction of the frame's height
 INSET = 0.24  # the control video's inset: this fraction of the frame's width
-
-
-class ChangedMedia(RuntimeError):
-    """An image or control video whose bytes no longer match the plan's checksum."""
 
 
 def image_weight(frame: int, key_frame: int, fps: int) -> float:
@@ -100,21 +96,7 @@ def draw_control(image: Image.Image, plan: Plan, shot: ShotPlan, frame: int, top
 def covering(path: str, sha256: str, width: int, height: int) -> Image.Image:
     """The image at ``path`` scaled to cover ``width`` x ``height`` pixels, centred and cropped, RGB;
     refused when its bytes do not hash to ``sha256``."""
-    data = checked_bytes(path, sha256)
-    from io import BytesIO
-
-    with Image.open(BytesIO(data)) as opened:
-        picture = ImageOps.exif_transpose(opened).convert("RGB")
-    return ImageOps.fit(picture, (width, height), Image.Resampling.LANCZOS)
-
-
-def checked_bytes(path: str, sha256: str) -> bytes:
-    """The bytes of ``path``, which must hash to ``sha256`` (the plan's); :class:`ChangedMedia` if not."""
-    data = Path(path).read_bytes()
-    if hashlib.sha256(data).hexdigest() != sha256:
-        raise ChangedMedia(f"{path} changed after the plan was made (its SHA-256 is not the plan's): plan the "
-                           "script again")
-    return data
+    return ImageOps.fit(read_image(path, sha256), (width, height), Image.Resampling.LANCZOS)
 
 
 class ControlFrames:
