@@ -22,6 +22,7 @@ examples:
   storyboard render examples/story.yaml --model preview -o out/story-preview.mp4
   storyboard beats music.ogg                   tempo, beats and bars of a track
   storyboard synth examples/media/pulse-120.wav --bpm 120 --bars 24
+  storyboard sketch examples/media             the pictures examples/characters.yaml shows
   storyboard schema -o schemas/storyboard.schema.json
   storyboard studio examples/story.yaml        the studio in the browser, from the current folder
 """
@@ -90,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _sketch_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("sketch", help="draw the examples' pictures (two characters, two places)",
+                       description="Write the pictures examples/characters.yaml uses (mara.png, mara-side.png, "
+                                   "fox.png, harbour.png, lighthouse.png), drawn with simple shapes by storyboard's "
+                                   "own code, into FOLDER. A picture already there is kept unless --force.")
+    p.add_argument("folder", metavar="FOLDER", help="where to write them (made if missing)")
+    p.add_argument("--force", action="store_true", help="draw again the pictures already there")
+
+
 def _tool_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """The commands around rendering: voices, music analysis and synthesis, the cache, the schema."""
     p = sub.add_parser("voices", help="list the installed narration voices, or say a line with one",
@@ -124,6 +134,7 @@ def _tool_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     p.add_argument("--bars", type=float, default=16, help="length in bars of 4 beats (default 16)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise in the drums")
 
+    _sketch_parser(sub)
     p = sub.add_parser("cache", help="show or prune the segment cache",
                        description="Rendered shots are kept as segments in a cache folder (default: "
                                    ".storyboard-cache beside a script's output), so renders resume and re-render "
@@ -272,6 +283,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
             continue
         print(f"{path}: ok: {plural(len(plan.scenes), 'scene')}, {plural(len(plan.shots), 'shot')}, "
               f"{plural(plan.total_frames, 'frame')}, {plan.duration_s:.3f} s at {plan.fps} fps; {outputs.describe()}")
+        from storyboard.views.timeline import media_summary
+
+        for line in media_summary(plan):  # each image's size, each control video's frames
+            print(f"  {line}")
     return 2 if failed else 0
 
 
@@ -500,6 +515,15 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sketch(args: argparse.Namespace) -> int:
+    from storyboard.media.sketch import PICTURES, sketch
+
+    written = sketch(args.folder, force=args.force)
+    kept = len(PICTURES) - len(written)
+    print(f"wrote {len(written)} pictures to {args.folder}" + (f" ({kept} already there, kept)" if kept else ""))
+    return 0
+
+
 def cmd_voices(args: argparse.Namespace) -> int:
     from storyboard.voice.voices import INSTALL_HINT, find_voice, installed_voices
 
@@ -571,4 +595,4 @@ def cmd_studio(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"validate": cmd_validate, "voices": cmd_voices, "plan": cmd_plan, "render": cmd_render, "beats": cmd_beats,
-            "synth": cmd_synth, "cache": cmd_cache, "schema": cmd_schema, "draft": cmd_draft, "studio": cmd_studio}
+            "synth": cmd_synth, "sketch": cmd_sketch, "cache": cmd_cache, "schema": cmd_schema, "draft": cmd_draft, "studio": cmd_studio}

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Mapping
 from storyboard.errors import PlanError, ScriptError, ScriptErrors, UsageError
 
 if TYPE_CHECKING:
+    from storyboard.media.gather import Media
     from storyboard.music.timing import MusicTiming
     from storyboard.plan.data import Plan
     from storyboard.plan.narration import SpeechTiming
@@ -49,13 +50,15 @@ class Gathered:
     ``script``: with each ``duration: auto`` resolved from its speech, and the problems met while
     gathering added to its own. ``speech``: each narrated scene's speech by scene index. ``timing``:
     the first music track's beats in video seconds (None when the script uses no beats).
-    ``music_lengths``: each track's file length in seconds (0 when it could not be probed)."""
+    ``music_lengths``: each track's file length in seconds (0 when it could not be probed).
+    ``media``: the images and control videos the script names, probed (none when it names none)."""
 
     script: "Script"
     speech: Mapping[int, "SpeechTiming"] = field(default_factory=dict)
     timing: "MusicTiming | None" = None
     music_lengths: tuple[float, ...] = ()
     warnings: tuple[str, ...] = ()
+    media: "Media | None" = None
 
 
 # --- 1. load ---------------------------------------------------------------------------------
@@ -99,22 +102,25 @@ def _load_exactly(path: Path, sha256: str) -> "Script":
 
 
 def gather(script: "Script", *, analyse: bool = True, show_progress: bool = True) -> Gathered:
-    """Probe each music track, speak each narration, and find the first track's beats when the
-    script uses them (``analyse`` off: only from the analysis cache). Speaking shows progress on
+    """Probe each music track and each image and control video, speak each narration, and find the
+    first track's beats when the script uses them (``analyse`` off: only from the analysis cache). Speaking shows progress on
     stderr when it is long, unless ``show_progress`` is off.
 
     Raises :class:`ScriptErrors` when planning cannot go on (the beats' track is unusable), with
     every problem found so far; other problems join the returned script's own."""
+    from storyboard.media.gather import probe_media_files
     from storyboard.music.timing import probe_music_files
     from storyboard.plan.narration import with_auto_durations
     from storyboard.voice.scene_speech import speak_scenes
 
     script, lengths = probe_music_files(script)
+    script, media = probe_media_files(script)
     spoken = speak_scenes(script, show_progress=show_progress)
     script = replace(script, problems=script.with_problems(spoken.errors).errors)
     script = with_auto_durations(script, spoken.speech)
     timing = _beats_of(script, analyse)
-    return Gathered(script, spoken.speech, timing, tuple(lengths), tuple(spoken.warnings) + _music_warnings(script, timing))
+    return Gathered(script, spoken.speech, timing, tuple(lengths), tuple(spoken.warnings) + _music_warnings(script, timing),
+                    media)
 
 
 def _beats_of(script: "Script", analyse: bool) -> "MusicTiming | None":
@@ -177,13 +183,14 @@ def compile_gathered(gathered: Gathered) -> Planned:
     board, pager = script.storyboard, CaptionPager()
     try:
         if timing is None:
-            plan = compile_plan(script, speech=gathered.speech, pager=pager)
+            plan = compile_plan(script, speech=gathered.speech, pager=pager, media=gathered.media)
         else:
             plan = compile_plan(script, timing.grid, timing.onset_strength, timing.snap_points, gathered.speech,
-                                pager)
+                                pager, gathered.media)
     except PlanError as exc:
         raise script.plan_errors(exc) from None
-    script = replace(script, problems=script.with_problems(model_size_errors(script)).errors)
+    script = replace(script, problems=script.with_problems(model_size_errors(script)
+                                                           + model_conditioning_errors(script, plan)).errors)
     script.check()
     warnings = list(gathered.warnings)
     warnings += sync_warnings(board, plan, timing.snap_points if timing else None)
@@ -216,6 +223,40 @@ def model_size_errors(script: "Script") -> list[ScriptError]:
     return errors
 
 
+def model_conditioning_errors(script: "Script", plan: "Plan") -> list[ScriptError]:
+    """An error at each scene field asking the model for conditioning its family does not take (start
+    images, last-frame images, keyframes, subjects, control videos, continued cuts), naming the families
+    and checkpoints that can (:func:`storyboard.backends.model_checks.refused_conditioning`)."""
+    asks = conditioning_asked(script, plan)
+    if not asks:
+        return []
+    from storyboard.backends.model_checks import refused_conditioning
+
+    board, doc = script.storyboard, script.document
+    refused = refused_conditioning(board.model.id, frozenset(word for _, word in asks), board.model.revision)
+    return [doc.error(refused[word], doc.resolve(loc)) for loc, word in asks if word in refused]
+
+
+def conditioning_asked(script: "Script", plan: "Plan") -> list[tuple[tuple, str]]:
+    """Where the plan asks the model for more than prompts and pulses: (the scene field, the
+    registry's word for it), once a field and word, in scene order."""
+    board, asks = script.storyboard, {}
+    for shot in plan.shots:
+        for key in shot.media.images:
+            scene = board.scenes[key.scene]
+            written_start = scene.image is not None and key.frame == plan.scenes[key.scene].start
+            word = "image" if key.role == "start" else "last_image" if key.role == "last" else "keyframes"
+            asks[("scenes", key.scene, "image" if written_start else "keyframes"), word] = None
+        if shot.media.continues:
+            asks[("scenes", shot.scenes[0], "continue"), "continue"] = None
+    for i, scene in enumerate(board.scenes):
+        if scene.subjects:
+            asks[("scenes", i, "subjects"), "references"] = None
+        if scene.control is not None:
+            asks[("scenes", i, "control"), "control"] = None
+    return sorted(asks, key=lambda a: (a[0][1], a[0][2]))
+
+
 # --- 4. check outputs --------------------------------------------------------------------------
 
 
@@ -243,7 +284,8 @@ def check_outputs(script: "Script", plan: "Plan", *, cache_dir: str | Path | Non
 
 def script_inputs(script: "Script", plan: "Plan") -> "Inputs":
     """Every file and folder a render of ``script`` reads: the script, its music, its voices (the
-    ``.onnx`` and its ``.onnx.json``), speech in the cache, and a local model folder."""
+    ``.onnx`` and its ``.onnx.json``), speech in the cache, its images and control videos, and a local
+    model folder."""
     from storyboard.render.outputs import Inputs, local_model_folder
 
     board = script.storyboard
@@ -258,6 +300,11 @@ def script_inputs(script: "Script", plan: "Plan") -> "Inputs":
             files[what] = model
             files[f"{what}'s config"] = model.with_name(model.name + ".json")
     folders = {}
+    from storyboard.script.media import media_references
+
+    for ref in media_references(board):  # images, control videos and folders of frames
+        path = script.resolve(ref.text)
+        (folders if path.is_dir() else files)[f"{ref.noun} '{ref.text}'"] = path
     model = local_model_folder(plan.model.id)
     if model is not None:
         folders["the model folder"] = model

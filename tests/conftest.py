@@ -31,13 +31,16 @@ def pytest_sessionstart(session):
 
 @pytest.fixture(scope="session")
 def example_media():
-    """The examples' music, made by the project's synthesiser (as the README says)."""
+    """The examples' music and pictures, made by the project's synthesiser and its sketcher (as the
+    README says)."""
+    from storyboard.media.sketch import sketch
     from storyboard.music.synth import synth_track, write_wav
 
     root = Path(__file__).resolve().parents[1]
     path = root / "examples" / "media" / "pulse-120.wav"
     if not path.exists():
         write_wav(synth_track(120.0, 48.0), path)
+    sketch(path.parent)  # only the pictures not there yet
     return path
 
 

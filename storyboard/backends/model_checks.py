@@ -8,7 +8,7 @@ import difflib
 from dataclasses import dataclass
 
 from storyboard.backends.hub import hub_cache_dir
-from storyboard.backends.registry import FAMILIES, built_in, size_message, supported_pipelines
+from storyboard.backends.registry import CONDITIONING, FAMILIES, built_in, size_message, supported_pipelines, taking
 from storyboard.backends.sources import locate_model, source_size_rule
 from storyboard.hub import hub_offline
 
@@ -83,3 +83,24 @@ def model_warnings(model_id: str, revision: str | None = None) -> list[str]:
         return []
     return [f"model '{model_id}' is neither built in ({', '.join(built_in())}), nor a folder, nor in the Hugging Face "
             f"cache ({hub_cache_dir()}): render will download it from the hub"]
+
+
+def refused_conditioning(model_id: str, words: set[str] | frozenset[str], revision: str | None = None) -> dict[str, str]:
+    """For each of ``words`` (:data:`~storyboard.backends.registry.CONDITIONING`) that the family of
+    ``model_id`` does not take, why, naming the families and checkpoints that do (or saying that only
+    the preview draws it for now). Empty for the preview, for a family that takes them all, and for a
+    model whose family cannot be told without loading it."""
+    source = locate_model(model_id, revision)
+    family = FAMILIES.get(source.family or "")
+    if source.kind == "preview" or family is None:
+        return {}
+    refused = {}
+    for word in sorted(w for w in words if not family.takes(w)):
+        what = CONDITIONING.get(word, word)
+        able = [f"{f.name} ({', '.join(f.checkpoints) or f.tiny})" for f in taking(word)]
+        able_text = (f"{what.split(' (')[0]} are taken by {', '.join(able)} and the preview" if able else
+                     f"no model family storyboard drives takes {what.split(' (')[0]} yet: only the preview draws "
+                     "them for now (--model preview)")
+        refused[word] = (f"model '{model_id}' ({family.name}) cannot take {what}: it conditions on "
+                         f"{' and '.join(family.conditioning)} only; {able_text}")
+    return refused

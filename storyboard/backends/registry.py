@@ -122,6 +122,18 @@ class SizeRule:
 
 Configs = Mapping[str, Any]
 
+CONDITIONING: dict[str, str] = {  # what a family may condition a shot on (Family.conditioning), and its name in messages
+    "prompt": "prompts, per frame",
+    "pulse": "beat pulses",
+    "image": "start images (a shot begins on a picture)",
+    "last_image": "an image on a shot's last frame (first-and-last-frame models)",
+    "keyframes": "keyframes (images at any frame of a shot, its last included)",
+    "references": "subjects' reference images (in every frame of the scenes citing them)",
+    "control": "control videos (pose, depth or edge)",
+    "continue": "continued cuts (a shot starting from the last frames of the one before)",
+}
+IMPLIED: dict[str, tuple[str, ...]] = {"keyframes": ("image", "last_image")}  # a word that includes others
+
 
 @dataclass(frozen=True)
 class Family:
@@ -138,8 +150,13 @@ class Family:
     - ``hub_names``: lower-case pieces of a hub id that name the family, for a model whose own
       index is not at hand (``startswith:`` pieces match the id's start);
     - ``schedulers``: the ``model.scheduler`` values it samples with (``auto``: its default);
-    - ``conditioning``: what it conditions each latent frame on;
+    - ``conditioning``: what it conditions a shot on, in the words of :data:`CONDITIONING` (``prompt``
+      and ``pulse``: every family; ``image``, ``last_image``, ``keyframes``, ``references``, ``control`` and
+      ``continue``: those that take images); ``validate`` refuses a script asking a family for more
+      (:func:`taking` names the families that can);
     - ``checkpoints``: hub ids of published models it drives (what a model picker offers);
+    - ``anchor``: how strongly a long shot's windows are pulled toward its first (0 to 1) when the
+      script sets no ``anchor`` (:meth:`anchor_strength`); 0: off;
     - ``history``: what a chunked family keeps of earlier chunks, in latent frames;
     - ``sampling``: how a shot is sampled: ``windows`` (every step, each window in turn, the
       predictions fused), ``forcing`` (chunk after chunk, each with per-frame noise levels and the
@@ -163,6 +180,7 @@ class Family:
     checkpoints: tuple[str, ...] = ()
     history: tuple[int, ...] = ()  # a chunked family's history, in latent frames (Helios: long, mid, short)
     sampling: str = "windows"  # windows (fused sliding windows), forcing (diffusion forcing), chunks (Helios)
+    anchor: float = 0.0  # colour anchoring's default strength, 0 to 1 (0: off), where the script sets none
 
     def named_by(self, hub_id: str) -> bool:
         """Whether a hub id's name says it is of this family (``Wan-AI/Wan2.1-...``)."""
@@ -183,6 +201,15 @@ class Family:
         found = [timing for key, timing in self.index_timings if index.get(key)]
         found += [timing for key, timing in self.config_timings if (denoiser or {}).get(key)]
         return found[0] if found else self.timing
+
+    def takes(self, word: str) -> bool:
+        """Whether the family conditions on ``word`` (:data:`CONDITIONING`): listed, or implied by a word
+        listed (frames at any index include the first and the last)."""
+        return word in self.conditioning or any(word in IMPLIED.get(w, ()) for w in self.conditioning)
+
+    def anchor_strength(self, asked: float | None) -> float:
+        """The anchoring a shot gets: what its script asked (``ShotMedia.anchor``), else the family's default."""
+        return self.anchor if asked is None else asked
 
 
 # --- size rules from configs, one per family ------------------------------------------------
@@ -278,6 +305,11 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            checkpoints=("Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", "Wan-AI/Wan2.1-I2V-14B-720P-Diffusers",
                         "Wan-AI/Wan2.2-I2V-A14B-Diffusers", "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers")),
 )}
+
+
+def taking(word: str) -> tuple["Family", ...]:
+    """The families whose ``conditioning`` holds ``word`` (one of :data:`CONDITIONING`)."""
+    return tuple(family for family in FAMILIES.values() if family.takes(word))
 
 
 def tiny_family(model_id: str) -> str | None:

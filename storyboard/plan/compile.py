@@ -38,6 +38,7 @@ from storyboard.plan.data import (
     WindowSettings,
 )
 from storyboard.plan.glides import Ramp
+from storyboard.plan.media import MediaFacts, NoFacts, subject_plans, with_media
 from storyboard.plan.narration import SpeechTiming, mix_plan, place_narration
 from storyboard.plan.sync import BeatFrames, beat_frames, snap, snap_reach
 from storyboard.plan.windows import Windows
@@ -61,6 +62,7 @@ def compile_plan(
     snap_points: Sequence[float] | None = None,
     speech: Mapping[int, SpeechTiming] | None = None,
     pager: Pager = OnePage(),
+    media: MediaFacts | None = None,
 ) -> Plan:
     """Compile a validated script into a :class:`Plan`.
 
@@ -71,6 +73,7 @@ def compile_plan(
     ``speech``: each narrated scene's speech, by scene index, with ``duration: auto`` already
     resolved from it (:mod:`storyboard.plan.narration`).
     ``pager`` pages a caption too long for two lines (the plan records its fonts; default: one page).
+    ``media``: the probed images and videos (:mod:`storyboard.plan.media`; None: checksums left empty).
     Raises :class:`PlanError` listing every problem.
     """
     board = script.storyboard
@@ -107,6 +110,8 @@ def compile_plan(
     scenes = [scene_plan(board, span, ks, shot, seed, hold)
               for span, ks, shot, seed, hold in zip(spans, keys, shot_of_scene, seeds, holds)]
     shots = plan_shots(scenes, transitions, glides, holds, board.model)
+    facts = media or NoFacts()
+    shots = with_media(shots, script, spans, times, facts)  # images, subjects, controls, continue, anchor
     audio = place_audio(script, times)
     problems.raise_if_any()
 
@@ -115,24 +120,20 @@ def compile_plan(
         narration=tuple(narration),
         mix=mix_plan(board),
         title=board.title,
-        fps=fps,
-        width=board.output.width,
-        height=board.output.height,
-        total_frames=timeline.total_frames,
-        prompts=tuple(book.texts),
-        negative=board.model.negative,
+        fps=fps, width=board.output.width, height=board.output.height, total_frames=timeline.total_frames,
+        prompts=tuple(book.texts), negative=board.model.negative,
         model=model_settings(board.model),
         scenes=tuple(scenes),
         shots=tuple(shots),
         transitions=tuple(transitions[1:]),  # the first scene has no transition into it
         captions=tuple(captions),
         caption_fonts=pager.fonts if captions else (),
+        subjects=subject_plans(script, facts),
         audio=tuple(audio),
         output=OutputSettings(str(script.output_path()), board.output.quality, board.output.preset,
                               board.output.captions),
         tempo=tempo_summary(board, grid, snap_points),
-        beats=beats.frames,
-        bars=tuple(sorted(beats.downbeats)),
+        beats=beats.frames, bars=tuple(sorted(beats.downbeats)),
     )
 
 

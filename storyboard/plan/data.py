@@ -8,7 +8,10 @@ Words (see ``design/architecture.md``):
   the compositor blends with the next shot's first frames.
 * **window**: the model's native clip length slid over a shot with overlap.
 * **conditioning**: per frame, the two prompts in play (``a``, ``b``), the weight
-  of ``b`` after easing (``w``), the noise seed and the beat pulse.
+  of ``b`` after easing (``w``), the noise seed and the beat pulse; and per shot
+  (:class:`ShotMedia`) the images it passes through at given frames, the subjects it
+  shows over spans of frames, the control videos that drive spans of it, whether it
+  continues the shot before it, and its colour anchoring.
 
 Frames are output frames at ``Plan.fps``; times in seconds are exact (``frame / fps``).
 
@@ -22,6 +25,7 @@ transition's weights are one ramp, read through :class:`RampWeights`.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, overload
@@ -212,6 +216,108 @@ class ScenePlan:
         return self.end - self.start
 
 
+IMAGE_ROLES = ("start", "keyframe", "last")
+
+
+@dataclass(frozen=True)
+class ImageKey:
+    """An image a shot passes through: output frame ``frame`` (absolute) shows the picture at ``path``
+    (resolved; ``sha256`` of its bytes, ``width`` x ``height`` pixels). ``role`` says where it lies in
+    its shot: ``start`` (its first frame), ``last`` (its last frame before any crossfade handle) or
+    ``keyframe`` (any other), however it was written. ``scene``: the scene that names it. ``sha256``
+    is empty, and the size 0, in a plan compiled without the media facts (the pipeline always
+    gathers them; the segment cache refuses such a plan)."""
+
+    frame: int
+    role: str
+    path: str
+    sha256: str
+    width: int
+    height: int
+    scene: int
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A file the plan reads: its resolved ``path``, ``sha256`` and size in pixels."""
+
+    path: str
+    sha256: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class SubjectPlan:
+    """A named subject: its ``description`` and reference images (in the order written)."""
+
+    name: str
+    description: str
+    images: tuple[MediaFile, ...]
+
+
+@dataclass(frozen=True)
+class SubjectSpan:
+    """Subject ``name`` is in frames ``[start, end)`` of a shot (a crossfade handle included when the
+    span reaches the shot's end)."""
+
+    name: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class ControlSpan:
+    """A control video driving frames ``[start, end)`` (absolute output frames at ``fps``; a crossfade
+    handle past the scene holds its last frame): ``kind`` (pose, depth or edge), the file or folder at
+    ``path`` and its ``sha256``, ``source_frames`` frames at ``source_fps``, of which ``first`` lines up
+    with ``start``. A folder's frames are its image files ``names``, in order (empty for a file)."""
+
+    path: str
+    sha256: str
+    kind: str
+    start: int
+    end: int
+    first: int
+    fps: int
+    source_fps: float
+    source_frames: int
+    scene: int
+    names: tuple[str, ...] = ()
+
+    def source_frame(self, frame: int) -> int:
+        """The control video's frame that drives output frame ``frame``: the one showing at that frame's
+        time, counted from ``first`` at ``start`` (past the video's end, its last)."""
+        shown = self.first + math.floor((frame - self.start) * self.source_fps / self.fps + 1e-9)
+        return max(0, min(shown, self.source_frames - 1)) if self.source_frames else shown
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k != "names" or v} | \
+            {"source_span": [self.source_frame(self.start), self.source_frame(self.end - 1) + 1]}
+
+
+@dataclass(frozen=True)
+class ShotMedia:
+    """What conditions a shot besides its prompts, as keys and spans: the ``images`` it passes through
+    (by frame), the ``subjects`` it shows (by span; their images are the plan's :class:`SubjectPlan`),
+    the ``controls`` that drive it, whether it ``continues`` from the last frames of the shot before
+    it (a continued cut), and its colour ``anchor`` strength (0 to 1; None: the model family's default)."""
+
+    images: tuple[ImageKey, ...] = ()
+    subjects: tuple[SubjectSpan, ...] = ()
+    controls: tuple[ControlSpan, ...] = ()
+    continues: bool = False
+    anchor: float | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self == ShotMedia()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"images": [asdict(i) for i in self.images], "subjects": [asdict(s) for s in self.subjects],
+                "controls": [c.to_json() for c in self.controls], "continues": self.continues, "anchor": self.anchor}
+
+
 @dataclass(frozen=True)
 class ShotPlan:
     """A continuous latent video: owns frames ``[start, end)``, renders ``[start, render_end)``."""
@@ -223,6 +329,7 @@ class ShotPlan:
     render_end: int
     windows: Sequence[tuple[int, int]]  # [start, end) frames: a plan.windows.Windows from the compiler
     frames: Sequence[FrameCond] = field(repr=False)  # per frame rendered: a ShotFrames from the compiler
+    media: ShotMedia = ShotMedia()  # images, subjects, control videos, continue and anchoring
 
     @property
     def length(self) -> int:
@@ -342,6 +449,7 @@ class Plan:
     narration: tuple[NarrationPlan, ...] = ()
     mix: MixPlan = MixPlan()
     caption_fonts: tuple[str, ...] = ()  # the fonts caption pages were measured with, in the order tried
+    subjects: tuple[SubjectPlan, ...] = ()  # the script's named subjects, with their reference images
     version: int = PLAN_VERSION
 
     @property
@@ -395,7 +503,7 @@ class Plan:
             "shots": [
                 {"index": s.index, "scenes": list(s.scenes), "start": s.start, "end": s.end, "render_end": s.render_end,
                  "windows": s.windows.to_json() if isinstance(s.windows, Windows) else [list(w) for w in s.windows],
-                 **frames(s)}
+                 **frames(s), **({} if s.media.empty else {"media": s.media.to_json()})}
                 for s in self.shots
             ],
             "transitions": [{"kind": t.kind, "into": t.into, "start": t.start, "frames": t.frames, "curve": t.curve,
@@ -408,6 +516,8 @@ class Plan:
             **({"narration": [{**asdict(n), "sentences": [list(x) for x in n.sentences]} for n in self.narration]}
                if self.narration else {}),
             **({"mix": asdict(self.mix)} if self.has_sound else {}),
+            **({"subjects": [{"name": x.name, "description": x.description, "images": [asdict(i) for i in x.images]}
+                             for x in self.subjects]} if self.subjects else {}),
         }
 
 

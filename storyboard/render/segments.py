@@ -4,7 +4,9 @@ A segment holds one shot's frames exactly as the backend made them (crossfade
 handle included; no compositing), encoded near-losslessly (x264 CRF 4, 4:4:4). Its
 name is a hash of everything that determines those pixels: the shot's per-frame
 conditioning with the prompt texts, the negative prompt, the model id and revision,
-the sampling settings, size and frame rate, and the backend's name and version;
+the sampling settings, size and frame rate, and the backend's name and version; the
+content (SHA-256) of every image and control video that conditions it, and for a continued
+cut the key of the shot it continues;
 for backends that draw the frame's position (the preview's timecode), the shot's
 place in the video too. A segment is written to a temporary name and renamed, so
 it is either complete or absent.
@@ -59,8 +61,37 @@ def segment_key(plan: Plan, shot: ShotPlan, backend_name: str, backend_version: 
     if backend_name == "preview":  # its header shows on one side of a crossfade only: the fade's length and curve
         payload["fades"] = [[t.start - shot.start, t.frames, t.curve] for t in plan.transitions
                             if t.kind == "crossfade" and (t.start == shot.start or t.start <= shot.end <= t.start + t.frames)]
+    if not shot.media.empty:  # only then: the keys of shots without media stay what they were
+        payload["media"] = media_key(plan, shot, backend_name, backend_version, position_dependent)
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def media_key(plan: Plan, shot: ShotPlan, backend_name: str, backend_version: str, position_dependent: bool) -> dict:
+    """What of a shot's images, subjects, control videos, continuation and anchoring determines its
+    pixels: each file by its content (SHA-256, never its path), where it falls in the shot, and for a
+    continued cut the key of the shot it continues (its last frames are this one's start; the preview
+    draws no pixels of it). Raises ValueError for a plan compiled without the media's checksums."""
+    media = shot.media
+    subjects = {s.name: s for s in plan.subjects}
+    used = [subjects[s.name] for s in media.subjects]
+    hashes = [k.sha256 for k in media.images] + [c.sha256 for c in media.controls] + \
+        [i.sha256 for s in used for i in s.images]
+    if not all(hashes):
+        raise ValueError(f"shot {shot.index}: the plan holds no checksum of its images or videos (it was compiled "
+                         "without the media probe: plan it with storyboard.pipeline.plan_script)")
+    before = None
+    if media.continues and backend_name != "preview" and shot.index > 0:
+        before = segment_key(plan, plan.shots[shot.index - 1], backend_name, backend_version, position_dependent)
+    return {
+        "images": [[k.frame - shot.start, k.role, k.sha256] for k in media.images],
+        "subjects": [[s.name, s.start - shot.start, s.end - shot.start, subjects[s.name].description,
+                      [i.sha256 for i in subjects[s.name].images]] for s in media.subjects],
+        "controls": [[c.sha256, c.kind, c.start - shot.start, c.end - shot.start, c.first, c.source_fps, c.fps,
+                      list(c.names)] for c in media.controls],
+        "continues": [media.continues, before],
+        "anchor": media.anchor,
+    }
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from storyboard.errors import Loc, PlanError, ScriptError, ScriptErrors
-from storyboard.script.schema import Storyboard
+from storyboard.script.media import media_references, uses_media
+from storyboard.script.schema import SUBJECT_NAME, Storyboard
 from storyboard.script.source import Document, Scalar, load_document, parse_text
 from storyboard.script.timecode import TimeValue, parse_time
 from storyboard.words import plural
@@ -185,11 +186,9 @@ def _check_meaning(script: Script) -> list[ScriptError]:
             errors.append(doc.error(f"duplicate scene id '{sid}' (also scenes[{seen[sid]}])", ("scenes", i, "id") if scene.id else ("scenes", i)))
         seen.setdefault(sid, i)
     for i, track in enumerate(board.music):
-        f = script.resolve(track.path)
-        if not f.is_file():
-            loc = doc.resolve(("music", i, "path"))
-            what = "is a folder" if f.is_dir() else "is not a regular file" if f.exists() else "does not exist"
-            errors.append(doc.error(f"audio file '{track.path}' {what} (looked for {f})", loc))
+        missing = missing_file(script, track.path, "audio file")
+        if missing:
+            errors.append(doc.error(missing, doc.resolve(("music", i, "path"))))
         for name in ("offset", "start"):
             if getattr(track, name).musical:
                 errors.append(doc.error(f"'{getattr(track, name)}': the music's {name} places the beat grid, so it is "
@@ -201,7 +200,87 @@ def _check_meaning(script: Script) -> list[ScriptError]:
                                 "(speech does not follow the beat)", doc.resolve(loc)))
     if board.downbeat.musical:
         errors.append(doc.error(f"'{board.downbeat}': the first downbeat is written in seconds or frames", ("downbeat",)))
+    if uses_media(board):
+        errors += check_media(script)
     return errors
+
+
+def missing_file(script: Script, text: str, noun: str, *, folder: bool = False) -> str | None:
+    """Why the file a script names as ``text`` cannot be read (it does not exist, is a folder, is
+    not a regular file), in the one wording music, images and control videos share; None when it
+    is a regular file (or, with ``folder``, a folder)."""
+    f = script.resolve(text)
+    if f.is_file() or folder and f.is_dir():
+        return None
+    what = "is a folder" if f.is_dir() else "is not a regular file" if f.exists() else "does not exist"
+    return f"{noun} '{text}' {what} (looked for {f})"
+
+
+def check_media(script: Script) -> list[ScriptError]:
+    """Images, subjects, keyframes, continued cuts and control videos: the names a scene cites are
+    declared, each file exists and is a regular file (as music's), and each is asked where it can be."""
+    doc, board = script.document, script.storyboard
+    errors = [doc.error(f"'{name}' is not a valid subject name; use letters, digits, '_', '.' and '-'",
+                        ("subjects", name), at_key=True) for name in board.subjects if not SUBJECT_NAME.match(name)]
+    for i, scene in enumerate(board.scenes):
+        errors += _cited_subjects(script, i)
+        errors += [doc.error(message, doc.resolve(("scenes", i, *field))) for field, message in _scene_media_rules(board, i)]
+    for ref in media_references(board):
+        missing = missing_file(script, ref.text, ref.noun, folder=ref.kind == "control")
+        if missing:
+            errors.append(doc.error(missing, doc.resolve(ref.loc)))
+    return errors
+
+
+def _cited_subjects(script: Script, i: int) -> list[ScriptError]:
+    """An error at each name scene ``i`` cites that the script does not declare (with a did-you-mean),
+    and at each name it cites twice."""
+    doc, board = script.document, script.storyboard
+    declared, errors, seen = list(board.subjects), [], set()
+    for k, name in enumerate(board.scenes[i].subjects):
+        where = doc.resolve(("scenes", i, "subjects", k))
+        if name in seen:
+            errors.append(doc.error(f"subject '{name}' is listed twice", where))
+        seen.add(name)
+        if name in board.subjects:
+            continue
+        close = difflib.get_close_matches(name, declared, n=1, cutoff=0.6)
+        if declared:
+            message = f"unknown subject '{name}'; the script declares: {', '.join(declared)}"
+        else:
+            message = (f"unknown subject '{name}': declare it under subjects: at the top of the script, e.g. "
+                       f"subjects: {{{name}: {{description: ..., images: {name}.png}}}}")
+        errors.append(doc.error(message, where, hint=f"did you mean '{close[0]}'?" if close else None))
+    return errors
+
+
+def _scene_media_rules(board: Storyboard, i: int) -> list[tuple[Loc, str]]:
+    """Where scene ``i`` asks for a start image, a continued cut, anchoring or a control's start where
+    they cannot be: (field path within the scene, message)."""
+    scene, found = board.scenes[i], []
+    kind = scene.transition.type
+    if scene.image is not None and kind == "morph":
+        found.append((("image",), "a morph continues the shot before it, so it cannot start on a picture: give the "
+                      "image as a keyframe to pass through it (keyframes: [{at: 0, image: ...}]), or make the "
+                      "transition a cut to start a new shot on it"))
+    if scene.continue_:
+        if i == 0:
+            found.append((("continue",), "the first scene has no shot before it to continue from"))
+        elif kind == "morph":
+            found.append((("continue",), "a morph already continues the shot before it; continue: true is for a cut"))
+        elif kind == "crossfade":
+            found.append((("continue",), "continue: true starts from the previous shot's last frames, which a "
+                          "crossfade blends away; use a cut"))
+        elif scene.image is not None:
+            found.append((("continue",), "continue: true starts the shot from the previous shot's last frames, so it "
+                          "cannot also start on an image: remove one (a keyframe can pass through the image later)"))
+    if scene.anchor is not None and kind == "morph" and i > 0:
+        found.append((("anchor",), "anchoring is set once a shot, on the scene that starts it; a morph continues "
+                      "the shot of the scene before it"))
+    if scene.control is not None and scene.control.start.musical:
+        found.append((("control", "start"), f"'{scene.control.start}': where the control video starts is written in "
+                      "seconds or frames (its own frames)"))
+    return found
 
 
 def _voice_times(board: Storyboard) -> list[Loc]:
@@ -316,7 +395,8 @@ _PLAIN_TYPES = {
     "list_type": "expected a list", "tuple_type": "expected a list", "dict_type": "expected a mapping of fields",
     "model_type": "expected a mapping of fields", "model_attributes_type": "expected a mapping of fields",
 }
-_NOUNS = {"prompts": "prompt", "scenes": "scene", "music": "music track"}
+_NOUNS = {"prompts": "prompt", "scenes": "scene", "music": "music track", "images": "image", "subjects": "subject",
+          "keyframes": "keyframe"}
 
 
 def _plain(kind: str, loc: Loc, ctx: dict[str, Any], value: Any) -> str | None:
@@ -375,11 +455,18 @@ def _annotation_at(loc: Loc) -> Any:
         if isinstance(step, int):
             args = typing.get_args(ann)
             ann = args[0] if args else None
-        elif isinstance(ann, type) and issubclass(ann, BaseModel) and step in ann.model_fields:
-            ann = ann.model_fields[step].annotation
+        elif isinstance(ann, type) and issubclass(ann, BaseModel) and _field(ann, step) is not None:
+            ann = ann.model_fields[_field(ann, step)].annotation
+        elif typing.get_origin(ann) is dict:
+            ann = typing.get_args(ann)[1]  # a mapping's value (a subject by its name)
         else:
             return None
     return _unwrap(ann)
+
+
+def _field(model: type[BaseModel], written: str | int) -> str | None:
+    """The field of ``model`` a script writes as ``written`` (its alias, as ``continue`` for ``continue_``)."""
+    return next((name for name, f in model.model_fields.items() if (f.alias or name) == written), None)
 
 
 def _unwrap(ann: Any) -> Any:
@@ -394,7 +481,9 @@ def _unwrap(ann: Any) -> Any:
 
 def _fields_at(loc: Loc) -> list[str]:
     ann = _annotation_at(loc)
-    return list(ann.model_fields) if isinstance(ann, type) and issubclass(ann, BaseModel) else []
+    if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+        return []
+    return [f.alias or name for name, f in ann.model_fields.items()]
 
 
 def _literal_options(loc: Loc) -> list[str]:

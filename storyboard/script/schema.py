@@ -10,6 +10,12 @@ before validation so that error paths stay simple (``scenes[2].prompts[1].at``):
 * ``transition: morph``         -> ``transition: {type: morph}``
 * ``hold: true``                -> ``hold: {}``
 * ``caption: "text"``           -> ``caption: {text: "text"}``
+* ``subjects: mara``            -> ``subjects: [mara]`` (a scene's, and a subject's ``images``)
+
+Images and videos (start images, keyframes, subjects' reference images, control videos) are
+paths relative to the script's folder, checked like music files: the file must exist and be
+a regular file (:mod:`storyboard.script.load`), and it must decode (the media probe,
+:mod:`storyboard.media`).
 
 Times accept seconds, frames, beats and bars (see :mod:`storyboard.script.timecode`).
 """
@@ -58,6 +64,35 @@ Time = Annotated[
     PlainSerializer(str, return_type=str),
     WithJsonSchema(_TIME_SCHEMA),
 ]
+
+
+KEY_END = "end"  # a keyframe's ``at: end``: the scene's last frame
+
+
+def parse_key_time(value: Any) -> TimeValue | str:
+    """A keyframe's time: a time from the scene's start (:func:`parse_time`), or ``end`` for the
+    scene's last frame."""
+    if isinstance(value, str) and value.strip().lower() == KEY_END:
+        return KEY_END
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise ValueError(f"{exc}, or end (the scene's last frame)") from None
+
+
+KeyTime = Annotated[
+    TimeValue | Literal["end"],
+    PlainValidator(parse_key_time),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"anyOf": [*_TIME_SCHEMA["anyOf"], {"const": KEY_END}],
+                    "description": TIME_HELP.capitalize() + ", from the scene's start (numbers are seconds), or "
+                    "end: the scene's last frame."}),
+]
+
+
+def _listed(value: Any) -> Any:
+    """One item written without its list (``subjects: mara``) -> ``[mara]``."""
+    return [value] if isinstance(value, str) else value
 
 
 def parse_or_none(value: Any) -> TimeValue | AutoDuration | None:
@@ -344,6 +379,66 @@ class Voice(_Strict):
         return {"voice": data} if isinstance(data, str) else data
 
 
+SUBJECT_NAME = SCENE_ID  # a subject's name: letters, digits, _ . - (cited by scenes)
+CONTROL_KINDS = ("pose", "depth", "edge")
+
+
+def one_or_many(schema: dict[str, Any], name: str) -> None:
+    """Let the JSON Schema's list property ``name`` be written as one item, as the models accept."""
+    prop = schema["properties"][name]
+    listed = {k: v for k, v in prop.items() if k not in ("description", "default")}
+    schema["properties"][name] = {"anyOf": [prop["items"], listed],
+                                  **{k: prop[k] for k in ("description", "default") if k in prop}}
+
+
+class Subject(_Strict):
+    """A named character, product or place: declared once under ``subjects:``, cited by the scenes it
+    appears in (``subjects: [name]``). Models that take reference images see its images in every
+    frame of those scenes; the preview shows them as thumbnails."""
+
+    description: str = Field(min_length=1, description="What it is, in a few words (e.g. 'a girl of ten in a "
+                             "yellow raincoat'); the plan keeps it with the subject's images.")
+    images: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1, description="One or more reference images (PNG, JPEG, WebP, ...), "
+                              "relative to the script's folder; one path or a list.")
+
+    @field_validator("images", mode="before")
+    @classmethod
+    def _one_image(cls, value: Any) -> Any:
+        return _listed(value)
+
+    @field_validator("description")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("the description is blank")
+        return " ".join(v.split())
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True,
+                              json_schema_extra=lambda schema: one_or_many(schema, "images"))
+
+
+class Keyframe(_Strict):
+    """An image the shot passes through at a given time."""
+
+    at: KeyTime = Field(description="When, from the scene's start, in any unit a time takes (6s, 48f, 8 beats, "
+                        "2 bars), or end: the scene's last frame.")
+    image: str = Field(min_length=1, description="The image, relative to the script's folder.")
+
+
+class Control(_Strict):
+    """A video (or a folder of numbered frames) whose motion drives the scene: a pose skeleton, a depth
+    map or an edge map, already extracted. Its frame at ``start`` lines up with the scene's first frame;
+    from there its frames are taken at their own rate (a 30 fps control under a 24 fps video skips
+    some), so it must last at least as long as the scene."""
+
+    video: str = Field(min_length=1, description="A video file, or a folder of frames (image files, in the order "
+                       "of their names, at the script's fps), relative to the script's folder.")
+    kind: Literal["pose", "depth", "edge"] = Field(description="What the video shows: pose (skeletons), depth "
+                                                  "(near is bright) or edge (lines on black).")
+    start: Time = Field("0s", validate_default=True, description="Where in the control video the scene's first frame "
+                        "is taken, in seconds or frames (frames of the control video's own rate).")
+
+
 class Scene(_Strict):
     """A span of time with a prompt sequence."""
 
@@ -356,6 +451,24 @@ class Scene(_Strict):
     seed: int | None = Field(None, ge=0, lt=2**31, description="Noise seed for this scene.")
     caption: Caption | None = None
     narration: Narration | None = None
+    subjects: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list, description="The subjects this scene shows: names declared "
+                                "under the script's subjects (one name or a list).")
+    image: str | None = Field(None, min_length=1, description="Start image: the shot begins on this picture (relative to the "
+                              "script's folder). Not on a morph (it continues a shot); give a keyframe there.")
+    keyframes: list[Keyframe] = Field(default_factory=list, description="Images the shot passes through, each at a "
+                                      "time from the scene's start (at: end for its last frame).")
+    continue_: bool = Field(False, alias="continue", description="On a cut: start from the previous shot's last "
+                            "frames (a new angle or prompt, the same moment), instead of from noise.")
+    control: Control | None = Field(None, description="A pose, depth or edge video that drives the scene's motion.")
+    anchor: float | None = Field(None, ge=0, le=1, description="Colour anchoring of a long shot: how strongly each "
+                                 "window's colours are pulled toward its first window's (or its start image's), 0 "
+                                 "(off) to 1. Default: the model family's own choice. Set on the scene that starts "
+                                 "the shot.")
+
+    @field_validator("subjects", mode="before")
+    @classmethod
+    def _one_subject(cls, value: Any) -> Any:
+        return _listed(value)
 
     @field_validator("id")
     @classmethod
@@ -416,6 +529,7 @@ class Scene(_Strict):
             }[name]
             schema["properties"][name] = {"anyOf": [shorthand, *prop.get("anyOf", [prop])], **({"description": prop["description"]} if "description" in prop else {})}
             schema["properties"][name].get("anyOf")[1].pop("description", None)
+        one_or_many(schema, "subjects")
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, json_schema_extra=_schema_extra)
 
@@ -434,6 +548,9 @@ class Storyboard(_Strict):
     downbeat: Time = Field("0s", validate_default=True, description="Video time of the first downbeat (beat 0) for an explicit bpm.")
     music: list[MusicTrack] = Field(default_factory=list, description="One track or a list; the first gives the beat grid.")
     voice: Voice = Field(default_factory=Voice, description="The narration's voice and how the music ducks under it.")
+    subjects: dict[str, Subject] = Field(default_factory=dict, description="Named characters, products and places, "
+                                         "each with a description and reference images; scenes cite them by name "
+                                         "(letters, digits, _ . -).")
     scenes: list[Scene] = Field(min_length=1)
 
     @model_validator(mode="before")

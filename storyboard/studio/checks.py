@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from storyboard.errors import Loc, ScriptError, ScriptErrors, UsageError, format_path
+from storyboard.script.media import media_references
 from storyboard.studio.folder import MAX_SCRIPT_BYTES, Folder
 from storyboard.words import plural
 
@@ -71,6 +72,9 @@ class Checked:
             lines.append(f"{self.name}: ok: {plural(len(plan.scenes), 'scene')}, {plural(len(plan.shots), 'shot')}, "
                          f"{plural(plan.total_frames, 'frame')}, {plan.duration_s:.3f} s at {plan.fps} fps; "
                          f"{self.outputs.describe()}")
+            from storyboard.views.timeline import media_summary
+
+            lines += [f"  {line}" for line in media_summary(plan)]  # each image's size, each control video's frames
         return "\n".join(lines)
 
 
@@ -108,12 +112,13 @@ def _named(error: ScriptError, name: str) -> ScriptError:
 
 def path_problems(script: "Script", folder: Folder, model: str | None = None) -> list[ScriptError]:
     """An error at each path in the script that leaves the studio's folder: music tracks, voice files
-    (``.onnx``), a model folder and the output (after following links)."""
+    (``.onnx``), images and control videos, a model folder and the output (after following links)."""
     doc, board = script.document, script.storyboard
     found: list[tuple[Loc, str, Path]] = [(("music", i, "path"), t.path, script.resolve(t.path))
                                           for i, t in enumerate(board.music)]
     found += [(loc, name, _voice_file(name, script.folder)) for loc, name in _voice_names(script)
               if name.endswith(".onnx")]
+    found += [(ref.loc, ref.text, script.resolve(ref.text)) for ref in media_references(board)]
     if board.output.path:
         found.append((("output", "path"), board.output.path, script.output_path()))
     errors = [doc.error(f"'{text}' leaves the studio's folder ({folder.root}); the studio reads and writes only inside "
@@ -127,7 +132,7 @@ def path_problems(script: "Script", folder: Folder, model: str | None = None) ->
 
 def _leaves(folder: Folder, loc: Loc, target: Path) -> bool:
     """Whether ``target`` leaves the folder; for a voice, its ``.onnx.json`` beside it too."""
-    if loc[0] in ("voice", "scenes"):
+    if loc[-1] == "voice":  # voice.voice or a scene's narration.voice
         return folder.leaves(target) or folder.leaves(target.with_name(target.name + ".json"))
     return folder.leaves(target)
 

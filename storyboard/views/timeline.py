@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from storyboard.plan.data import Plan
+import os
+from typing import TYPE_CHECKING
+
+from storyboard.plan.data import Plan, ShotPlan
 from storyboard.words import plural
+
+if TYPE_CHECKING:
+    from storyboard.backends.registry import Family
 
 
 def _short(text: str, width: int) -> str:
@@ -62,7 +68,7 @@ def timeline_table(plan: Plan, style: str = "") -> str:
             f"(overlap {window.overlap}): {evals / max(1, rendered):.2f} denoiser frame-evaluations per frame; "
             f"model {plan.model.id}"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + conditioning_lines(plan))
 
 
 def latent_summary(plan: Plan) -> str | None:
@@ -109,3 +115,96 @@ def latent_summary(plan: Plan) -> str | None:
             f"{plural(windows, 'window')} of up to {plural(timing.clip_latents, 'latent frame')} "
             f"(overlap {plan.model.window.overlap}): "
             f"{evaluations / max(1, rendered):.2f} latent-frame evaluations per output frame")
+
+
+def conditioning_lines(plan: Plan) -> list[str]:
+    """Per shot with images, subjects, control videos, a continued cut or anchoring: which of them
+    condition which frames (timecodes and frame numbers), and which of the model's windows hold
+    each image. Empty for a plan without any."""
+    shots = [s for s in plan.shots if not s.media.empty]
+    if not shots:
+        return []
+    names = short_names(plan)
+    holding = window_finder(plan)
+    family = model_family(plan)
+    subjects = {s.name: s for s in plan.subjects}
+    lines = ["", "conditioning (frames are the video's):"]
+    for shot in shots:
+        media = shot.media
+        anchor = f"{media.anchor:g}" if media.anchor is not None else "the family's default" if family is None \
+            else f"{family.anchor_strength(None):g} ({family.name}'s default)"
+        head = f"  shot {shot.index} ({plan.timecode(shot.start)}-{plan.timecode(shot.end)}, frames {shot.start}-" \
+               f"{shot.end - 1}): anchoring {anchor}"
+        lines.append(head + (f"; continues from shot {shot.index - 1}'s last frames" if media.continues else ""))
+        for key in media.images:
+            lines.append(f"    {key.role:<8} {names[key.path]} ({key.width}x{key.height}) on frame {key.frame} "
+                         f"({plan.timecode(key.frame)}), {holding(shot, key.frame)}")
+        for span in media.subjects:
+            subject = subjects[span.name]
+            pictures = ", ".join(names[i.path] for i in subject.images)
+            lines.append(f"    subject  {span.name} ({pictures}) on frames {span.start}-{span.end - 1} "
+                         f"({plan.timecode(span.start)}-{plan.timecode(span.end)})")
+        for c in media.controls:
+            lines.append(f"    control  {names[c.path]} ({c.kind}, {plural(c.source_frames, 'frame')} at "
+                         f"{c.source_fps:g} fps): its frames {c.source_frame(c.start)}-{c.source_frame(c.end - 1)} "
+                         f"on frames {c.start}-{c.end - 1}")
+    return lines
+
+
+def model_family(plan: Plan) -> "Family | None":
+    """The registry's entry for the plan's model, None for the preview or a model not told apart."""
+    if plan.model.id == "preview":
+        return None
+    from storyboard.backends.registry import FAMILIES
+    from storyboard.backends.sources import model_timing
+
+    return FAMILIES.get(model_timing(plan.model.id)[0] or "")
+
+
+def short_names(plan: Plan) -> dict[str, str]:
+    """Each media file's path as shown: relative to the folder they share (their file names, when in one)."""
+    paths = {k.path for s in plan.shots for k in s.media.images} | {c.path for s in plan.shots for c in s.media.controls}
+    paths |= {i.path for s in plan.subjects for i in s.images}
+    if not paths:
+        return {}
+    common = os.path.commonpath([os.path.dirname(p) for p in paths])
+    return {p: os.path.relpath(p, common) for p in paths}
+
+
+def window_finder(plan: Plan):
+    """``holding(shot, frame)``: the windows (or chunks) of the model that hold an output frame, in words.
+    For a model that compresses time, through its latent frames (:mod:`storyboard.backends.latents`)."""
+    from storyboard.backends.latents import LatentShot, shot_latents
+    from storyboard.backends.sources import model_timing
+
+    _, timing = model_timing(plan.model.id) if plan.model.id != "preview" else (None, None)
+    mapped: dict[int, LatentShot] = {}
+
+    def holding(shot: ShotPlan, frame: int) -> str:
+        if timing is None or timing.keeps_plan_windows:
+            found = [k for k, (s, e) in enumerate(shot.windows) if s <= frame < e]
+            return f"window {found[0]}" if len(found) == 1 else f"windows {', '.join(map(str, found))}"
+        if shot.index not in mapped:
+            mapped[shot.index] = shot_latents(shot, plan.fps, timing, plan.model.window.overlap)
+        latent = mapped[shot.index]
+        native = latent.shown[frame - shot.start]
+        at = next(k for k in range(latent.latent) if native in timing.frames_of(k))
+        found = [k for k, (s, e) in enumerate(latent.windows) if s <= at < e]
+        noun = "chunk" if timing.chunked else "window"
+        return f"latent frame {at}, " + (f"{noun} {found[0]}" if len(found) == 1 else
+                                         f"{noun}s {', '.join(map(str, found))}")
+
+    return holding
+
+
+def media_summary(plan: Plan) -> list[str]:
+    """One line a file for each image and control video the plan reads, as ``validate`` reports them:
+    an image's size in pixels; a control video's frames, rate and length."""
+    names = short_names(plan)
+    images = {k.path: (k.width, k.height) for s in plan.shots for k in s.media.images}
+    images |= {i.path: (i.width, i.height) for s in plan.subjects for i in s.images}
+    controls = {c.path: c for s in plan.shots for c in s.media.controls}
+    lines = [f"image {names[p]}: {w}x{h}" for p, (w, h) in sorted(images.items())]
+    lines += [f"control video {names[p]}: {plural(c.source_frames, 'frame')} at {c.source_fps:g} fps "
+              f"({c.source_frames / c.source_fps:.3f} s)" for p, c in sorted(controls.items())]
+    return lines

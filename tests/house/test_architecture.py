@@ -24,7 +24,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "storyboard"
 SHARED = {"storyboard", "storyboard.errors", "storyboard.files", "storyboard.interrupts", "storyboard.words",
           "storyboard.progress", "storyboard.hub"}
-STAGES = ("script", "music", "voice", "plan", "backends", "render")
+STAGES = ("script", "music", "voice", "media", "plan", "backends", "render")
 AROUND = ("draft", "studio", "farm", "views")
 TYPOGRAPHY = "typography"  # fonts and text on frames: for those that draw or page text, never the plan
 # Rooms each room may import, besides itself and the shared modules.
@@ -33,6 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "script": set(),
     "music": {"script"},
     "voice": {"script"},
+    "media": {"script"},  # the media probe: images and control videos, measured and hashed
     "plan": {"script", "music"},  # of music/, only the beat grid (ONLY below)
     "typography": set(),
     "backends": {"plan", TYPOGRAPHY},

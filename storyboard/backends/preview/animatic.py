@@ -8,7 +8,9 @@ prompt text in a box in the lower part, the scene id, timecode and beat pulse
 drawn over it. A drifting disc moves continuously within a shot above the prompt
 box and restarts at a cut, so continuity is visible. In a crossfade only the side
 seen more (half or more) draws its header and prompt box, so the blend shows one,
-readable. No torch; numpy and Pillow only.
+readable. A shot's images, subjects and control video are drawn too
+(:mod:`storyboard.backends.preview.pictures`): a keyframe fills the frame on its frame. No torch;
+numpy and Pillow only.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from storyboard.backends.preview.colours import prompt_colours
+from storyboard.backends.preview.pictures import ControlFrames, blend_keyframes, draw_control, draw_subjects
 from storyboard.typography.drawing import draw_line, line_extent, text_patch
 from storyboard.plan.data import FrameCond, Plan, ShotPlan
 
@@ -31,14 +34,32 @@ class PreviewBackend:
 
     name = "preview"
     version = "4"  # 2: m:ss.mmm timecodes; 3: Noto fonts for every script; 4: prompt patterns, a prompt box
-    # the disc keeps clear of, one header and prompt box in a crossfade
+    # the disc keeps clear of, one header and prompt box in a crossfade. Shots with images, subjects or
+    # control videos (drawn since) have keys of their own (their media), so the version stays.
+
+    def __init__(self) -> None:
+        self.controls: dict[tuple[str, str], ControlFrames] = {}  # control videos being read, by path and checksum
 
     def render_shot(self, plan: Plan, shot: ShotPlan) -> Iterator[np.ndarray]:
-        for offset, cond in enumerate(shot.frames):
-            yield self.frame(plan, shot, shot.start + offset, cond)
+        try:
+            for offset, cond in enumerate(shot.frames):
+                yield self.frame(plan, shot, shot.start + offset, cond)
+        finally:
+            self.close()  # the shot's control videos are read to its end, or not at all
 
     def close(self) -> None:
-        pass
+        for reader in self.controls.values():
+            reader.close()
+        self.controls.clear()
+
+    def pictures(self, image: Image.Image, plan: Plan, shot: ShotPlan, frame: int, top: int) -> Image.Image:
+        """``image`` with the shot's media drawn for ``frame`` (:mod:`storyboard.backends.preview.pictures`):
+        its start image or keyframe faded in around its frame, the subjects in view as thumbnails down the
+        right edge and the control video inset at the upper left, both from ``top`` pixels down."""
+        image = blend_keyframes(image, plan, shot, frame)
+        draw_subjects(image, plan, shot, frame, top)
+        draw_control(image, plan, shot, frame, top, self.controls)
+        return image
 
     def frame(self, plan: Plan, shot: ShotPlan, frame: int, cond: FrameCond) -> np.ndarray:
         """One animatic frame (H x W x 3, uint8)."""
@@ -78,9 +99,14 @@ class PreviewBackend:
 
         scene = plan.scenes[cond.scene]
         small, big = max(10, h // 32), max(12, h // 20)
+        if not shot.media.empty:  # its pictures: keyframes at their frames, subjects, the control video
+            image = self.pictures(image, plan, shot, frame, 2 * small + 4)
+            draw = ImageDraw.Draw(image, "RGBA")
         gliding = cond.a != cond.b and 0 < cond.w < 1
         if crossfade_share(plan, shot, frame) >= 0.5:  # in a crossfade only the side more than half seen
             header = f"{scene.id}  shot {shot.index}  {plan.timecode(frame)}  frame {frame}"
+            if shot.media.continues:
+                header += f"  continues shot {shot.index - 1}"
             if gliding:
                 header += f"  glide {cond.w:.0%}"
             # The header changes every frame: one plain text draw, no wrapping or caching.

@@ -1,0 +1,212 @@
+"""The media probe and what validate says with it (issue 20): each image and control video decodable,
+measured and hashed; a control video shorter than its scene; a model that cannot take what the script
+gives it; and no Pillow for a script that names no media."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+
+import pytest
+from helpers import ffmpeg, run_cli, write
+from PIL import Image
+
+from storyboard.backends import registry
+from storyboard.errors import ScriptErrors
+from storyboard.media.gather import probe_media_files
+from storyboard.media.probe import MediaProbeError, probe_frames_folder, probe_image, probe_video
+from storyboard.pipeline import load, plan_script
+
+
+def picture(path, size=(40, 30), colour=(200, 40, 40)):
+    Image.new("RGB", size, colour).save(path)
+    return path
+
+
+def clip(path, seconds: float, fps: int = 25, size: str = "32x24"):
+    subprocess.run([ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    f"testsrc=size={size}:rate={fps}", "-t", str(seconds), "-pix_fmt", "yuv420p", str(path)], check=True)
+    return path
+
+
+def test_an_image_is_measured_from_its_header_and_hashed(tmp_path):
+    path = picture(tmp_path / "a.png", (40, 30))
+    info = probe_image(path)
+    assert (info.width, info.height, info.format) == (40, 30, "PNG")
+    assert info.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    (tmp_path / "b.png").write_text("not a picture")
+    with pytest.raises(MediaProbeError, match="not an image Pillow can read"):
+        probe_image(tmp_path / "b.png")
+
+
+def test_a_control_video_counts_its_frames_and_reads_its_rate(tmp_path):
+    info = probe_video(clip(tmp_path / "d.mp4", 2.0, fps=25))
+    assert (info.frames, info.fps, info.width, info.height, info.duration_s) == (50, 25.0, 32, 24, 2.0)
+
+
+def test_a_folder_of_frames_counts_its_image_files_at_the_scripts_rate(tmp_path):
+    for k in range(7):
+        picture(tmp_path / f"f{k:03d}.png", (16, 12), (k * 30, 0, 0))
+    (tmp_path / "notes.txt").write_text("not a frame")
+    (tmp_path / ".hidden.png").write_text("hidden")
+    info = probe_frames_folder(tmp_path, 24)
+    assert (info.frames, info.fps, info.width, info.height, info.folder) == (7, 24.0, 16, 12, True)
+    assert info.names == tuple(f"f{k:03d}.png" for k in range(7))
+    before = info.sha256
+    picture(tmp_path / "f003.png", (16, 12), (1, 2, 3))
+    assert probe_frames_folder(tmp_path, 24).sha256 != before  # a frame's bytes are in the checksum
+
+
+def _validate(script) -> tuple[int, str]:
+    result = run_cli("validate", str(script))
+    return result.returncode, result.stderr
+
+
+def test_undecodable_media_fail_validate_at_their_fields_with_exit_2_and_nothing_written(tmp_path):
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n but not really")
+    (tmp_path / "dance.mp4").write_text("no video here")
+    os.mkfifo(tmp_path / "pipe.png")
+    script = write(tmp_path / "s.yaml", """
+        scenes:
+          - {duration: 1s, prompts: a, image: broken.png}
+          - {duration: 1s, prompts: b, control: {video: dance.mp4, kind: pose}}
+          - {duration: 1s, prompts: c, keyframes: [{at: 0.5s, image: pipe.png}]}
+    """)
+    code, said = _validate(script)
+    assert code == 2
+    assert "s.yaml:2:39: error: scenes[0].image: cannot use 'broken.png' as an image: it is not an image" in said
+    assert "s.yaml:3:49: error: scenes[1].control.video: cannot use 'dance.mp4' as a control video: ffmpeg" in said
+    assert "s.yaml:4:62: error: scenes[2].keyframes[0].image: image 'pipe.png' is not a regular file" in said
+    assert "3 errors" in said
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.png", "dance.mp4", "pipe.png", "s.yaml"]
+
+
+def test_a_control_video_shorter_than_its_scene_says_by_how_much(tmp_path):
+    clip(tmp_path / "dance.mp4", 3.2, fps=25)  # 80 frames
+    script = write(tmp_path / "s.yaml", """
+        output: {fps: 24}
+        scenes:
+          - {duration: 4s, prompts: a, control: {video: dance.mp4, kind: pose, start: 10f}}
+          - {duration: 3s, prompts: b, control: {video: dance.mp4, kind: depth}}
+    """)
+    code, said = _validate(script)
+    assert code == 2
+    # The scene's 96 frames at 24 fps need its frames 10 to 108 (99 of them): it has 70 from frame 10.
+    assert ("s.yaml:3:49: error: scenes[0].control.video: control video 'dance.mp4' is too short for the scene: "
+            "from 10f (its frame 10) it has 70 frames (2.800 s at 25 fps), and the scene (96 frames, 4.000 s at "
+            "24 fps) needs 99: 1.160 s (29 of its frames) short") in said
+    assert "1 error" not in said and said.count("error:") == 1  # the 3 s scene fits in its 3.2 s
+
+
+def test_validate_reports_every_media_mistake_with_the_timing_ones(tmp_path):
+    picture(tmp_path / "a.png")
+    script = write(tmp_path / "s.yaml", """
+        subjects: {mara: {description: a girl, images: a.png}}
+        scenes:
+          - {duration: 1s, prompts: a, subjects: marra, keyframes: [{at: 3s, image: a.png}]}
+          - {duration: 1s, prompts: b, image: missing.png}
+    """)
+    with pytest.raises(ScriptErrors) as caught:
+        plan_script(load(script))
+    said = [(e.line, e.message[:38]) for e in caught.value.errors]
+    assert said == [(3, "unknown subject 'marra'; the script de"), (3, "'3s' (3.000s) is after the scene ends "),
+                    (4, "image 'missing.png' does not exist (lo")]
+
+
+def test_an_image_given_to_a_text_only_model_is_refused_naming_who_can(tmp_path, monkeypatch):
+    picture(tmp_path / "a.png")
+    script = write(tmp_path / "s.yaml", """
+        model: tiny-random
+        subjects: {mara: {description: a girl, images: a.png}}
+        scenes:
+          - {duration: 1s, prompts: a, image: a.png, subjects: mara}
+    """)
+    with pytest.raises(ScriptErrors) as caught:
+        plan_script(load(script))
+    said = {e.path: e.message for e in caught.value.errors}
+    takers = [f for f in registry.FAMILIES.values() if f.takes("image")]
+    assert said[("scenes", 0, "image")] == (
+        "model 'tiny-random' (unet3d) cannot take start images (a shot begins on a picture): it conditions on "
+        "prompt and pulse only; start images are taken by "
+        + ", ".join(f"{f.name} ({', '.join(f.checkpoints)})" for f in takers) + " and the preview")
+    assert "wan_i2v (Wan-AI/Wan2.1-I2V-14B-480P-Diffusers, " in said[("scenes", 0, "image")]
+    # What no family takes yet, only the preview draws.
+    assert said[("scenes", 0, "subjects")] == (
+        "model 'tiny-random' (unet3d) cannot take subjects' reference images (in every frame of the scenes citing "
+        "them): it conditions on prompt and pulse only; no model family storyboard drives takes subjects' reference "
+        "images yet: only the preview draws them for now (--model preview)")
+    # A family that registers what it takes is named too, with its checkpoints, by a word that implies it.
+    wan = registry.FAMILIES["wan"]
+    monkeypatch.setitem(registry.FAMILIES, "wan", registry.replace(wan, conditioning=("prompt", "pulse", "keyframes")))
+    with pytest.raises(ScriptErrors) as caught:
+        plan_script(load(script))
+    said = {e.path: e.message for e in caught.value.errors}
+    assert "start images are taken by wan (Wan-AI/Wan2.1-T2V-1.3B-Diffusers), wan_i2v (" in said[("scenes", 0, "image")]
+    assert plan_script(load(script, model="preview")).plan.shots[0].media.images[0].role == "start"
+
+
+def test_a_script_without_media_imports_no_pillow_or_probe(tmp_path):
+    script = write(tmp_path / "s.yaml", "scenes:\n  - {duration: 1s, prompts: a}\n")
+    code = ("import sys; from storyboard.pipeline import load, plan_script; plan_script(load(sys.argv[1])); "
+            "print(sorted(m for m in ('PIL', 'numpy', 'storyboard.media.probe') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(script)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_each_file_is_probed_once_however_often_it_is_named(tmp_path, monkeypatch):
+    picture(tmp_path / "a.png")
+    script = write(tmp_path / "s.yaml", """
+        subjects: {mara: {description: a girl, images: [a.png, ./a.png]}}
+        scenes:
+          - {duration: 1s, prompts: a, image: a.png, keyframes: [{at: end, image: a.png}]}
+    """)
+    import storyboard.media.probe as probe
+
+    calls = []
+    real = probe.probe_image
+    monkeypatch.setattr(probe, "probe_image", lambda p: calls.append(p) or real(p))
+    _, media = probe_media_files(load(script))
+    assert len(calls) == 1 and list(media.images) == [str(tmp_path / "a.png")]
+
+
+def test_the_studio_and_confine_refuse_media_outside_their_folder(tmp_path):
+    from storyboard.studio.checks import path_problems
+    from storyboard.studio.folder import Folder
+
+    root = tmp_path / "studio"
+    root.mkdir()
+    picture(tmp_path / "outside.png")
+    picture(root / "inside.png")
+    script = write(root / "s.yaml", """
+        subjects: {mara: {description: a girl, images: ../outside.png}}
+        scenes:
+          - {duration: 1s, prompts: a, image: inside.png, control: {video: /etc, kind: edge}}
+    """)
+    refused = path_problems(load(script), Folder.at(str(root)))
+    assert [(e.path, e.message.split(";")[0]) for e in refused] == [
+        (("subjects", "mara", "images"), f"'../outside.png' leaves the studio's folder ({root.resolve()})"),
+        (("scenes", 0, "control", "video"), f"'/etc' leaves the studio's folder ({root.resolve()})")]
+
+
+def test_the_studio_reports_media_as_validate_does(tmp_path):
+    from storyboard.studio.checks import check_text
+    from storyboard.studio.folder import Folder
+
+    picture(tmp_path / "a.png", (40, 30))
+    text = "scenes:\n  - {duration: 1s, prompts: a, image: a.png}\n"
+    script = write(tmp_path / "s.yaml", text)
+    said = run_cli("validate", "s.yaml", cwd=tmp_path)
+    assert said.returncode == 0 and said.stdout.splitlines()[1:] == ["  image a.png: 40x30"]
+    assert check_text(text, script, Folder.at(str(tmp_path))).report() == said.stdout.rstrip("\n")
+
+
+def test_render_refuses_an_image_for_a_text_only_model_before_any_work(tmp_path):
+    picture(tmp_path / "a.png")
+    script = write(tmp_path / "s.yaml", "scenes:\n  - {duration: 1s, prompts: a, keyframes: [{at: end, image: a.png}]}\n")
+    result = run_cli("render", str(script), "--model", "tiny-random", "-q")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{script}:2:43: error: scenes[0].keyframes: model 'tiny-random' (unet3d) "
+                                    "cannot take an image on a shot's last frame")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "s.yaml"]  # no video, no cache
