@@ -190,7 +190,8 @@ def compile_gathered(gathered: Gathered) -> Planned:
     except PlanError as exc:
         raise script.plan_errors(exc) from None
     script = replace(script, problems=script.with_problems(model_size_errors(script)
-                                                           + model_conditioning_errors(script, plan)).errors)
+                                                           + model_conditioning_errors(script, plan)
+                                                           + missing_image_errors(script, plan)).errors)
     script.check()
     warnings = list(gathered.warnings)
     warnings += sync_warnings(board, plan, timing.snap_points if timing else None)
@@ -235,6 +236,19 @@ def model_conditioning_errors(script: "Script", plan: "Plan") -> list[ScriptErro
     board, doc = script.storyboard, script.document
     refused = refused_conditioning(board.model.id, frozenset(word for _, word in asks), board.model.revision)
     return [doc.error(refused[word], doc.resolve(loc)) for loc, word in asks if word in refused]
+
+
+def missing_image_errors(script: "Script", plan: "Plan") -> list[ScriptError]:
+    """For an image-to-video model (:attr:`~storyboard.backends.registry.Family.needs_image`), an error at
+    the first scene of each shot that has no image to animate (no start image, keyframe or last image)."""
+    from storyboard.backends.model_checks import image_needed
+
+    board, doc = script.storyboard, script.document
+    needed = image_needed(board.model.id, board.model.revision)
+    if needed is None:
+        return []
+    return [doc.error(needed, doc.resolve(("scenes", shot.scenes[0], "prompts")))
+            for shot in plan.shots if not shot.media.images]
 
 
 def conditioning_asked(script: "Script", plan: "Plan") -> list[tuple[tuple, str]]:

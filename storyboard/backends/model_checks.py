@@ -104,3 +104,16 @@ def refused_conditioning(model_id: str, words: set[str] | frozenset[str], revisi
         refused[word] = (f"model '{model_id}' ({family.name}) cannot take {what}: it conditions on "
                          f"{' and '.join(family.conditioning)} only; {able_text}")
     return refused
+
+
+def image_needed(model_id: str, revision: str | None = None) -> str | None:
+    """What to tell a shot with no image when ``model_id``'s family animates images (image-to-video),
+    naming the text-to-video tiny models; None for any other model (and for one whose family cannot be
+    told without loading it)."""
+    source = locate_model(model_id, revision)
+    family = FAMILIES.get(source.family or "")
+    if family is None or not family.needs_image:
+        return None
+    text = ", ".join(f.tiny for f in FAMILIES.values() if not f.needs_image and "image" not in f.conditioning)
+    return (f"model '{model_id}' ({family.name}) animates an image: give the shot a start image (a scene's image, "
+            f"keyframes or last frame), or render text alone with a text-to-video model ({text})")

@@ -158,6 +158,7 @@ class Family:
     - ``anchor``: how strongly a long shot's windows are pulled toward its first (0 to 1) when the
       script sets no ``anchor`` (:meth:`anchor_strength`); 0: off;
     - ``history``: what a chunked family keeps of earlier chunks, in latent frames;
+    - ``needs_image``: the family animates images (image-to-video): a shot without one is refused;
     - ``sampling``: how a shot is sampled: ``windows`` (every step, each window in turn, the
       predictions fused), ``forcing`` (chunk after chunk, each with per-frame noise levels and the
       last latent frames of the one before as history: :mod:`storyboard.backends.forcing`) or
@@ -180,6 +181,7 @@ class Family:
     checkpoints: tuple[str, ...] = ()
     history: tuple[int, ...] = ()  # a chunked family's history, in latent frames (Helios: long, mid, short)
     sampling: str = "windows"  # windows (fused sliding windows), forcing (diffusion forcing), chunks (Helios)
+    needs_image: bool = False  # an image-to-video model: every shot needs a start image, keyframe or last image
     anchor: float = 0.0  # colour anchoring's default strength, 0 to 1 (0: off), where the script sets none
 
     def named_by(self, hub_id: str) -> bool:
@@ -303,7 +305,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            hub_names=("/wan2.1-i2v-", "/wan2.2-i2v-", "/wan2.1-flf2v-"),
            conditioning=("prompt", "pulse", "image", "last_image", "keyframes"),
            checkpoints=("Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", "Wan-AI/Wan2.1-I2V-14B-720P-Diffusers",
-                        "Wan-AI/Wan2.2-I2V-A14B-Diffusers", "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers")),
+                        "Wan-AI/Wan2.2-I2V-A14B-Diffusers", "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers"),
+           needs_image=True),
 )}
 
 

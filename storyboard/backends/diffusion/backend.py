@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # torch loads with the model (DiffusionBackend.open), after t
     import numpy as np
     import torch
 
-MODULES = ("text_encoder", "unet", "transformer", "transformer_2", "vae")  # the components that hold weights
+MODULES = ("text_encoder", "image_encoder", "unet", "transformer", "transformer_2", "vae")  # the components with weights
 
 
 class DiffusionBackend:
@@ -133,7 +133,8 @@ class DiffusionBackend:
         in_latent_time = replace(shot, frames=mapped.conds, render_end=shot.start + mapped.latent)
         noise = shot_noise(in_latent_time, shape, mode=model.noise,
                            window=mapped.windows[0][1] - mapped.windows[0][0], overlap=window.overlap)
-        denoiser = family.Denoiser(c, self.table, mapped.conds, model.guidance, self.dtype)
+        denoiser = family.Denoiser(c, self.table, mapped.conds, model.guidance, self.dtype,
+                                   **self._image_conditioning(shot, mapped))
         scheduler = family.scheduler(c, self.scheduler_name, latent_shape=(mapped.windows[0][1] - mapped.windows[0][0],
                                                                           *shape[1:]))
         denoisers = [m for m in (getattr(c, n, None) for n in ("unet", "transformer", "transformer_2")) if m is not None]
@@ -144,6 +145,21 @@ class DiffusionBackend:
                                on_step=on_step)
             return sample(denoiser, scheduler, noise.to(self.device), mapped.windows, steps=model.steps,
                           on_step=on_step)
+
+    def _image_conditioning(self, shot: ShotPlan, mapped: LatentShot) -> dict[str, Any]:
+        """``images=``: the shot's start image, keyframes and last image encoded for each window, for a
+        family that takes images (validate refused them for one that does not); nothing otherwise."""
+        encode = getattr(self.family, "encode_images", None)
+        if encode is None:
+            return {}
+        from storyboard.backends.media_files import shot_images
+
+        c = self.components
+        placed = self.family.native_frames(mapped, shot_images(shot))  # output frame -> native frame
+        encoders = [m for m in (c.vae, getattr(c, "image_encoder", None)) if m is not None]
+        with self._on_device(*encoders):
+            return {"images": encode(c, placed, mapped.windows, self.device, width=self.plan.width,
+                                     height=self.plan.height)}
 
     def decode(self, latents: torch.Tensor, mapped: LatentShot) -> Iterator[np.ndarray]:
         """The shot's output frames: native frames decoded in chunks, each output frame the native

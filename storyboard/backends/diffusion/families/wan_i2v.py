@@ -37,7 +37,8 @@ maps the shot's output frames there: its first frame to native frame 0, its last
 another aspect ratio is cropped about its centre to the output's, then resized (Lanczos) to it.
 Wan 2.1 I2V (one embedding) takes a last image too: in the condition latents, the embedding staying
 the first image's (the stock pipeline fails on two embeddings for it).
-A shot with no image is refused (:data:`NO_IMAGE`): an image-to-video model is not a text-to-video one.
+A shot with no image is refused (:func:`no_image`; ``validate`` refuses it first, in the same words): an
+image-to-video model is not a text-to-video one.
 Wan 2.2 TI2V-5B's first-frame conditioning (``expand_timesteps``) is not driven here.
 """
 
@@ -72,8 +73,6 @@ T = TypeVar("T")
 TEXT_LENGTH = 512  # the stock attention splits image tokens from text by this length: I2V models keep it
 SCHEDULERS = FAMILIES[NAME].schedulers
 MASK_CHANNELS = 4  # one per frame a latent frame holds (the VAE's temporal compression)
-NO_IMAGE = ("model '{model}' ({family}) animates an image: give the shot a start image (a scene's image, "
-            "keyframes or last frame), or render text alone with a text-to-video model ({text_models})")
 
 encode_prompts = wan.encode_prompts
 scheduler = wan.scheduler
@@ -349,7 +348,7 @@ def encode_images(c: Components, images: Mapping[int, Any], windows: Sequence[tu
     ``width`` x ``height``: the output size in pixels. Each distinct window clip is VAE-encoded once.
     """
     if not images:
-        raise UsageError(NO_IMAGE.format(model=c.model_id, family=NAME, text_models=text_models()))
+        raise no_image(c)
     fitted = {frame: fit_image(check_image(frame, image), width, height) for frame, image in images.items()}
     plans = window_conditions(windows, list(fitted))
     pixels = {frame: torch.tensor(image).permute(2, 0, 1).float() / 127.5 - 1.0 for frame, image in fitted.items()}
@@ -367,9 +366,12 @@ def encode_images(c: Components, images: Mapping[int, Any], windows: Sequence[tu
     return ShotImages({p.window: p for p in plans}, clips, embeddings, reads)
 
 
-def text_models() -> str:
-    """The tiny ids of the families that render from text alone, for :data:`NO_IMAGE`."""
-    return ", ".join(f.tiny for name, f in FAMILIES.items() if "image" not in f.conditioning)
+def no_image(c: Components) -> UsageError:
+    """The refusal of a shot with no image, in validate's words
+    (:func:`storyboard.backends.model_checks.image_needed`)."""
+    from storyboard.backends.model_checks import image_needed
+
+    return UsageError(image_needed(c.model_id) or image_needed(TINY) or "")
 
 
 # --- per-frame cross-attention, with the image -------------------------------------------------------
@@ -455,7 +457,7 @@ class Denoiser(wan.Denoiser):
                  guidance: float, dtype: torch.dtype, guidance_2: float | None = None,
                  images: ShotImages | None = None):
         if images is None:
-            raise UsageError(NO_IMAGE.format(model=c.model_id, family=NAME, text_models=text_models()))
+            raise no_image(c)
         super().__init__(c, table, conds, guidance, dtype, guidance_2)
         self.images = images
         self.received: list[tuple[tuple[int, int], tuple[int, ...], tuple[int, ...]]] = []
