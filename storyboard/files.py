@@ -15,13 +15,17 @@ from __future__ import annotations
 import os
 import re
 import socket
+import stat
 import tempfile
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from storyboard.interrupts import shielded
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 _PARTIAL = re.compile(r"^\..*\.(?P<pid>\d+)(?:-(?P<host>[0-9a-f]{6}))?\.[a-z0-9_]{8}\.part")
 
@@ -195,3 +199,62 @@ def written_by_storyboard(path: Path) -> bool:
     except OSError:
         return False
     return False
+
+
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")  # the only formats storyboard opens (never EPS/PS:
+# Pillow hands those to Ghostscript)
+MAX_IMAGE_PIXELS = 40_000_000  # a picture over 40 megapixels is refused, not decoded (a decompression bomb)
+VIDEO_CONTAINERS = "mov,matroska,avi,mpeg,mpegts,flv,ivf,gif"  # ffmpeg demuxers a control video may use (its
+# -format_whitelist): no playlist (hls) or list of files (concat), which would read files outside the folder
+
+
+class ImageRefused(ValueError):
+    """A picture storyboard will not open: another format, or too many pixels."""
+
+
+def open_image(source: "str | Path | object") -> "Image.Image":
+    """A picture opened lazily (its header read) by Pillow, in one of :data:`IMAGE_FORMATS` only and of
+    at most :data:`MAX_IMAGE_PIXELS`; :class:`ImageRefused` otherwise, ``PIL.UnidentifiedImageError``
+    for a file of no such format. ``source``: a path or a binary file object."""
+    import warnings
+
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(source, formats=IMAGE_FORMATS)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageRefused(f"it has more pixels than storyboard opens ({MAX_IMAGE_PIXELS // 1_000_000} "
+                               "megapixels at most)") from None
+    if image.width * image.height > MAX_IMAGE_PIXELS:
+        width, height = image.width, image.height
+        image.close()
+        raise ImageRefused(f"it is {width}x{height} pixels, more than storyboard opens "
+                           f"({MAX_IMAGE_PIXELS // 1_000_000} megapixels at most)")
+    return image
+
+
+def frames_digest(folder: Path, names: "tuple[str, ...] | list[str]") -> str:
+    """The checksum of a folder of frames: every frame's name and bytes, in order. A frame that is a
+    link, or not a regular file, is refused (``ValueError``)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in names:
+        frame = folder / name
+        if frame.is_symlink() or not stat.S_ISREG(os.stat(frame).st_mode):
+            raise ValueError(f"{name!r} is not a frame file (a link, folder, device or pipe)")
+        digest.update(os.fsencode(name) + b"\0" + bytes.fromhex(_file_sha256(frame)))
+    return digest.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes, read a megabyte at a time."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

@@ -36,9 +36,11 @@ def checked_bytes(path: str, sha256: str) -> bytes:
 
 def read_image(path: str, sha256: str) -> "Image.Image":
     """The image at ``path`` as RGB (turned as its EXIF orientation says), checked against ``sha256``."""
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
-    with Image.open(BytesIO(checked_bytes(path, sha256))) as opened:
+    from storyboard.files import open_image
+
+    with open_image(BytesIO(checked_bytes(path, sha256))) as opened:  # its formats only, its pixel limit
         return ImageOps.exif_transpose(opened).convert("RGB")
 
 

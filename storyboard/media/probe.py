@@ -17,8 +17,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from storyboard.files import ffmpeg_exe
+from storyboard.files import VIDEO_CONTAINERS, ImageRefused, ffmpeg_exe, frames_digest, open_image
 
+VIDEO_PROBE_S = 60.0  # seconds ffmpeg may take to count a control video's frames
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")  # a folder of frames: these
 _CHUNK = 1 << 20
 
@@ -83,17 +84,24 @@ def _regular(path: Path) -> os.stat_result:
 def probe_image(path: str | Path) -> ImageInfo:
     """Open ``path`` as an image (header only) and hash it. Raises :class:`MediaProbeError` when
     Pillow cannot identify it, or :class:`OSError` when it cannot be read."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     path = Path(path)
     _regular(path)
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             width, height, kind = image.width, image.height, image.format or "image"
+            image.load()  # every pixel decoded now (at most MAX_IMAGE_PIXELS), not after a model has loaded
     except UnidentifiedImageError:
-        raise MediaProbeError("it is not an image Pillow can read (PNG, JPEG, WebP, BMP, TIFF or GIF)") from None
+        raise MediaProbeError("it is not an image storyboard reads (PNG, JPEG, WebP, BMP, TIFF or GIF)") from None
+    except ImageRefused as exc:
+        raise MediaProbeError(str(exc)) from None
     except (ValueError, SyntaxError) as exc:  # a damaged header
         raise MediaProbeError(f"its header is damaged ({exc})") from None
+    except OSError as exc:
+        if exc.errno is not None:  # the system's: cannot be read
+            raise
+        raise MediaProbeError(f"its pixels are damaged ({exc})") from None
     if width < 1 or height < 1:
         raise MediaProbeError(f"it is {width}x{height} pixels: empty")
     return ImageInfo(str(path.resolve()), sha256_of(path), width, height, kind)
@@ -112,8 +120,15 @@ def probe_video(path: str | Path) -> VideoInfo:
     _regular(path)
     with open(path, "rb"):  # unreadable: OSError, in the words the system gives
         pass
-    run = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path), "-map", "0:v:0", "-c", "copy",
-                          "-f", "null", "-"], capture_output=True, text=True, errors="replace")
+    try:
+        run = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-format_whitelist", VIDEO_CONTAINERS,
+                              "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
+                             capture_output=True, text=True, errors="replace", timeout=VIDEO_PROBE_S)
+    except subprocess.TimeoutExpired:  # run() kills ffmpeg
+        raise MediaProbeError(f"counting its frames took over {VIDEO_PROBE_S:g} s") from None
+    if "Input #0" not in run.stderr:
+        raise MediaProbeError("it is not a video file storyboard reads (MP4 or MOV, MKV or WebM, AVI, MPEG, FLV, "
+                              "GIF); playlists and lists of files are refused")
     inputs = run.stderr.split("Output #0", 1)[0]
     stream = _STREAM.search(inputs)
     if stream is None:
@@ -134,13 +149,17 @@ def probe_frames_folder(path: str | Path, fps: int) -> VideoInfo:
     hidden ones left out) in the order of their names, the first one's size, and a checksum of every
     frame's name and bytes. Raises :class:`MediaProbeError` for a folder with no image files."""
     path = Path(path)
-    names = sorted(p.name for p in path.iterdir()
-                   if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
+    frames = [p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")]
+    links = sorted(p.name for p in frames if p.is_symlink())
+    if links:
+        raise MediaProbeError(f"{links[0]!r} is a link: a folder of frames holds the frames themselves")
+    names = sorted(p.name for p in frames if p.is_file())
     if not names:
         raise MediaProbeError(f"the folder holds no image files ({', '.join(IMAGE_SUFFIXES)})")
     first = probe_image(path / names[0])
-    digest = hashlib.sha256()
-    for name in names:
-        digest.update(name.encode() + b"\0" + bytes.fromhex(sha256_of(path / name)))
-    return VideoInfo(str(path.resolve()), digest.hexdigest(), len(names), float(fps), first.width, first.height,
-                     folder=True, names=tuple(names))
+    try:
+        digest = frames_digest(path, names)
+    except ValueError as exc:
+        raise MediaProbeError(str(exc)) from None
+    return VideoInfo(str(path.resolve()), digest, len(names), float(fps), first.width, first.height, folder=True,
+                     names=tuple(names))

@@ -37,7 +37,7 @@ def test_an_image_is_measured_from_its_header_and_hashed(tmp_path):
     assert (info.width, info.height, info.format) == (40, 30, "PNG")
     assert info.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     (tmp_path / "b.png").write_text("not a picture")
-    with pytest.raises(MediaProbeError, match="not an image Pillow can read"):
+    with pytest.raises(MediaProbeError, match="not an image storyboard reads"):
         probe_image(tmp_path / "b.png")
 
 
@@ -77,7 +77,8 @@ def test_undecodable_media_fail_validate_at_their_fields_with_exit_2_and_nothing
     code, said = _validate(script)
     assert code == 2
     assert "s.yaml:2:39: error: scenes[0].image: cannot use 'broken.png' as an image: it is not an image" in said
-    assert "s.yaml:3:49: error: scenes[1].control.video: cannot use 'dance.mp4' as a control video: ffmpeg" in said
+    assert ("s.yaml:3:49: error: scenes[1].control.video: cannot use 'dance.mp4' as a control video: it is not a "
+            "video file storyboard reads") in said
     assert "s.yaml:4:62: error: scenes[2].keyframes[0].image: image 'pipe.png' is not a regular file" in said
     assert "3 errors" in said
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.png", "dance.mp4", "pipe.png", "s.yaml"]
@@ -210,3 +211,62 @@ def test_render_refuses_an_image_for_a_text_only_model_before_any_work(tmp_path)
     assert result.stderr.startswith(f"{script}:2:43: error: scenes[0].keyframes: model 'tiny-random' (unet3d) "
                                     "cannot take an image on a shot's last frame")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "s.yaml"]  # no video, no cache
+
+
+# --- hostile files: a project folder is an attacker's -------------------------------------------------------------
+
+
+def test_a_picture_of_another_format_is_never_opened_by_its_plugin(tmp_path, monkeypatch):
+    """PostScript named .png would make Pillow run Ghostscript: only PNG, JPEG, WebP, BMP, TIFF and GIF open."""
+    from PIL import EpsImagePlugin
+
+    ran = []
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", lambda *a, **k: ran.append(a) or None)
+    (tmp_path / "eps.png").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\nshowpage\n")
+    with pytest.raises(MediaProbeError, match="not an image storyboard reads"):
+        probe_image(tmp_path / "eps.png")
+    assert ran == []
+
+
+def test_a_decompression_bomb_or_damaged_pixels_are_refused_at_validate(tmp_path):
+    Image.new("1", (8000, 6000)).save(tmp_path / "bomb.png")  # 48 megapixels in a few kilobytes
+    whole = picture(tmp_path / "whole.png", (64, 64)).read_bytes()
+    (tmp_path / "cut.png").write_bytes(whole[:len(whole) // 2])  # its header whole, its pixels cut short
+    with pytest.raises(MediaProbeError, match="8000x6000 pixels, more than storyboard opens .40 megapixels at most."):
+        probe_image(tmp_path / "bomb.png")
+    with pytest.raises(MediaProbeError, match="its pixels are damaged"):
+        probe_image(tmp_path / "cut.png")
+
+
+def test_a_control_video_may_not_be_a_list_of_other_files(tmp_path):
+    """An ffconcat list (or an HLS playlist) would read files from anywhere: refused, and quickly."""
+    outside = clip(tmp_path / "outside.mp4", 0.5)
+    (tmp_path / "dance.mp4").write_text(f"ffconcat version 1.0\nfile {outside}\n")
+    (tmp_path / "dance.m3u8").write_text(f"#EXTM3U\n#EXTINF:0.5,\n{outside}\n#EXT-X-ENDLIST\n")
+    for name in ("dance.mp4", "dance.m3u8"):
+        with pytest.raises(MediaProbeError, match="not a video file storyboard reads .* lists of files are refused"):
+            probe_video(tmp_path / name)
+    assert probe_video(outside).frames == 13  # a real video still counts
+
+
+def test_a_folder_of_frames_may_not_link_elsewhere_and_is_checked_again_when_drawn(tmp_path):
+    from storyboard.backends.media_files import ChangedMedia
+    from storyboard.backends.preview.pictures import ControlFrames
+    from storyboard.plan.data import ControlSpan
+
+    secret = picture(tmp_path / "secret.png", (8, 8), (0, 0, 250))
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        picture(frames / f"f{i}.png", (8, 8), (250, 0, 0))
+    info = probe_frames_folder(frames, 8)
+    (frames / "f3.png").symlink_to(secret)
+    with pytest.raises(MediaProbeError, match="'f3.png' is a link: a folder of frames holds the frames themselves"):
+        probe_frames_folder(frames, 8)
+    (frames / "f3.png").unlink()
+    span = ControlSpan(path=info.path, sha256=info.sha256, kind="pose", start=0, end=3, first=0, fps=8,
+                       source_fps=8.0, source_frames=3, scene=0, names=info.names)
+    assert ControlFrames(span, 8).frame(2).getpixel((0, 0)) == (250, 0, 0)
+    picture(frames / "f1.png", (8, 8), (0, 0, 250))  # changed after the plan
+    with pytest.raises(ChangedMedia, match="its frames changed after the plan was made"):
+        ControlFrames(span, 8)

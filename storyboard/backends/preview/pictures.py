@@ -19,11 +19,10 @@ import re
 import subprocess
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 from storyboard.backends.media_files import ChangedMedia, checked_bytes, read_image
-from storyboard.files import ffmpeg_exe
+from storyboard.files import VIDEO_CONTAINERS, ffmpeg_exe, frames_digest, open_image
 from storyboard.plan.data import ControlSpan, Plan, ShotPlan
 from storyboard.typography.drawing import draw_line
 
@@ -110,7 +109,13 @@ class ControlFrames:
         self.process: subprocess.Popen | None = None
         self.next = 0  # the index of the frame the stream gives next
         self.last: tuple[int, Image.Image] | None = None
-        if span.names:
+        if span.names:  # a folder: every frame as it was planned (names, bytes; no links), or ChangedMedia
+            try:
+                same = frames_digest(Path(span.path), span.names) == span.sha256
+            except (ValueError, OSError):
+                same = False
+            if not same:
+                raise ChangedMedia(f"{span.path}: its frames changed after the plan was made: plan the script again")
             return
         checked_bytes(span.path, span.sha256)
 
@@ -120,7 +125,7 @@ class ControlFrames:
             return self.last[1]
         if self.span.names:
             name = self.span.names[index]
-            with Image.open(Path(self.span.path) / name) as opened:
+            with open_image(Path(self.span.path) / name) as opened:  # its formats only, its pixel limit
                 picture = opened.convert("RGB")
             picture = picture.resize((self.width, max(1, round(self.width * picture.height / picture.width))))
         else:
@@ -144,13 +149,14 @@ class ControlFrames:
     def _start(self) -> None:
         self.close()
         if not self.height:
-            probe = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", self.span.path, "-frames:v", "1",
+            probe = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-format_whitelist", VIDEO_CONTAINERS,
+                                    "-i", self.span.path, "-frames:v", "1",
                                     "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True)
             found = re.search(rb", (\d+)x(\d+)", probe.stderr.split(b"Output #0")[0])
             w, h = (int(found.group(1)), int(found.group(2))) if found else (16, 9)
             self.height = max(2, round(self.width * h / w / 2) * 2)
-        self.process = subprocess.Popen([ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i",
-                                         self.span.path, "-map", "0:v:0", "-fps_mode", "passthrough", "-vf",
+        self.process = subprocess.Popen([ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error",
+                                         "-format_whitelist", VIDEO_CONTAINERS, "-i", self.span.path, "-map", "0:v:0", "-fps_mode", "passthrough", "-vf",
                                          f"scale={self.width}:{self.height}", "-f", "rawvideo", "-pix_fmt", "rgb24",
                                          "pipe:1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.next = 0
