@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from io import BytesIO
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,13 +24,44 @@ class ChangedMedia(RuntimeError):
     """An image or control video whose bytes no longer match the plan's checksum."""
 
 
+MAX_PICTURE_BYTES = 256 * 2**20  # a picture file larger than this is not read into memory
+
+
 def checked_bytes(path: str, sha256: str) -> bytes:
-    """The bytes of ``path``, which must hash to ``sha256`` (the plan's); :class:`ChangedMedia` if not."""
-    data = Path(path).read_bytes()
-    if hashlib.sha256(data).hexdigest() != sha256:
+    """The bytes of the picture at ``path``, which must be a regular file of at most
+    :data:`MAX_PICTURE_BYTES` hashing to ``sha256`` (the plan's); :class:`ChangedMedia` if not (a file
+    swapped since the plan for a link to a device is never read)."""
+    with _opened_regular(path) as handle:
+        data = handle.read(MAX_PICTURE_BYTES + 1)
+    if len(data) > MAX_PICTURE_BYTES or hashlib.sha256(data).hexdigest() != sha256:
         raise ChangedMedia(f"{path} changed after the plan was made (its SHA-256 is not the plan's): plan the "
                            "script again")
     return data
+
+
+def check_file(path: str, sha256: str) -> None:
+    """:class:`ChangedMedia` unless the regular file at ``path`` hashes to ``sha256`` (read a megabyte
+    at a time: a control video is never held in memory)."""
+    digest = hashlib.sha256()
+    with _opened_regular(path) as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    if digest.hexdigest() != sha256:
+        raise ChangedMedia(f"{path} changed after the plan was made (its SHA-256 is not the plan's): plan the "
+                           "script again")
+
+
+def _opened_regular(path: str):
+    """``path`` opened for reading if it is (still) a regular file; :class:`ChangedMedia` otherwise."""
+    import os
+    import stat
+
+    handle = open(path, "rb")
+    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        handle.close()
+        raise ChangedMedia(f"{path} is no longer a regular file (it changed after the plan was made): plan the "
+                           "script again")
+    return handle
 
 
 def read_image(path: str, sha256: str) -> "Image.Image":

@@ -153,7 +153,7 @@ def probe_frames_folder(path: str | Path, fps: int) -> VideoInfo:
     links = sorted(p.name for p in frames if p.is_symlink())
     if links:
         raise MediaProbeError(f"{links[0]!r} is a link: a folder of frames holds the frames themselves")
-    names = sorted(p.name for p in frames if p.is_file())
+    names = sorted((p.name for p in frames if p.is_file()), key=frame_order)
     if not names:
         raise MediaProbeError(f"the folder holds no image files ({', '.join(IMAGE_SUFFIXES)})")
     first = probe_image(path / names[0])
@@ -163,3 +163,10 @@ def probe_frames_folder(path: str | Path, fps: int) -> VideoInfo:
         raise MediaProbeError(str(exc)) from None
     return VideoInfo(str(path.resolve()), digest, len(names), float(fps), first.width, first.height, folder=True,
                      names=tuple(names))
+
+
+def frame_order(name: str) -> tuple:
+    """The order of frame files: by the numbers in their names as numbers (``f2.png`` before ``f10.png``),
+    then as text."""
+    pieces = tuple((0, int(piece), "") if piece.isdigit() else (1, 0, piece) for piece in re.split(r"(\d+)", name))
+    return pieces, name

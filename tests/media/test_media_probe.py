@@ -270,3 +270,23 @@ def test_a_folder_of_frames_may_not_link_elsewhere_and_is_checked_again_when_dra
     picture(frames / "f1.png", (8, 8), (0, 0, 250))  # changed after the plan
     with pytest.raises(ChangedMedia, match="its frames changed after the plan was made"):
         ControlFrames(span, 8)
+
+
+def test_frames_are_taken_in_the_order_of_their_numbers(tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for n in (10, 2, 1, 100):
+        picture(frames / f"frame{n}.png", (8, 8))
+    assert probe_frames_folder(frames, 8).names == ("frame1.png", "frame2.png", "frame10.png", "frame100.png")
+
+
+def test_a_picture_swapped_for_a_device_after_the_plan_is_never_read(tmp_path):
+    from storyboard.backends.media_files import ChangedMedia, checked_bytes
+
+    path = picture(tmp_path / "a.png")
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert checked_bytes(str(path), sha) == path.read_bytes()
+    path.unlink()
+    path.symlink_to("/dev/zero")
+    with pytest.raises(ChangedMedia, match="no longer a regular file"):
+        checked_bytes(str(path), sha)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageOps
 
-from storyboard.backends.media_files import ChangedMedia, checked_bytes, read_image
+from storyboard.backends.media_files import ChangedMedia, check_file, read_image
 from storyboard.files import VIDEO_CONTAINERS, ffmpeg_exe, frames_digest, open_image
 from storyboard.plan.data import ControlSpan, Plan, ShotPlan
 from storyboard.typography.drawing import draw_line
@@ -117,7 +117,7 @@ class ControlFrames:
             if not same:
                 raise ChangedMedia(f"{span.path}: its frames changed after the plan was made: plan the script again")
             return
-        checked_bytes(span.path, span.sha256)
+        check_file(span.path, span.sha256)
 
     def frame(self, index: int) -> Image.Image:
         """Frame ``index`` of the control video (0-based)."""
