@@ -159,16 +159,19 @@ def subject_spans(script: "Script", shot: ShotPlan, spans: Sequence[SceneSpan]) 
     """Each subject's frames in the shot: the scenes that cite it, neighbours merged; a span that
     reaches the shot's end takes its crossfade handle too."""
     found: list[SubjectSpan] = []
+    open_at: dict[tuple[str, int], int] = {}  # (name, frame a span ends at) -> its index in found
     for i in shot.scenes:
         for name in dict.fromkeys(script.storyboard.scenes[i].subjects):
             if name not in script.storyboard.subjects:
                 continue  # reported when the script was loaded
             end = shot.render_end if spans[i].end == shot.end else spans[i].end
-            same = next((k for k, s in enumerate(found) if s.name == name and s.end == spans[i].start), None)
+            same = open_at.pop((name, spans[i].start), None)
             if same is None:
+                same = len(found)
                 found.append(SubjectSpan(name, spans[i].start, end))
             else:
                 found[same] = replace(found[same], end=end)
+            open_at[(name, end)] = same
     return tuple(sorted(found, key=lambda s: (s.start, s.name)))
 
 

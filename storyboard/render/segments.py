@@ -42,8 +42,10 @@ SEGMENT_CRF = 4
 PIXEL_FIELDS = ("id", "revision", "steps", "guidance", "scheduler", "noise", "window", "dtype")
 
 
-def segment_key(plan: Plan, shot: ShotPlan, backend_name: str, backend_version: str, position_dependent: bool) -> str:
-    """Hex digest of everything that determines the shot's pixels."""
+def segment_key(plan: Plan, shot: ShotPlan, backend_name: str, backend_version: str, position_dependent: bool, *,
+                own: bool = False) -> str:
+    """Hex digest of everything that determines the shot's pixels (``own``: leaving out the shots a
+    continued cut starts from)."""
     used = sorted({c.a for c in shot.frames} | {c.b for c in shot.frames})
     local = {p: i for i, p in enumerate(used)}
     payload = {
@@ -62,12 +64,13 @@ def segment_key(plan: Plan, shot: ShotPlan, backend_name: str, backend_version: 
         payload["fades"] = [[t.start - shot.start, t.frames, t.curve] for t in plan.transitions
                             if t.kind == "crossfade" and (t.start == shot.start or t.start <= shot.end <= t.start + t.frames)]
     if not shot.media.empty:  # only then: the keys of shots without media stay what they were
-        payload["media"] = media_key(plan, shot, backend_name, backend_version, position_dependent)
+        payload["media"] = media_key(plan, shot, backend_name, backend_version, position_dependent, own=own)
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
-def media_key(plan: Plan, shot: ShotPlan, backend_name: str, backend_version: str, position_dependent: bool) -> dict:
+def media_key(plan: Plan, shot: ShotPlan, backend_name: str, backend_version: str, position_dependent: bool, *,
+              own: bool = False) -> dict:
     """What of a shot's images, subjects, control videos, continuation and anchoring determines its
     pixels: each file by its content (SHA-256, never its path), where it falls in the shot, and for a
     continued cut the key of the shot it continues (its last frames are this one's start; the preview
@@ -81,8 +84,14 @@ def media_key(plan: Plan, shot: ShotPlan, backend_name: str, backend_version: st
         raise ValueError(f"shot {shot.index}: the plan holds no checksum of its images or videos (it was compiled "
                          "without the media probe: plan it with storyboard.pipeline.plan_script)")
     before = None
-    if media.continues and backend_name != "preview" and shot.index > 0:
-        before = segment_key(plan, plan.shots[shot.index - 1], backend_name, backend_version, position_dependent)
+    if media.continues and backend_name != "preview" and shot.index > 0 and not own:
+        first = shot.index - 1  # a run of continued cuts is keyed from the shot that starts it, in a loop
+        while first > 0 and plan.shots[first].media.continues:
+            first -= 1
+        before = segment_key(plan, plan.shots[first], backend_name, backend_version, position_dependent, own=True)
+        for index in range(first + 1, shot.index):
+            step = segment_key(plan, plan.shots[index], backend_name, backend_version, position_dependent, own=True)
+            before = hashlib.sha256((before + step).encode()).hexdigest()[:40]
     return {
         "images": [[k.frame - shot.start, k.role, k.sha256] for k in media.images],
         "subjects": [[s.name, s.start - shot.start, s.end - shot.start, subjects[s.name].description,

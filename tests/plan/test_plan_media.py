@@ -147,3 +147,19 @@ def test_a_plan_without_the_media_checksums_has_no_segment_key(tmp_path):
     with pytest.raises(ValueError, match="compiled without the media probe"):
         segment_key(plan, plan.shots[0], "preview", "1", False)
     assert segment_key(plan, plan.shots[1], "preview", "1", False)  # no file: a key as before
+
+
+def test_a_long_run_of_continued_cuts_is_keyed_in_a_loop_and_hangs_on_its_first_shot(tmp_path):
+    """600 cuts, each continuing the one before (the key of each holds all before it): no recursion limit,
+    and a new start image on the first changes the last one's key."""
+    Image.new("RGB", (8, 8), (200, 0, 0)).save(tmp_path / "start.png")
+    scenes = "".join(f"  - {{duration: 1f, prompts: p{i}, transition: cut{', continue: true' if i else ''}"
+                     f"{', image: start.png' if i == 0 else ''}}}\n" for i in range(600))
+    script = write(tmp_path / "s.yaml", "output: {width: 64, height: 64, fps: 24}\nscenes:\n" + scenes)
+    plan = plan_script(load(script)).plan
+    last = segment_key(plan, plan.shots[-1], "diffusion", "1", False)
+    Image.new("RGB", (8, 8), (0, 0, 200)).save(tmp_path / "start.png")
+    changed = plan_script(load(script)).plan
+    assert segment_key(changed, changed.shots[-1], "diffusion", "1", False) != last
+    assert segment_key(changed, changed.shots[-1], "preview", "1", False) == \
+        segment_key(plan, plan.shots[-1], "preview", "1", False)  # the preview draws nothing of the shot before
