@@ -17,6 +17,7 @@ class Recording(PreviewBackend):
     """The preview backend, counting the shots it renders; raises after ``fail_after`` of them."""
 
     def __init__(self, log: list[int], fail_after: int | None = None):
+        super().__init__()
         self.log, self.fail_after = log, fail_after
 
     def render_shot(self, plan, shot):
