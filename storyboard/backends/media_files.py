@@ -71,7 +71,25 @@ def read_image(path: str, sha256: str) -> "Image.Image":
     from storyboard.files import open_image
 
     with open_image(BytesIO(checked_bytes(path, sha256))) as opened:  # its formats only, its pixel limit
-        return ImageOps.exif_transpose(opened).convert("RGB")
+        return as_rgb(ImageOps.exif_transpose(opened))
+
+
+def as_rgb(image: "Image.Image") -> "Image.Image":
+    """``image`` as 8-bit RGB: 16-bit and 32-bit grey scaled down to 8 bits (not clipped to white), and
+    transparency laid over black (a transparent pixel's hidden colour never shows)."""
+    from PIL import Image
+
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        import numpy as np
+
+        values = np.asarray(image, dtype=np.float64)
+        most = 65535.0 if image.mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
+        image = Image.fromarray(np.clip(values / most * 255.0 + 0.5, 0, 255).astype(np.uint8))  # 2-D uint8: mode L
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        return Image.alpha_composite(black, rgba).convert("RGB")
+    return image.convert("RGB")
 
 
 def shot_images(shot: ShotPlan) -> dict[int, np.ndarray]:

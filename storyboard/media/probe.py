@@ -91,6 +91,8 @@ def probe_image(path: str | Path) -> ImageInfo:
     try:
         with open_image(path) as image:
             width, height, kind = image.width, image.height, image.format or "image"
+            if image.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF orientation: turned a quarter, as it is drawn
+                width, height = height, width
             image.load()  # every pixel decoded now (at most MAX_IMAGE_PIXELS), not after a model has loaded
     except UnidentifiedImageError:
         raise MediaProbeError("it is not an image storyboard reads (PNG, JPEG, WebP, BMP, TIFF or GIF)") from None

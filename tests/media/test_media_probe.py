@@ -290,3 +290,25 @@ def test_a_picture_swapped_for_a_device_after_the_plan_is_never_read(tmp_path):
     path.symlink_to("/dev/zero")
     with pytest.raises(ChangedMedia, match="no longer a regular file"):
         checked_bytes(str(path), sha)
+
+
+def test_sixteen_bit_grey_transparency_and_a_turned_photo_come_out_as_they_look(tmp_path):
+    import numpy as np
+
+    from storyboard.backends.media_files import read_image
+
+    grey = tmp_path / "grey16.png"
+    Image.fromarray(np.full((4, 4), 32768, dtype=np.uint16)).save(grey)  # half of 16-bit white
+    clear = tmp_path / "clear.png"
+    Image.new("RGBA", (4, 4), (0, 255, 0, 0)).save(clear)  # green, but fully transparent
+    turned = tmp_path / "turned.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 64 x 32, shown a quarter turned: 32 x 64
+    Image.new("RGB", (64, 32), (10, 10, 10)).save(turned, exif=exif)
+
+    def drawn(path):
+        return read_image(str(path), hashlib.sha256(path.read_bytes()).hexdigest())
+
+    assert drawn(grey).getpixel((0, 0)) == (128, 128, 128)
+    assert drawn(clear).getpixel((0, 0)) == (0, 0, 0)
+    assert drawn(turned).size == (32, 64) and (probe_image(turned).width, probe_image(turned).height) == (32, 64)
