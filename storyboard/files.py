@@ -18,9 +18,9 @@ import socket
 import stat
 import tempfile
 import zlib
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 from storyboard.interrupts import shielded
 
@@ -245,16 +245,17 @@ def frames_digest(folder: Path, names: "tuple[str, ...] | list[str]") -> str:
         frame = folder / name
         if frame.is_symlink() or not stat.S_ISREG(os.stat(frame).st_mode):
             raise ValueError(f"{name!r} is not a frame file (a link, folder, device or pipe)")
-        digest.update(os.fsencode(name) + b"\0" + bytes.fromhex(_file_sha256(frame)))
+        digest.update(os.fsencode(name) + b"\0" + bytes.fromhex(file_sha256(frame)))
     return digest.hexdigest()
 
 
-def _file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes, read a megabyte at a time."""
+def file_sha256(path: "Path | str", opened: "BinaryIO | None" = None) -> str:
+    """Hex SHA-256 of a file's bytes (of ``opened``, when given), read a megabyte at a time: a large file
+    is never held in memory."""
     import hashlib
 
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with (open(path, "rb") if opened is None else nullcontext(opened)) as handle:
         while block := handle.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()

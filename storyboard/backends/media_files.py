@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from storyboard.files import file_sha256
 from storyboard.plan.data import ShotPlan
 
 if TYPE_CHECKING:
@@ -42,11 +43,9 @@ def checked_bytes(path: str, sha256: str) -> bytes:
 def check_file(path: str, sha256: str) -> None:
     """:class:`ChangedMedia` unless the regular file at ``path`` hashes to ``sha256`` (read a megabyte
     at a time: a control video is never held in memory)."""
-    digest = hashlib.sha256()
     with _opened_regular(path) as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    if digest.hexdigest() != sha256:
+        found = file_sha256(path, handle)
+    if found != sha256:
         raise ChangedMedia(f"{path} changed after the plan was made (its SHA-256 is not the plan's): plan the "
                            "script again")
 

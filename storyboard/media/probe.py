@@ -9,7 +9,6 @@ the content. Nothing is written to disk. Pillow is imported only when an image i
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import stat
@@ -17,11 +16,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from storyboard.files import VIDEO_CONTAINERS, ImageRefused, ffmpeg_exe, frames_digest, open_image
+from storyboard.files import VIDEO_CONTAINERS, ImageRefused, ffmpeg_exe, file_sha256, frames_digest, open_image
 
 VIDEO_PROBE_S = 60.0  # seconds ffmpeg may take to count a control video's frames
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")  # a folder of frames: these
-_CHUNK = 1 << 20
 
 
 class MediaProbeError(Exception):
@@ -62,15 +60,6 @@ class VideoInfo:
         return self.frames / self.fps
 
 
-def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes, read a megabyte at a time."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _regular(path: Path) -> os.stat_result:
     """``os.stat(path)``, refusing a device, pipe or socket (never opened) and an empty file."""
     st = os.stat(path)
@@ -106,7 +95,7 @@ def probe_image(path: str | Path) -> ImageInfo:
         raise MediaProbeError(f"its pixels are damaged ({exc})") from None
     if width < 1 or height < 1:
         raise MediaProbeError(f"it is {width}x{height} pixels: empty")
-    return ImageInfo(str(path.resolve()), sha256_of(path), width, height, kind)
+    return ImageInfo(str(path.resolve()), file_sha256(path), width, height, kind)
 
 
 _STREAM = re.compile(r"Stream #0:\d+[^\n]*?: Video: [^\n]*")
@@ -142,7 +131,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         raise MediaProbeError(f"ffmpeg cannot read its frames ({tail[0][:200]})")
     number, thousands, _ = rates[0]
     fps = float(number) * (1000 if thousands else 1)
-    return VideoInfo(str(path.resolve()), sha256_of(path), int(counts[-1]), fps, int(size.group(1)),
+    return VideoInfo(str(path.resolve()), file_sha256(path), int(counts[-1]), fps, int(size.group(1)),
                      int(size.group(2)))
 
 

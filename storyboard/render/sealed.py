@@ -15,7 +15,6 @@ folder) would stop the entry being written at all: it is moved aside, to
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from storyboard.files import atomic
+from storyboard.files import atomic, file_sha256
 
 MISSING = "missing"
 UNSEALED = "has no note with its checksum (written by an interrupted or older render)"
@@ -36,11 +35,7 @@ def note_path(path: Path) -> Path:
 
 def file_digest(path: Path) -> str:
     """SHA-256 of a file's bytes, hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def seal(path: Path, frames: int | None, note: dict[str, Any] | None = None) -> None:
